@@ -1,0 +1,1 @@
+"""Adapters: each implements a port over one technology and translates its errors into ours."""

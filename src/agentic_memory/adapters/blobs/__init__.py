@@ -1,0 +1,1 @@
+"""Blob stores: where raw payloads, transcripts and audio files live."""

@@ -1,0 +1,160 @@
+"""SqliteMemoryStore: callers, conversations, memories (vectors as float32 blobs) and an FTS5 index.
+
+Every read is scoped by caller in SQL; keyword matches are additionally scoped by an `owner` token in
+the FTS index so one caller's search never even scores another caller's text.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+
+from agentic_memory.adapters.sqlite.database import Database, queries, translate_errors
+from agentic_memory.domain.models import CallerProfile, Memory, MemoryType
+from agentic_memory.ports import CallUpdate
+
+_MEMORY_COLUMNS = ("id, caller_id, type, text, conversation_id, agent_id, created_at, category, slot, "
+                   "turn_start, turn_end")
+
+
+def owner_token(caller_id: str) -> str:
+    return "o" + "".join(ch for ch in caller_id if ch.isdigit())
+
+
+def fts_match(caller_id: str, terms: Sequence[str]) -> str:
+    quoted = " OR ".join('"' + term.replace('"', '""') + '"' for term in terms)
+    return f'owner:"{owner_token(caller_id)}" AND ({quoted})'
+
+
+def _ts(value: float) -> datetime:
+    return datetime.fromtimestamp(value, tz=UTC)
+
+
+def _memory(row: Sequence[Any]) -> Memory:
+    return Memory(id=row[0], caller_id=row[1], type=row[2], text=row[3], conversation_id=row[4],
+                  agent_id=row[5], created_at=_ts(row[6]), category=row[7], slot=row[8],
+                  turn_start=row[9], turn_end=row[10])
+
+
+def _top_facts(raw: str) -> tuple[str, ...]:
+    try:
+        value = json.loads(raw)
+    except (TypeError, ValueError):
+        return ()
+    return tuple(v for v in value if isinstance(v, str)) if isinstance(value, list) else ()
+
+
+class SqliteMemoryStore:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def caller(self, caller_id: str) -> CallerProfile | None:
+        with translate_errors():
+            row = self.db.connection().execute(queries()["get_caller"], {"caller_id": caller_id}).fetchone()
+        if row is None:
+            return None
+        return CallerProfile(
+            caller_id=row[0], first_seen=_ts(row[1]), last_seen=_ts(row[2]), call_count=row[3] or 0,
+            first_name=row[4] or "", name_source=row[5] or "", language=row[6] or "",
+            last_call_summary=row[7] or "", memory_count=row[8] or 0, top_facts=_top_facts(row[9]))
+
+    def has_conversation(self, conversation_id: str) -> bool:
+        with translate_errors():
+            row = self.db.connection().execute(
+                queries()["has_conversation"], {"conversation_id": conversation_id}).fetchone()
+        return row is not None
+
+    def active_facts(self, caller_id: str) -> list[tuple[Memory, np.ndarray]]:
+        with translate_errors():
+            rows = self.db.connection().execute(queries()["active_facts"], {"caller_id": caller_id}).fetchall()
+        return [(_memory(row), np.frombuffer(row[11], dtype=np.float32)) for row in rows]
+
+    def save_call(self, update: CallUpdate) -> bool:
+        with self.db.transaction() as conn:
+            inserted = conn.execute(queries()["insert_conversation"], {
+                "conversation_id": update.conversation_id, "caller_id": update.caller_id,
+                "agent_id": update.agent_id, "started_at": update.started_at.timestamp(),
+                "processed_at": datetime.now(UTC).timestamp()}).rowcount
+            if inserted != 1:
+                return False
+            for memory_id, replacement in update.superseded:
+                self._supersede(conn, update.caller_id or "", memory_id, replacement)
+            for stored in update.new_memories:
+                self._insert(conn, stored.memory, stored.vector, stored.keywords)
+            for kind, key in update.files.items():
+                conn.execute(queries()["link_file"], {
+                    "conversation_id": update.conversation_id, "kind": kind, "key": key})
+            if update.profile is not None:
+                self._upsert_caller(conn, update.profile)
+        return True
+
+    def _supersede(self, conn: sqlite3.Connection, caller_id: str, memory_id: str, by: str) -> None:
+        row = conn.execute(queries()["supersede_memory"], {
+            "id": memory_id, "by": by, "caller_id": caller_id}).fetchone()
+        if row is not None:
+            conn.execute(queries()["unindex_memory"], {"rowid": row[0]})
+
+    def _insert(self, conn: sqlite3.Connection, m: Memory, vector: np.ndarray, keywords: str) -> None:
+        cursor = conn.execute(queries()["insert_memory"], {
+            "id": m.id, "caller_id": m.caller_id, "type": m.type, "text": m.text, "category": m.category,
+            "slot": m.slot, "conversation_id": m.conversation_id, "agent_id": m.agent_id,
+            "created_at": m.created_at.timestamp(), "turn_start": m.turn_start, "turn_end": m.turn_end,
+            "vector": np.asarray(vector, dtype=np.float32).tobytes()})
+        conn.execute(queries()["index_memory"], {
+            "rowid": cursor.lastrowid, "text": m.text, "keywords": keywords, "owner": owner_token(m.caller_id)})
+
+    def _upsert_caller(self, conn: sqlite3.Connection, p: CallerProfile) -> None:
+        conn.execute(queries()["upsert_caller"], {
+            "caller_id": p.caller_id, "first_seen": p.first_seen.timestamp(), "last_seen": p.last_seen.timestamp(),
+            "call_count": p.call_count, "first_name": p.first_name, "name_source": p.name_source,
+            "language": p.language, "last_call_summary": p.last_call_summary, "memory_count": p.memory_count,
+            "top_facts": json.dumps(list(p.top_facts), ensure_ascii=False)})
+
+    def link_file(self, conversation_id: str, kind: str, key: str) -> None:
+        with self.db.transaction() as conn:
+            conn.execute(queries()["link_file"], {"conversation_id": conversation_id, "kind": kind, "key": key})
+
+    def files(self, conversation_id: str) -> dict[str, str]:
+        with translate_errors():
+            rows = self.db.connection().execute(
+                queries()["files"], {"conversation_id": conversation_id}).fetchall()
+        return {kind: key for kind, key in rows}
+
+    def dense_search(self, caller_id: str, vector: np.ndarray, *, limit: int,
+                     type: MemoryType | None) -> list[tuple[str, float]]:
+        with translate_errors():
+            rows = self.db.connection().execute(
+                queries()["active_vectors"], {"caller_id": caller_id, "type": type}).fetchall()
+        if not rows:
+            return []
+        matrix = np.frombuffer(b"".join(row[1] for row in rows), dtype=np.float32).reshape(len(rows), -1)
+        scores = matrix @ np.asarray(vector, dtype=np.float32)
+        top = np.argsort(-scores)[:limit]
+        return [(rows[i][0], float(scores[i])) for i in top]
+
+    def keyword_search(self, caller_id: str, terms: Sequence[str], *, limit: int,
+                       type: MemoryType | None) -> list[tuple[str, float]]:
+        if not terms:
+            return []
+        with translate_errors():
+            rows = self.db.connection().execute(queries()["keyword_search"], {
+                "match": fts_match(caller_id, terms), "caller_id": caller_id, "type": type,
+                "limit": limit}).fetchall()
+        return [(row[0], -float(row[1])) for row in rows]
+
+    def memories(self, ids: Sequence[str]) -> dict[str, Memory]:
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        with translate_errors():
+            rows = self.db.connection().execute(
+                f"SELECT {_MEMORY_COLUMNS} FROM memories WHERE id IN ({marks})", list(ids)).fetchall()
+        return {row[0]: _memory(row) for row in rows}
+
+    def ping(self) -> None:
+        self.db.ping()

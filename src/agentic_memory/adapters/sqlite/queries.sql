@@ -1,0 +1,94 @@
+-- name: accept
+INSERT INTO inbox (event_type, conversation_id, body, received_at, run_after)
+VALUES (:event_type, :conversation_id, :body, :received_at, :received_at)
+ON CONFLICT (conversation_id, event_type) DO NOTHING;
+
+-- name: claim
+-- One statement: picks the oldest ready job, or one whose lease expired (its worker died).
+UPDATE inbox SET status = 'running', attempts = attempts + 1, lease_until = :lease_until, worker = :worker
+WHERE id = (
+    SELECT id FROM inbox
+    WHERE (status = 'queued' AND run_after <= :now) OR (status = 'running' AND lease_until < :now)
+    ORDER BY run_after, id LIMIT 1
+)
+RETURNING id, event_type, conversation_id, body, attempts, received_at;
+
+-- name: complete
+UPDATE inbox SET status = 'done', finished_at = :now, lease_until = NULL, last_error = NULL WHERE id = :id;
+
+-- name: retry
+UPDATE inbox SET status = 'queued', run_after = :run_after, lease_until = NULL, last_error = :error
+WHERE id = :id;
+
+-- name: bury
+UPDATE inbox SET status = 'dead', finished_at = :now, lease_until = NULL, last_error = :error WHERE id = :id;
+
+-- name: stats
+SELECT
+    coalesce(sum(status IN ('queued', 'running')), 0) AS pending,
+    coalesce(sum(status = 'dead'), 0) AS dead,
+    coalesce(sum(status = 'done'), 0) AS done
+FROM inbox;
+
+-- name: get_caller
+SELECT caller_id, first_seen, last_seen, call_count, first_name, name_source, language,
+       last_call_summary, memory_count, top_facts
+FROM callers WHERE caller_id = :caller_id;
+
+-- name: upsert_caller
+INSERT INTO callers (caller_id, first_seen, last_seen, call_count, first_name, name_source, language,
+                     last_call_summary, memory_count, top_facts)
+VALUES (:caller_id, :first_seen, :last_seen, :call_count, :first_name, :name_source, :language,
+        :last_call_summary, :memory_count, :top_facts)
+ON CONFLICT (caller_id) DO UPDATE SET
+    first_seen = excluded.first_seen, last_seen = excluded.last_seen, call_count = excluded.call_count,
+    first_name = excluded.first_name, name_source = excluded.name_source, language = excluded.language,
+    last_call_summary = excluded.last_call_summary, memory_count = excluded.memory_count,
+    top_facts = excluded.top_facts;
+
+-- name: insert_conversation
+INSERT INTO conversations (conversation_id, caller_id, agent_id, started_at, processed_at)
+VALUES (:conversation_id, :caller_id, :agent_id, :started_at, :processed_at)
+ON CONFLICT (conversation_id) DO NOTHING;
+
+-- name: insert_memory
+INSERT INTO memories (id, caller_id, type, text, category, slot, conversation_id, agent_id, created_at,
+                      turn_start, turn_end, vector)
+VALUES (:id, :caller_id, :type, :text, :category, :slot, :conversation_id, :agent_id, :created_at,
+        :turn_start, :turn_end, :vector);
+
+-- name: index_memory
+INSERT INTO memory_fts (rowid, text, keywords, owner) VALUES (:rowid, :text, :keywords, :owner);
+
+-- name: supersede_memory
+UPDATE memories SET superseded_by = :by WHERE id = :id AND caller_id = :caller_id AND superseded_by IS NULL
+RETURNING rowid;
+
+-- name: unindex_memory
+DELETE FROM memory_fts WHERE rowid = :rowid;
+
+-- name: active_facts
+SELECT id, caller_id, type, text, conversation_id, agent_id, created_at, category, slot, turn_start,
+       turn_end, vector
+FROM memories WHERE caller_id = :caller_id AND type = 'factual' AND superseded_by IS NULL
+ORDER BY created_at;
+
+-- name: active_vectors
+SELECT id, vector, created_at FROM memories
+WHERE caller_id = :caller_id AND superseded_by IS NULL AND (:type IS NULL OR type = :type);
+
+-- name: keyword_search
+SELECT m.id, bm25(memory_fts, 1.0, 0.3, 0.0) AS rank
+FROM memory_fts JOIN memories m ON m.rowid = memory_fts.rowid
+WHERE memory_fts MATCH :match AND m.caller_id = :caller_id AND (:type IS NULL OR m.type = :type)
+ORDER BY rank LIMIT :limit;
+
+-- name: link_file
+INSERT INTO call_files (conversation_id, kind, key) VALUES (:conversation_id, :kind, :key)
+ON CONFLICT (conversation_id, kind) DO UPDATE SET key = excluded.key;
+
+-- name: files
+SELECT kind, key FROM call_files WHERE conversation_id = :conversation_id;
+
+-- name: has_conversation
+SELECT 1 FROM conversations WHERE conversation_id = :conversation_id;

@@ -1,0 +1,51 @@
+"""SqliteJobQueue: the webhook inbox doubles as the work queue, so storing and queueing is one commit."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from agentic_memory.adapters.sqlite.database import Database, queries, translate_errors
+from agentic_memory.ports import Job, QueueStats
+
+MAX_ERROR_LENGTH = 2000
+
+
+class SqliteJobQueue:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def accept(self, *, event_type: str, conversation_id: str, body: bytes, received_at: datetime) -> bool:
+        with self.db.transaction() as conn:
+            cursor = conn.execute(queries()["accept"], {
+                "event_type": event_type, "conversation_id": conversation_id, "body": body,
+                "received_at": received_at.timestamp()})
+            return cursor.rowcount == 1
+
+    def claim(self, *, worker: str, now: datetime, lease_secs: int) -> Job | None:
+        stamp = now.timestamp()
+        with self.db.transaction() as conn:
+            row = conn.execute(queries()["claim"], {
+                "now": stamp, "lease_until": stamp + lease_secs, "worker": worker}).fetchone()
+        if row is None:
+            return None
+        return Job(id=row[0], event_type=row[1], conversation_id=row[2], body=bytes(row[3]), attempts=row[4],
+                   received_at=datetime.fromtimestamp(row[5], tz=UTC))
+
+    def complete(self, job_id: int) -> None:
+        with self.db.transaction() as conn:
+            conn.execute(queries()["complete"], {"id": job_id, "now": datetime.now(UTC).timestamp()})
+
+    def retry(self, job_id: int, *, error: str, run_after: datetime) -> None:
+        with self.db.transaction() as conn:
+            conn.execute(queries()["retry"], {
+                "id": job_id, "error": error[:MAX_ERROR_LENGTH], "run_after": run_after.timestamp()})
+
+    def bury(self, job_id: int, *, error: str) -> None:
+        with self.db.transaction() as conn:
+            conn.execute(queries()["bury"], {
+                "id": job_id, "error": error[:MAX_ERROR_LENGTH], "now": datetime.now(UTC).timestamp()})
+
+    def stats(self) -> QueueStats:
+        with translate_errors():
+            row = self.db.connection().execute(queries()["stats"]).fetchone()
+        return QueueStats(pending=int(row[0]), dead=int(row[1]), done=int(row[2]))

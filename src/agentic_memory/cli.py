@@ -1,0 +1,108 @@
+"""Command line: serve | worker | demo | migrate."""
+
+from __future__ import annotations
+
+import logging
+import signal
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from agentic_memory.config import Settings, ensure_keys, load_settings
+from agentic_memory.errors import ConfigurationError
+
+app = typer.Typer(help="AgenticMemory: per-caller memory for ElevenLabs voice agents.", no_args_is_help=True)
+console = Console(stderr=True)
+log = logging.getLogger(__name__)
+
+
+def _settings() -> Settings:
+    try:
+        settings, generated = ensure_keys(load_settings())
+        settings.validate_secrets()
+    except ConfigurationError as exc:
+        console.print(f"[red]Configuration error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    if generated:
+        console.print("[bold yellow]First run: generated secrets[/bold yellow] (kept in "
+                      f"{settings.data_dir / 'keys.json'}, shown only this once):")
+        for name, value in generated.items():
+            console.print(f"  {name}={value}")
+        console.print("Use ELEVENLABS_WORKSPACE_KEY as the X-Workspace-Key header of the client-data webhook and "
+                      "the retrieve tool, and ELEVENLABS_HMAC_KEY as the post-call webhook secret (or set both "
+                      "to ElevenLabs' own secret in the environment or .env).")
+    return settings
+
+
+@app.command()
+def serve(host: Annotated[str, typer.Option(help="Interface to bind")] = "127.0.0.1",
+          port: Annotated[int, typer.Option(help="TCP port")] = 8000) -> None:
+    """Run the HTTP API with the worker in-process."""
+    import uvicorn
+
+    from agentic_memory.bootstrap import build
+    from agentic_memory.http.app import create_app
+    from agentic_memory.logs import configure_logging
+
+    settings = _settings()
+    configure_logging(settings.log_level)
+    deps = build(settings)
+    console.print(f"AgenticMemory listening on http://{host}:{port}  (docs: http://{host}:{port}/docs)")
+    try:
+        uvicorn.run(create_app(deps), host=host, port=port, log_config=None, access_log=False,
+                    timeout_graceful_shutdown=10)
+    finally:
+        deps.close()
+
+
+@app.command()
+def worker() -> None:
+    """Run the post-call worker alone (several may run against the same database)."""
+    from agentic_memory.bootstrap import build
+    from agentic_memory.logs import configure_logging
+
+    settings = _settings()
+    configure_logging(settings.log_level)
+    deps = build(settings)
+    assert deps.worker is not None
+    signal.signal(signal.SIGTERM, lambda *_: deps.worker.stop() if deps.worker else None)
+    try:
+        deps.worker.run()
+    except KeyboardInterrupt:
+        deps.worker.stop()
+    finally:
+        deps.close()
+
+
+@app.command()
+def migrate() -> None:
+    """Create or upgrade the database schema."""
+    from agentic_memory.adapters.sqlite.database import Database
+
+    settings = load_settings()
+    Database(settings.data_dir / "agentic_memory.sqlite3").migrate()
+    console.print("database is up to date")
+
+
+@app.command()
+def demo(url: Annotated[str, typer.Option(help="Base URL of a running server")] = "http://127.0.0.1:8000",
+         data_dir: Annotated[Path | None, typer.Option(help="Where the server keeps keys.json")] = None) -> None:
+    """Play a realistic two-call flow against a running server."""
+    from agentic_memory.demo import run_demo
+
+    settings = load_settings()
+    if data_dir is not None:
+        settings = settings.model_copy(update={"data_dir": data_dir})
+    try:
+        settings, _ = ensure_keys(settings, create=False)
+    except ConfigurationError as exc:
+        console.print(f"[red]{exc}[/red] (start the server with `make run` first, or set the keys)")
+        raise typer.Exit(2) from exc
+    raise typer.Exit(run_demo(url, workspace_key=settings.workspace_keys[0], hmac_key=settings.hmac_keys[0],
+                              console=Console()))
+
+
+def main() -> None:
+    app()

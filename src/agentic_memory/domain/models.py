@@ -1,0 +1,116 @@
+"""The nouns of AgenticMemory. Plain frozen dataclasses; timestamps are timezone-aware UTC."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+Role = Literal["user", "agent"]
+MemoryType = Literal["factual", "semantic"]
+MEMORY_TYPES: tuple[MemoryType, ...] = ("factual", "semantic")
+
+
+@dataclass(frozen=True, slots=True)
+class Turn:
+    """One spoken turn. `index` is its position in the original transcript (tool-only turns included)."""
+
+    index: int
+    role: Role
+    text: str
+    time_in_call_secs: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Evaluation:
+    criteria_id: str
+    result: str
+    rationale: str
+
+
+@dataclass(frozen=True, slots=True)
+class DataPoint:
+    """One data-collection result; `value` is rendered as text."""
+
+    key: str
+    value: str
+    rationale: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Conversation:
+    """A finished call as we understand it, whatever wire format it came in."""
+
+    conversation_id: str
+    agent_id: str
+    caller_id: str | None
+    started_at: datetime
+    turns: tuple[Turn, ...]
+    summary: str = ""
+    title: str = ""
+    duration_secs: int = 0
+    evaluations: tuple[Evaluation, ...] = ()
+    data: tuple[DataPoint, ...] = ()
+    language: str | None = None
+
+    def caller_turns(self) -> tuple[Turn, ...]:
+        return tuple(t for t in self.turns if t.role == "user")
+
+
+@dataclass(frozen=True, slots=True)
+class Fact:
+    """A factual memory proposed by an extractor.
+
+    `slot` names what the fact is about ("preference:milk", "identifier:order", "contact:channel"):
+    a newer fact in the same slot supersedes the older one. None means the fact stands alone.
+    """
+
+    text: str
+    category: str
+    slot: str | None = None
+    turn_index: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NameClaim:
+    """A caller's name as stated by the caller or a data-collection field."""
+
+    first_name: str
+    full_name: str
+    source: str
+    turn_index: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Memory:
+    id: str
+    caller_id: str
+    type: MemoryType
+    text: str
+    conversation_id: str
+    agent_id: str
+    created_at: datetime
+    category: str = ""
+    slot: str | None = None
+    turn_start: int | None = None
+    turn_end: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MemoryHit:
+    memory: Memory
+    score: float
+
+
+@dataclass(frozen=True, slots=True)
+class CallerProfile:
+    caller_id: str
+    first_seen: datetime
+    last_seen: datetime
+    call_count: int = 0
+    first_name: str = ""
+    name_source: str = ""
+    language: str = ""
+    last_call_summary: str = ""
+    memory_count: int = 0
+    top_facts: tuple[str, ...] = field(default_factory=tuple)

@@ -1,0 +1,43 @@
+"""Caller identity: phone numbers normalised to E.164 with `phonenumbers`.
+
+We accept every number the library calls *possible* (right length for its region), not only the ones
+its metadata calls *valid*: new ranges and reserved test ranges (+1 555 01xx, +44 7700 900xxx) are real
+callers to us.
+"""
+
+from __future__ import annotations
+
+import re
+
+import phonenumbers
+
+from agentic_memory.errors import InvalidPhoneNumber
+
+_ALLOWED = re.compile(r"^[0-9+()\-.\s/]{3,40}$")
+_SIP = re.compile(r"^(?:sips?|tel):", re.IGNORECASE)
+
+
+def normalise_phone(raw: object, default_region: str = "US") -> str:
+    """Return the E.164 form of `raw`, or raise InvalidPhoneNumber."""
+    if not isinstance(raw, str):
+        raise InvalidPhoneNumber("caller id must be a string phone number")
+    text = _SIP.sub("", raw.strip()).split("@", 1)[0].split(";", 1)[0]
+    if not _ALLOWED.match(text) or sum(ch.isdigit() for ch in text) < 7:
+        raise InvalidPhoneNumber("not a phone number")
+    if text.startswith("00"):
+        text = "+" + text[2:]
+    try:
+        number = phonenumbers.parse(text, None if text.startswith("+") else default_region)
+    except phonenumbers.NumberParseException as exc:
+        raise InvalidPhoneNumber("not a phone number") from exc
+    # IS_POSSIBLE_LOCAL_ONLY (a 7-digit US number) is not enough to identify a caller.
+    if phonenumbers.is_possible_number_with_reason(number) != phonenumbers.ValidationResult.IS_POSSIBLE:
+        raise InvalidPhoneNumber("not a possible phone number")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def mask_phone(e164: str) -> str:
+    """For logs: keep the country code and last two digits only."""
+    if len(e164) <= 5:
+        return "***"
+    return e164[:2] + "*" * (len(e164) - 4) + e164[-2:]

@@ -1,0 +1,48 @@
+"""`conversation_initiation_client_data` and the retrieve tool's response body."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from agentic_memory.domain.card import clean_text
+from agentic_memory.domain.models import MemoryHit
+from agentic_memory.services.client_data import CallerBriefing
+
+
+def render_prompt(template: str, *, base_prompt: str, caller_context: str) -> str:
+    """The opt-in system prompt: the operator's template with their base prompt and our context block."""
+    return template.replace("{base_prompt}", base_prompt).replace("{caller_context}", caller_context)
+
+
+def client_data_response(briefing: CallerBriefing, *, prompt_template: str = "", base_prompt: str = "") -> dict[str, Any]:
+    profile = briefing.profile
+    agent: dict[str, Any] = {"first_message": briefing.first_message}
+    if profile is not None and profile.language:
+        agent["language"] = profile.language
+    if prompt_template:
+        agent["prompt"] = {"prompt": render_prompt(prompt_template, base_prompt=base_prompt,
+                                                   caller_context=briefing.caller_context)}
+    return {
+        "type": "conversation_initiation_client_data",
+        "dynamic_variables": {
+            "caller_id": briefing.caller_id,
+            "memory_count": str(profile.memory_count if profile else 0),
+            "memory_summary": briefing.memory_summary,
+            "returning_caller": "yes" if briefing.returning else "no",
+            "caller_name": clean_text(profile.first_name, 40) if profile else "",
+            "caller_context": briefing.caller_context,
+            "last_call_summary": clean_text(profile.last_call_summary, 300) if profile else "",
+        },
+        "conversation_config_override": {"agent": agent},
+        "user_id": briefing.caller_id,
+    }
+
+
+def memory_json(hit: MemoryHit) -> dict[str, Any]:
+    m = hit.memory
+    metadata: dict[str, Any] = {"type": m.type, "conversation_id": m.conversation_id, "agent_id": m.agent_id,
+                                "timestamp": m.created_at.isoformat(), "category": m.category}
+    if m.turn_start is not None:
+        metadata["turn_start"], metadata["turn_end"] = m.turn_start, m.turn_end
+    return {"id": m.id, "memory": m.text, "user_id": m.caller_id, "score": round(hit.score, 6),
+            "metadata": metadata, "created_at": m.created_at.isoformat()}

@@ -1,0 +1,38 @@
+"""One exception root for everything AgenticMemory raises on purpose.
+
+AgenticMemoryError
+ ├── ConfigurationError      settings are missing, placeholder or contradictory
+ ├── InvalidInput            a request or payload we refuse (maps to HTTP 400)
+ │    └── InvalidPhoneNumber
+ ├── Unauthorized            missing/wrong key or signature (maps to HTTP 401)
+ ├── StorageError            the database or blob store failed (maps to HTTP 503)
+ └── EmbeddingError          the embedding model could not be loaded or run
+"""
+
+
+class AgenticMemoryError(Exception):
+    """AgenticMemory failed."""
+
+
+class ConfigurationError(AgenticMemoryError):
+    """The configuration is invalid."""
+
+
+class InvalidInput(AgenticMemoryError):
+    """The input was rejected."""
+
+
+class InvalidPhoneNumber(InvalidInput):
+    """Not a phone number."""
+
+
+class Unauthorized(AgenticMemoryError):
+    """Authentication failed."""
+
+
+class StorageError(AgenticMemoryError):
+    """Storage is unavailable."""
+
+
+class EmbeddingError(AgenticMemoryError):
+    """The embedding model failed."""

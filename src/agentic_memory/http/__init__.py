@@ -1,0 +1,1 @@
+"""The HTTP entrypoint (FastAPI): thin routes over the services."""

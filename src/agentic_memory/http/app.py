@@ -1,0 +1,162 @@
+"""create_app(deps): thin routes (authenticate -> parse -> service -> response) and error mapping."""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from agentic_memory import __version__
+from agentic_memory.bootstrap import Deps
+from agentic_memory.elevenlabs.responses import client_data_response, memory_json
+from agentic_memory.errors import InvalidInput, StorageError, Unauthorized
+from agentic_memory.http import schemas
+from agentic_memory.http.middleware import RequestMiddleware
+from agentic_memory.services.client_data import brief_caller
+from agentic_memory.services.ingest import accept_webhook
+from agentic_memory.services.search import SearchQuery, search
+
+log = logging.getLogger(__name__)
+ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": schemas.Error, "description": "Invalid input"},
+    401: {"model": schemas.Error, "description": "Missing or wrong credentials"},
+    413: {"model": schemas.Error, "description": "Body too large"},
+    503: {"model": schemas.Error, "description": "Storage unavailable; retry"},
+}
+SIGNED_BODY = {"requestBody": {"required": True, "content": {"application/json": {"schema": {
+    "type": "object", "description": "An ElevenLabs post-call webhook: {type, event_timestamp, data} or the "
+    "flat seed format", "additionalProperties": True}}}},
+    "parameters": [{"name": "ElevenLabs-Signature", "in": "header", "required": True,
+                    "schema": {"type": "string", "example": "t=1767225732,v0=<hex hmac>"}}]}
+
+
+def _error(status: int, message: str, detail: object = None) -> JSONResponse:
+    body: dict[str, Any] = {"error": message}
+    if detail is not None:
+        body["detail"] = detail
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def _presented_key(request: Request) -> str:
+    key = request.headers.get("x-workspace-key")
+    if key:
+        return key
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else ""
+
+
+def _key_matches(presented: str, keys: tuple[str, ...]) -> bool:
+    ok = False
+    for key in keys:  # every key is compared, so timing does not tell which one is close
+        ok |= hmac.compare_digest(presented.encode("utf-8", "replace"), key.encode())
+    return ok and bool(presented)
+
+
+def create_app(deps: Deps) -> FastAPI:
+    settings = deps.settings
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        thread = deps.worker.start_thread() if deps.worker else None
+        yield
+        if deps.worker and thread:
+            deps.worker.stop()
+            await run_in_threadpool(thread.join, 30)
+
+    app = FastAPI(title="AgenticMemory", version=__version__, lifespan=lifespan,
+                  description="Per-caller memory for ElevenLabs voice agents.")
+    app.state.deps = deps
+
+    def require_key(request: Request) -> None:
+        if not _key_matches(_presented_key(request), settings.workspace_keys):
+            raise Unauthorized("missing or invalid workspace key (X-Workspace-Key or Authorization: Bearer)")
+
+    def require_retrieve_key(request: Request) -> None:
+        if settings.retrieve_auth:
+            require_key(request)
+
+    @app.exception_handler(InvalidInput)
+    async def _invalid(_: Request, exc: InvalidInput) -> JSONResponse:
+        return _error(400, str(exc))
+
+    @app.exception_handler(Unauthorized)
+    async def _unauthorized(_: Request, exc: Unauthorized) -> JSONResponse:
+        return _error(401, str(exc))
+
+    @app.exception_handler(StorageError)
+    async def _storage(_: Request, exc: StorageError) -> JSONResponse:
+        log.error("storage unavailable", extra={"error": str(exc)})
+        return _error(503, "storage unavailable, retry later")
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        detail = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", "")} for e in exc.errors()]
+        return _error(400, "invalid request", detail)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return _error(exc.status_code, str(exc.detail))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        log.error("unhandled error", exc_info=exc)
+        return _error(500, "internal error")
+
+    @app.post("/client-data", response_model=schemas.ClientDataResponse, responses=ERRORS,
+              dependencies=[Depends(require_key)], summary="ElevenLabs conversation-initiation webhook")
+    async def client_data(body: schemas.ClientDataRequest) -> dict[str, Any]:
+        briefing = brief_caller(body.caller_id, store=deps.store, default_region=settings.default_region)
+        return client_data_response(briefing, prompt_template=settings.prompt_template,
+                                    base_prompt=settings.base_prompt)
+
+    @app.post("/retrieve", response_model=schemas.RetrieveResponse, responses=ERRORS,
+              dependencies=[Depends(require_retrieve_key)], summary="In-call memory search tool")
+    async def retrieve(body: schemas.RetrieveRequest) -> dict[str, Any]:
+        command = SearchQuery(query=body.query, user_id=body.user_id, limit=body.limit, type=body.type)
+        _, hits = await run_in_threadpool(search, command, store=deps.store, embedder=deps.embedder,
+                                          default_region=settings.default_region)
+        return {"memories": [memory_json(hit) for hit in hits]}
+
+    @app.post("/post-call", response_model=schemas.Ok, responses=ERRORS, openapi_extra=SIGNED_BODY,
+              summary="ElevenLabs post-call webhooks (transcription, audio, failures)")
+    async def post_call(request: Request) -> dict[str, str]:
+        body = await request.body()
+        accepted = await run_in_threadpool(
+            accept_webhook, body, request.headers.get("elevenlabs-signature"), secrets=settings.hmac_keys,
+            tolerance_secs=settings.signature_tolerance_secs, queue=deps.queue, clock=deps.clock)
+        if deps.worker is not None and not accepted.duplicate:
+            deps.worker.wake.set()
+        log.info("webhook accepted", extra={"event_type": accepted.event_type, "duplicate": accepted.duplicate})
+        return {"status": "ok"}
+
+    @app.get("/health", response_model=schemas.Health, summary="Liveness and queue depth (no auth)")
+    async def health() -> JSONResponse:
+        checks: dict[str, str] = {}
+        queue = {"pending": 0, "dead": 0}
+        for name, probe in (("database", deps.store.ping), ("files", deps.blobs.ping)):
+            try:
+                probe()
+                checks[name] = "ok"
+            except Exception as exc:  # noqa: BLE001 - health reports failures instead of raising them
+                checks[name] = f"error: {exc.__class__.__name__}"
+        try:
+            stats = deps.queue.stats()
+            queue = {"pending": stats.pending, "dead": stats.dead}
+        except Exception as exc:  # noqa: BLE001
+            checks["queue"] = f"error: {exc.__class__.__name__}"
+        checks["worker"] = "running" if deps.worker and not deps.worker.stopping.is_set() else "external"
+        ok = all(v in ("ok", "running", "external") for v in checks.values())
+        return JSONResponse({"status": "ok" if ok else "degraded", "checks": checks, "queue": queue})
+
+    limits = {"/post-call": settings.max_post_call_bytes}
+    app.add_middleware(RequestMiddleware, limits=limits, default_limit=settings.max_request_bytes)  # type: ignore[arg-type]
+    return app

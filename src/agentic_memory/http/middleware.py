@@ -1,0 +1,93 @@
+"""Pure ASGI middleware: request ids, per-endpoint body limits, one structured access-log line."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+import uuid
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from agentic_memory.logs import request_id
+
+log = logging.getLogger("agentic_memory.access")
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+ASGIApp = Callable[[Scope, Callable[[], Awaitable[Message]], Callable[[Message], Awaitable[None]]], Awaitable[None]]
+_SAFE_ID = re.compile(rb"^[A-Za-z0-9._-]{1,64}$")
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+class RequestMiddleware:
+    def __init__(self, app: ASGIApp, *, limits: dict[str, int], default_limit: int) -> None:
+        self.app = app
+        self.limits = limits
+        self.default_limit = default_limit
+
+    async def __call__(self, scope: Scope, receive: Callable[[], Awaitable[Message]],
+                       send: Callable[[Message], Awaitable[None]]) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        incoming = headers.get(b"x-request-id", b"")
+        rid = incoming.decode() if _SAFE_ID.match(incoming) else uuid.uuid4().hex[:16]
+        token = request_id.set(rid)
+        limit = self.limits.get(scope["path"], self.default_limit)
+        started = time.perf_counter()
+        status = {"code": 500, "sent": False}
+
+        declared = headers.get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > limit:
+            await _too_large(send, rid, limit, status)
+            _log(scope, status["code"], started)
+            request_id.reset(token)
+            return
+
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise BodyTooLarge()
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status["code"] = message["status"]
+                status["sent"] = True
+                message.setdefault("headers", []).append((b"x-request-id", rid.encode()))
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, tracking_send)
+        except BodyTooLarge:
+            if not status["sent"]:
+                await _too_large(send, rid, limit, status)
+        finally:
+            _log(scope, status["code"], started)
+            request_id.reset(token)
+
+
+async def _too_large(send: Callable[[Message], Awaitable[None]], rid: str, limit: int,
+                     status: dict[str, Any]) -> None:
+    body = json.dumps({"error": "request body too large", "detail": {"max_bytes": limit}}).encode()
+    status["code"] = 413
+    status["sent"] = True
+    await send({"type": "http.response.start", "status": 413, "headers": [
+        (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+        (b"x-request-id", rid.encode()), (b"connection", b"close")]})
+    await send({"type": "http.response.body", "body": body})
+
+
+def _log(scope: Scope, status: int, started: float) -> None:
+    log.info("request", extra={"method": scope.get("method"), "path": scope.get("path"), "status": status,
+                               "ms": round((time.perf_counter() - started) * 1000, 2)})

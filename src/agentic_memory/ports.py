@@ -1,0 +1,123 @@
+"""The roles the services depend on. Adapters implement them; `testing.py` ships in-memory fakes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+import numpy as np
+
+from agentic_memory.domain.models import CallerProfile, Memory, MemoryType
+
+
+class Clock(Protocol):
+    def now(self) -> datetime: ...
+
+
+class Embedder(Protocol):
+    dim: int
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """(n, dim) float32 rows, L2-normalised."""
+        ...
+
+
+class BlobStore(Protocol):
+    """Write-once-ish files keyed by sanitised relative keys ("calls/<id>/audio.mp3")."""
+
+    def put(self, key: str, data: bytes) -> None: ...
+
+    def get(self, key: str) -> bytes: ...
+
+    def exists(self, key: str) -> bool: ...
+
+    def ping(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    id: int
+    event_type: str
+    conversation_id: str
+    body: bytes
+    attempts: int
+    received_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class QueueStats:
+    pending: int
+    dead: int
+    done: int = 0
+
+
+class JobQueue(Protocol):
+    """Durable inbox + work queue. `accept` is the only call on the webhook ack path."""
+
+    def accept(self, *, event_type: str, conversation_id: str, body: bytes, received_at: datetime) -> bool:
+        """Store the raw webhook and queue its job in one durable transaction.
+
+        Returns False when this (conversation_id, event_type) was already accepted: nothing changes.
+        """
+        ...
+
+    def claim(self, *, worker: str, now: datetime, lease_secs: int) -> Job | None: ...
+
+    def complete(self, job_id: int) -> None: ...
+
+    def retry(self, job_id: int, *, error: str, run_after: datetime) -> None: ...
+
+    def bury(self, job_id: int, *, error: str) -> None: ...
+
+    def stats(self) -> QueueStats: ...
+
+
+@dataclass(frozen=True, slots=True)
+class StoredMemory:
+    """A memory about to be written, with its embedding."""
+
+    memory: Memory
+    vector: np.ndarray
+    keywords: str = ""  # indexed for keyword search but never returned (speaker names, dates)
+
+
+@dataclass(frozen=True, slots=True)
+class CallUpdate:
+    """Everything one processed call changes, applied atomically and at most once per conversation."""
+
+    conversation_id: str
+    caller_id: str | None
+    agent_id: str
+    started_at: datetime
+    profile: CallerProfile | None
+    new_memories: Sequence[StoredMemory] = ()
+    superseded: Sequence[tuple[str, str]] = ()  # (old memory id, id of the memory replacing it)
+    files: dict[str, str] = field(default_factory=dict)
+
+
+class MemoryStore(Protocol):
+    def caller(self, caller_id: str) -> CallerProfile | None: ...
+
+    def has_conversation(self, conversation_id: str) -> bool: ...
+
+    def active_facts(self, caller_id: str) -> list[tuple[Memory, np.ndarray]]: ...
+
+    def save_call(self, update: CallUpdate) -> bool:
+        """Apply `update` in one transaction; False (and no change) if the conversation was saved before."""
+        ...
+
+    def link_file(self, conversation_id: str, kind: str, key: str) -> None: ...
+
+    def files(self, conversation_id: str) -> dict[str, str]: ...
+
+    def dense_search(self, caller_id: str, vector: np.ndarray, *, limit: int,
+                     type: MemoryType | None) -> list[tuple[str, float]]: ...
+
+    def keyword_search(self, caller_id: str, terms: Sequence[str], *, limit: int,
+                       type: MemoryType | None) -> list[tuple[str, float]]: ...
+
+    def memories(self, ids: Sequence[str]) -> dict[str, Memory]: ...
+
+    def ping(self) -> None: ...

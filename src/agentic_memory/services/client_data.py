@@ -1,0 +1,39 @@
+"""Before the call: what we know about the caller, for ElevenLabs' conversation-initiation webhook."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from agentic_memory.domain import card
+from agentic_memory.domain.greeting import first_message
+from agentic_memory.domain.models import CallerProfile
+from agentic_memory.domain.phone import normalise_phone
+from agentic_memory.ports import MemoryStore
+
+
+@dataclass(frozen=True, slots=True)
+class CallerBriefing:
+    caller_id: str
+    profile: CallerProfile | None
+    memory_summary: str
+    caller_context: str
+    first_message: str
+
+    @property
+    def returning(self) -> bool:
+        return self.profile is not None and self.profile.call_count > 0
+
+
+def brief_caller(raw_caller_id: object, *, store: MemoryStore, default_region: str = "US") -> CallerBriefing:
+    caller = normalise_phone(raw_caller_id, default_region)
+    profile = store.caller(caller)
+    returning = profile is not None and profile.call_count > 0
+    name = card.clean_text(profile.first_name, 40) if profile else ""
+    return CallerBriefing(
+        caller_id=caller,
+        profile=profile,
+        memory_summary=card.memory_summary(profile.top_facts) if profile else "",
+        caller_context=card.caller_context(profile),
+        first_message=first_message(first_name=name, language=profile.language if profile else None,
+                                    returning=returning),
+    )

@@ -1,0 +1,88 @@
+"""The worker loop: claim -> run -> complete / retry with backoff / dead-letter. Stops gracefully."""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import socket
+import threading
+import time
+from datetime import timedelta
+
+from agentic_memory.errors import InvalidInput
+from agentic_memory.ports import JobQueue
+from agentic_memory.services.process_call import WorkerDeps, process_job
+
+log = logging.getLogger(__name__)
+MAX_BACKOFF_SECS = 600.0
+
+
+def backoff(attempts: int) -> float:
+    """Exponential with jitter: ~2 s, 4 s, 8 s ... capped at 10 minutes."""
+    return min(MAX_BACKOFF_SECS, 2.0 ** attempts) * random.uniform(0.8, 1.2)
+
+
+class Worker:
+    def __init__(self, queue: JobQueue, deps: WorkerDeps, *, max_attempts: int = 8, lease_secs: int = 300,
+                 idle_wait: float = 0.5) -> None:
+        self.queue = queue
+        self.deps = deps
+        self.max_attempts = max_attempts
+        self.lease_secs = lease_secs
+        self.idle_wait = idle_wait
+        self.name = f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
+        self.wake = threading.Event()
+        self.stopping = threading.Event()
+
+    def run_once(self) -> bool:
+        """Process one ready job; False when there was none."""
+        job = self.queue.claim(worker=self.name, now=self.deps.clock.now(), lease_secs=self.lease_secs)
+        if job is None:
+            return False
+        started = time.perf_counter()
+        try:
+            outcome = process_job(job, self.deps)
+        except InvalidInput as exc:  # the payload itself is unusable: retrying cannot help
+            log.warning("job dead-lettered", extra={"job_id": job.id, "event_type": job.event_type,
+                                                    "error": str(exc)})
+            self.queue.bury(job.id, error=f"invalid payload: {exc}")
+            return True
+        except Exception as exc:  # noqa: BLE001 - the loop boundary: log, then retry or dead-letter
+            error = f"{exc.__class__.__name__}: {exc}"
+            if job.attempts >= self.max_attempts:
+                log.exception("job failed for good", extra={"job_id": job.id, "attempts": job.attempts})
+                self.queue.bury(job.id, error=error)
+            else:
+                delay = backoff(job.attempts)
+                log.exception("job failed, will retry", extra={"job_id": job.id, "attempts": job.attempts,
+                                                               "retry_in_secs": round(delay, 1)})
+                self.queue.retry(job.id, error=error, run_after=self.deps.clock.now() + timedelta(seconds=delay))
+            return True
+        self.queue.complete(job.id)
+        log.info("job done", extra={"job_id": job.id, "event_type": job.event_type, "outcome": outcome,
+                                    "ms": round((time.perf_counter() - started) * 1000, 1)})
+        return True
+
+    def run(self) -> None:
+        log.info("worker started", extra={"worker": self.name})
+        while not self.stopping.is_set():
+            try:
+                busy = self.run_once()
+            except Exception:  # noqa: BLE001 - e.g. the database is briefly unavailable: back off, go on
+                log.exception("worker could not claim a job")
+                busy = False
+                self.stopping.wait(2.0)
+            if not busy:
+                self.wake.wait(self.idle_wait)
+                self.wake.clear()
+        log.info("worker stopped", extra={"worker": self.name})
+
+    def start_thread(self) -> threading.Thread:
+        thread = threading.Thread(target=self.run, name="agentic-memory-worker", daemon=True)
+        thread.start()
+        return thread
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.wake.set()

@@ -1,0 +1,149 @@
+"""The HTTP contract, end to end over a real SQLite database and the real embedding model."""
+
+from __future__ import annotations
+
+import json
+import time
+
+from agentic_memory.elevenlabs import builders
+from tests.conftest import HMAC_KEY, auth, drain, example, post_signed
+
+
+def test_health_needs_no_auth_and_reports_the_queue(client):
+    response = client.get("/health")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "ok"
+    assert body["queue"] == {"pending": 0, "dead": 0}
+
+
+def test_new_caller_gets_a_neutral_greeting_and_all_variables(client):
+    response = client.post("/client-data", json=example("init_webhook_request.json"), headers=auth())
+    assert response.status_code == 200
+    body = response.json()
+    assert body["type"] == "conversation_initiation_client_data"
+    variables = body["dynamic_variables"]
+    assert set(variables) >= {"caller_id", "memory_count", "memory_summary", "returning_caller", "caller_name",
+                              "caller_context", "last_call_summary"}
+    assert all(isinstance(v, str) for v in variables.values())
+    assert variables["caller_id"] == "+14155550123"
+    assert variables["returning_caller"] == "no"
+    assert variables["memory_count"] == "0"
+    assert "prompt" not in body["conversation_config_override"]["agent"]
+    assert body["conversation_config_override"]["agent"]["first_message"]
+
+
+def test_client_data_accepts_bearer_and_rejects_missing_or_wrong_keys(client):
+    body = {"caller_id": "(415) 555-0123"}
+    assert client.post("/client-data", json=body).status_code == 401
+    assert client.post("/client-data", json=body, headers={"X-Workspace-Key": "wrong" * 8}).status_code == 401
+    ok = client.post("/client-data", json=body, headers={"Authorization": f"Bearer {auth()['X-Workspace-Key']}"})
+    assert ok.status_code == 200
+    assert ok.json()["dynamic_variables"]["caller_id"] == "+14155550123"
+
+
+def test_client_data_rejects_bad_caller_ids_with_json_400(client):
+    for body in ({}, {"caller_id": ""}, {"caller_id": "not a number"}, {"caller_id": 42}, {"caller_id": "123"}):
+        response = client.post("/client-data", json=body, headers=auth())
+        assert response.status_code == 400, body
+        assert "error" in response.json()
+    malformed = client.post("/client-data", content=b"{nope", headers={**auth(), "Content-Type": "application/json"})
+    assert malformed.status_code == 400
+
+
+def test_post_call_example_is_acked_stored_once_and_processed(client, worker, deps):
+    payload = example("post_call_transcription.json")
+    assert post_signed(client, payload).json() == {"status": "ok"}
+    assert post_signed(client, payload).status_code == 200  # a retry
+    assert client.get("/health").json()["queue"] == {"pending": 1, "dead": 0}
+    assert drain(worker) == 1
+    assert client.get("/health").json()["queue"] == {"pending": 0, "dead": 0}
+    card = client.post("/client-data", json={"caller_id": "+14155550123"}, headers=auth()).json()
+    assert card["dynamic_variables"]["returning_caller"] == "yes"
+    assert card["dynamic_variables"]["caller_name"] == ""  # "Dana" was only said by the agent
+    assert "January 14" in card["dynamic_variables"]["last_call_summary"]
+    files = deps.store.files("conv_01jxk9a1b2c3d4e5f6g7h8j9k0")
+    assert set(files) >= {"payload", "transcript"}
+    assert deps.blobs.get(files["payload"]) == json.dumps(payload).encode()
+
+
+def test_post_call_rejects_bad_signatures_and_bad_json(client):
+    raw = json.dumps(example("post_call_transcription.json")).encode()
+    assert client.post("/post-call", content=raw).status_code == 401
+    assert post_signed(client, raw, secret="wsec_some_other_secret_12345678").status_code == 401
+    assert post_signed(client, raw, timestamp=int(time.time()) - 1801).status_code == 401
+    assert post_signed(client, raw, timestamp=int(time.time()) + 1801).status_code == 401
+    bad = post_signed(client, b"{not json")
+    assert bad.status_code == 400 and "error" in bad.json()
+    assert post_signed(client, {"type": "post_call_transcription", "data": {}}).status_code == 400
+
+
+def test_audio_before_transcript_is_linked_to_the_caller(client, worker, deps):
+    cid = "conv_audio_first_0001"
+    assert post_signed(client, builders.audio(conversation_id=cid, mp3=builders.FAKE_MP3)).status_code == 200
+    drain(worker)
+    turns = [("agent", "Hi, how can I help?"), ("user", "Just checking my booking, thanks.")]
+    payload = builders.transcription(conversation_id=cid, caller="+14155550177", turns=turns,
+                                     start_time=int(time.time()) - 60, summary="Checked a booking.")
+    assert post_signed(client, payload).status_code == 200
+    drain(worker)
+    files = deps.store.files(cid)
+    assert deps.blobs.get(files["audio"]) == builders.FAKE_MP3
+    assert "transcript" in files
+
+
+def test_retrieve_finds_only_the_callers_own_memories(client, worker):
+    now = int(time.time())
+    alice = [("agent", "Hello!"), ("user", "My order number is A-48213 and I prefer oat milk.")]
+    bob = [("agent", "Hello!"), ("user", "My order number is Z-99999 and I prefer almond milk.")]
+    post_signed(client, builders.transcription(conversation_id="conv_alice_1", caller="+14155550111",
+                                               turns=alice, start_time=now - 100))
+    post_signed(client, builders.transcription(conversation_id="conv_bob_1", caller="+14155550122",
+                                               turns=bob, start_time=now - 100))
+    drain(worker)
+    response = client.post("/retrieve", json={"query": "what is my order number", "user_id": "415-555-0111"},
+                           headers=auth())
+    assert response.status_code == 200
+    memories = response.json()["memories"]
+    assert memories and all(m["user_id"] == "+14155550111" for m in memories)
+    assert any("A-48213" in m["memory"] for m in memories[:5])
+    assert not any("Z-99999" in m["memory"] for m in memories)
+    top = memories[0]
+    assert set(top) == {"id", "memory", "user_id", "score", "metadata", "created_at"}
+    assert {"type", "conversation_id", "agent_id", "timestamp"} <= set(top["metadata"])
+
+
+def test_retrieve_validates_input(client):
+    for body in ({"query": "x"}, {"user_id": "+14155550111"}, {"query": "x", "user_id": "nope"},
+                 {"query": "x", "user_id": "+14155550111", "limit": 0},
+                 {"query": "x", "user_id": "+14155550111", "limit": 51},
+                 {"query": "x", "user_id": "+14155550111", "type": "other"}):
+        response = client.post("/retrieve", json=body, headers=auth())
+        assert response.status_code == 400, body
+    assert client.post("/retrieve", json={"query": "x", "user_id": "+14155550111"}).status_code == 401
+    empty = client.post("/retrieve", json={"query": "x", "user_id": "+14155550111"}, headers=auth())
+    assert empty.status_code == 200 and empty.json() == {"memories": []}
+
+
+def test_call_initiation_failures_are_stored(client, worker, deps):
+    for name in ("call_initiation_failure_twilio.json", "call_initiation_failure_sip.json"):
+        assert post_signed(client, example(name)).status_code == 200
+    drain(worker)
+    assert client.get("/health").json()["queue"] == {"pending": 0, "dead": 0}
+    assert "call_initiation_failure" in deps.store.files("conv_01jxkb0000000000000000000")
+
+
+def test_hmac_key_rotation_accepts_either_secret(tmp_path, embedder):
+    from fastapi.testclient import TestClient
+
+    from agentic_memory.bootstrap import build
+    from agentic_memory.http.app import create_app
+    from tests.conftest import make_settings
+
+    deps = build(make_settings(tmp_path, hmac_key=f"wsec_new_secret_abcdefghijklmnop,{HMAC_KEY}"),
+                 embedder=embedder, with_worker=False)
+    with TestClient(create_app(deps)) as client:
+        payload = example("post_call_audio.json")
+        assert post_signed(client, payload).status_code == 200
+        assert post_signed(client, payload, secret="wsec_new_secret_abcdefghijklmnop").status_code == 200
+    deps.close()
