@@ -1,0 +1,168 @@
+"""One suite per port, run against the shipped fake and the real SQLite/filesystem adapters."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pytest
+
+from agentic_memory.adapters.blobs.filesystem import FilesystemBlobStore
+from agentic_memory.adapters.sqlite.database import Database
+from agentic_memory.adapters.sqlite.memory_store import SqliteMemoryStore
+from agentic_memory.adapters.sqlite.queue import SqliteJobQueue
+from agentic_memory.domain.models import CallerProfile, Memory
+from agentic_memory.ports import CallUpdate, StoredMemory
+from agentic_memory.testing import HashEmbedder, InMemoryBlobStore, InMemoryJobQueue, InMemoryMemoryStore
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+EMBED = HashEmbedder()
+
+
+@pytest.fixture(params=["fake", "sqlite"])
+def db_kind(request):
+    return request.param
+
+
+@pytest.fixture
+def store(db_kind, tmp_path):
+    if db_kind == "fake":
+        yield InMemoryMemoryStore()
+        return
+    db = Database(tmp_path / "m.sqlite3")
+    db.migrate()
+    yield SqliteMemoryStore(db)
+    db.close()
+
+
+@pytest.fixture
+def queue(db_kind, tmp_path):
+    if db_kind == "fake":
+        yield InMemoryJobQueue()
+        return
+    db = Database(tmp_path / "q.sqlite3")
+    db.migrate()
+    yield SqliteJobQueue(db)
+    db.close()
+
+
+@pytest.fixture(params=["fake", "files"])
+def blobs(request, tmp_path):
+    return InMemoryBlobStore() if request.param == "fake" else FilesystemBlobStore(tmp_path / "files")
+
+
+def memory(mid, caller, text, *, type="factual", slot=None, at=T0, conversation="conv_1"):
+    return Memory(id=mid, caller_id=caller, type=type, text=text, conversation_id=conversation, agent_id="a",
+                  created_at=at, category="preference" if type == "factual" else "transcript", slot=slot,
+                  turn_start=0 if type == "semantic" else None, turn_end=1 if type == "semantic" else None)
+
+
+def update(conversation, caller, memories, superseded=(), profile=None):
+    return CallUpdate(conversation_id=conversation, caller_id=caller, agent_id="a", started_at=T0,
+                      profile=profile, new_memories=[StoredMemory(m, EMBED.embed([m.text])[0]) for m in memories],
+                      superseded=list(superseded))
+
+
+def test_save_call_is_applied_once_per_conversation(store):
+    first = update("conv_1", "+1555", [memory("m1", "+1555", "prefers oat milk")])
+    assert store.save_call(first) is True
+    assert store.save_call(first) is False
+    assert store.has_conversation("conv_1")
+    assert [m.id for m, _ in store.active_facts("+1555")] == ["m1"]
+
+
+def test_searches_are_scoped_to_one_caller_and_type(store):
+    store.save_call(update("conv_1", "+1555", [memory("m1", "+1555", "prefers oat milk"),
+                                               memory("c1", "+1555", "Caller: oat milk please", type="semantic")]))
+    store.save_call(update("conv_2", "+1666", [memory("m2", "+1666", "prefers oat milk too")],))
+    vector = EMBED.embed(["oat milk"])[0]
+    dense = store.dense_search("+1555", vector, limit=10, type=None)
+    assert {i for i, _ in dense} == {"m1", "c1"}
+    assert [i for i, _ in store.dense_search("+1555", vector, limit=10, type="semantic")] == ["c1"]
+    keyword = store.keyword_search("+1555", ["oat", "milk"], limit=10, type="factual")
+    assert [i for i, _ in keyword] == ["m1"]
+    assert store.keyword_search("+1777", ["oat"], limit=10, type=None) == []
+
+
+def test_superseded_memories_leave_search_but_stay_stored(store):
+    store.save_call(update("conv_1", "+1555", [memory("m1", "+1555", "prefers oat milk", slot="preference:milk")]))
+    later = memory("m2", "+1555", "prefers almond milk", slot="preference:milk", at=T0 + timedelta(days=1),
+                   conversation="conv_2")
+    store.save_call(update("conv_2", "+1555", [later], superseded=[("m1", "m2")]))
+    assert [m.id for m, _ in store.active_facts("+1555")] == ["m2"]
+    assert [i for i, _ in store.keyword_search("+1555", ["milk"], limit=10, type=None)] == ["m2"]
+    assert set(store.memories(["m1", "m2"])) == {"m1", "m2"}
+
+
+def test_supersession_cannot_touch_another_callers_memory(store):
+    store.save_call(update("conv_1", "+1555", [memory("m1", "+1555", "prefers oat milk")]))
+    store.save_call(update("conv_2", "+1666", [memory("m2", "+1666", "x")], superseded=[("m1", "m2")]))
+    assert [m.id for m, _ in store.active_facts("+1555")] == ["m1"]
+
+
+def test_profiles_round_trip(store):
+    profile = CallerProfile(caller_id="+1555", first_seen=T0, last_seen=T0, call_count=2, first_name="José",
+                            name_source="self_introduction", language="es", last_call_summary="hola",
+                            memory_count=3, top_facts=("a", "b"))
+    store.save_call(update("conv_1", "+1555", [], profile=profile))
+    assert store.caller("+1555") == profile
+    assert store.caller("+1999") is None
+
+
+def test_files_are_linked_by_conversation(store):
+    store.link_file("conv_9", "audio", "calls/conv_9/audio.mp3")
+    store.link_file("conv_9", "audio", "calls/conv_9/audio.mp3")
+    assert store.files("conv_9") == {"audio": "calls/conv_9/audio.mp3"}
+
+
+def test_queue_dedupes_and_claims_each_job_once(queue):
+    assert queue.accept(event_type="post_call_audio", conversation_id="c1", body=b"{}", received_at=T0)
+    assert not queue.accept(event_type="post_call_audio", conversation_id="c1", body=b"{}", received_at=T0)
+    assert queue.accept(event_type="post_call_transcription", conversation_id="c1", body=b"{}", received_at=T0)
+    first = queue.claim(worker="w", now=T0, lease_secs=60)
+    second = queue.claim(worker="w", now=T0, lease_secs=60)
+    assert first and second and first.id != second.id
+    assert queue.claim(worker="w", now=T0, lease_secs=60) is None
+    assert queue.stats().pending == 2
+    queue.complete(first.id)
+    queue.bury(second.id, error="bad")
+    stats = queue.stats()
+    assert (stats.pending, stats.dead) == (0, 1)
+
+
+def test_queue_retries_after_backoff_and_reclaims_expired_leases(queue):
+    queue.accept(event_type="t", conversation_id="c1", body=b"x", received_at=T0)
+    job = queue.claim(worker="w", now=T0, lease_secs=60)
+    queue.retry(job.id, error="boom", run_after=T0 + timedelta(seconds=30))
+    assert queue.claim(worker="w", now=T0 + timedelta(seconds=10), lease_secs=60) is None
+    again = queue.claim(worker="w", now=T0 + timedelta(seconds=31), lease_secs=60)
+    assert again.id == job.id and again.attempts == 2 and again.body == b"x"
+    # The worker holding it dies: once its lease expires another worker gets it.
+    assert queue.claim(worker="w2", now=T0 + timedelta(seconds=60), lease_secs=60) is None
+    stolen = queue.claim(worker="w2", now=T0 + timedelta(seconds=92), lease_secs=60)
+    assert stolen.id == job.id and stolen.attempts == 3
+
+
+def test_blobs_round_trip_and_refuse_escaping_keys(blobs):
+    blobs.put("calls/c1/audio.mp3", b"\x00\x01")
+    blobs.put("calls/c1/audio.mp3", b"\x02")
+    assert blobs.get("calls/c1/audio.mp3") == b"\x02"
+    assert blobs.exists("calls/c1/audio.mp3") and not blobs.exists("calls/c2/audio.mp3")
+    with pytest.raises(KeyError):
+        blobs.get("calls/c2/audio.mp3")
+    for bad in ("../x", "/etc/passwd", "calls/../../x", "calls//x", ".hidden", "a/./b", "a\\b", ""):
+        with pytest.raises(ValueError):
+            blobs.put(bad, b"x")
+
+
+def test_sqlite_vectors_round_trip_exactly(tmp_path):
+    db = Database(tmp_path / "v.sqlite3")
+    db.migrate()
+    store = SqliteMemoryStore(db)
+    vector = np.random.default_rng(1).standard_normal(64).astype(np.float32)
+    store.save_call(CallUpdate(conversation_id="c", caller_id="+1", agent_id="a", started_at=T0, profile=None,
+                               new_memories=[StoredMemory(memory("m", "+1", "t"), vector)]))
+    (_, stored), = store.active_facts("+1")
+    assert np.array_equal(stored, vector)
+    assert db.integrity_check() == "ok"
+    db.close()
