@@ -1,0 +1,103 @@
+"""The worker path on in-memory fakes: idempotency, supersession, profiles, retries, dead letters."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+from agentic_memory.domain.facts import RuleFactExtractor
+from agentic_memory.elevenlabs import builders
+from agentic_memory.ports import Job
+from agentic_memory.services.process_call import WorkerDeps, process_job
+from agentic_memory.testing import FixedClock, HashEmbedder, InMemoryBlobStore, InMemoryJobQueue, InMemoryMemoryStore
+from agentic_memory.worker import Worker
+
+T0 = 1767225600
+CALLER = "+16129782029"
+
+
+def deps():
+    return WorkerDeps(store=InMemoryMemoryStore(), blobs=InMemoryBlobStore(), embedder=HashEmbedder(),
+                      extractor=RuleFactExtractor(), clock=FixedClock())
+
+
+def job(payload, job_id=1):
+    return Job(id=job_id, event_type=payload.get("type", "post_call_transcription"),
+               conversation_id=payload.get("data", payload).get("conversation_id"),
+               body=json.dumps(payload).encode(), attempts=1, received_at=datetime.fromtimestamp(T0, UTC))
+
+
+def transcript(cid, turns, *, start=T0, **kw):
+    return builders.transcription(conversation_id=cid, caller=CALLER, turns=turns, start_time=start, **kw)
+
+
+def facts(d):
+    return sorted(m.text for m, _ in d.store.active_facts(CALLER))
+
+
+def test_processing_twice_changes_nothing():
+    d = deps()
+    payload = transcript("c1", [("user", "My name is Stefan and I prefer oat milk.")], summary="Oat milk fan.")
+    process_job(job(payload), d)
+    before = (facts(d), d.store.caller(CALLER))
+    assert process_job(job(payload), d) == "already processed"
+    assert (facts(d), d.store.caller(CALLER)) == before
+    assert before[1].call_count == 1 and before[1].first_name == "Stefan"
+
+
+def test_a_changed_preference_supersedes_the_old_one_and_a_late_old_call_does_not_undo_it():
+    d = deps()
+    process_job(job(transcript("c1", [("user", "I prefer oat milk in my latte.")])), d)
+    process_job(job(transcript("c2", [("user", "Switch me to almond milk instead of oat, please.")],
+                               start=T0 + 86400)), d)
+    assert not any("oat milk in" in f for f in facts(d))
+    assert any("almond" in f for f in facts(d))
+    # A call from before both, delivered late, must not bring oat milk back as current.
+    process_job(job(transcript("c0", [("user", "I prefer soy milk.")], start=T0 - 86400)), d)
+    assert not any("soy" in f for f in facts(d))
+    assert d.store.caller(CALLER).call_count == 3
+
+
+def test_repeated_facts_do_not_pile_up():
+    d = deps()
+    for i in range(3):
+        process_job(job(transcript(f"c{i}", [("user", "My order number is A-48213.")], start=T0 + i)), d)
+    assert [f for f in facts(d) if "A-48213" in f] == ["Caller's order number is A-48213."]
+
+
+def test_web_calls_use_the_user_id_and_unknown_callers_are_kept_without_memories():
+    d = deps()
+    web = builders.transcription(conversation_id="w1", caller=None, user_id="+447700900123",
+                                 turns=[("user", "This is Priya.")], start_time=T0)
+    process_job(job(web), d)
+    assert d.store.caller("+447700900123").first_name == "Priya"
+    anonymous = builders.transcription(conversation_id="w2", caller=None, turns=[("user", "hi")], start_time=T0)
+    anonymous["data"]["conversation_initiation_client_data"]["dynamic_variables"].pop("system__caller_id", None)
+    assert "without caller" in process_job(job(anonymous), d)
+    assert d.store.has_conversation("w2")
+
+
+def test_worker_retries_failures_then_dead_letters_them():
+    queue = InMemoryJobQueue()
+    clock = FixedClock()
+    broken = deps()
+
+    class Exploding(HashEmbedder):
+        def embed(self, texts):
+            raise RuntimeError("model crashed")
+
+    broken = WorkerDeps(store=broken.store, blobs=broken.blobs, embedder=Exploding(), extractor=RuleFactExtractor(),
+                        clock=clock)
+    worker = Worker(queue, broken, max_attempts=3)
+    body = json.dumps(transcript("c1", [("user", "hello there")])).encode()
+    queue.accept(event_type="post_call_transcription", conversation_id="c1", body=body, received_at=clock.now())
+    queue.accept(event_type="post_call_transcription", conversation_id="c2", body=b"{oops",
+                 received_at=clock.now())
+    for _ in range(3):
+        assert worker.run_once()
+        clock.advance(3600)
+    while worker.run_once():
+        clock.advance(3600)
+    stats = queue.stats()
+    assert (stats.pending, stats.dead) == (0, 2)
+    assert all(row.error for row in queue.rows.values())
