@@ -147,3 +147,21 @@ def test_hmac_key_rotation_accepts_either_secret(tmp_path, embedder):
         assert post_signed(client, payload).status_code == 200
         assert post_signed(client, payload, secret="wsec_new_secret_abcdefghijklmnop").status_code == 200
     deps.close()
+
+
+def test_system_prompt_is_only_overridden_when_the_operator_opts_in(tmp_path, embedder):
+    from fastapi.testclient import TestClient
+
+    from agentic_memory.bootstrap import build
+    from agentic_memory.http.app import create_app
+    from tests.conftest import make_settings
+
+    template = "{base_prompt}\n\nWhat we remember about this caller:\n{caller_context}"
+    deps = build(make_settings(tmp_path, prompt_template=template, base_prompt="You are the front desk of Bean There."),
+                 embedder=embedder, with_worker=False)
+    with TestClient(create_app(deps)) as client:
+        body = client.post("/client-data", json={"caller_id": "+14155550123"}, headers=auth()).json()
+    deps.close()
+    prompt = body["conversation_config_override"]["agent"]["prompt"]["prompt"]
+    assert prompt.startswith("You are the front desk of Bean There.")
+    assert body["dynamic_variables"]["caller_context"] in prompt
