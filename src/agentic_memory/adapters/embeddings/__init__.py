@@ -1,0 +1,1 @@
+"""Embedding adapters (the packaged MiniLM ONNX model)."""
