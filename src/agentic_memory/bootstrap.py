@@ -55,9 +55,10 @@ def build(settings: Settings, *, embedder: Embedder | None = None, with_worker: 
     db = Database(settings.data_dir / "agentic_memory.sqlite3")
     db.migrate()
     if embedder is None:
+        from agentic_memory.adapters.embeddings.batching import BatchingEmbedder
         from agentic_memory.adapters.embeddings.onnx import OnnxEmbedder
 
-        embedder = OnnxEmbedder(threads=settings.embed_threads)
+        embedder = BatchingEmbedder(OnnxEmbedder(threads=settings.embed_threads))
     deps = Deps(settings=settings, store=SqliteMemoryStore(db), queue=SqliteJobQueue(db),
                 blobs=FilesystemBlobStore(settings.data_dir / "files"), embedder=embedder, clock=SystemClock(),
                 closers=[db])

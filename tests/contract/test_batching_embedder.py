@@ -1,0 +1,55 @@
+"""BatchingEmbedder gives every concurrent caller exactly its own vector, and shares model calls."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from agentic_memory.adapters.embeddings.batching import BatchingEmbedder
+from agentic_memory.testing import HashEmbedder
+
+
+class SlowCounting(HashEmbedder):
+    def __init__(self):
+        super().__init__()
+        self.calls = 0
+
+    def embed(self, texts):
+        self.calls += 1
+        time.sleep(0.01)
+        return super().embed(texts)
+
+
+def test_concurrent_callers_get_their_own_vectors_in_fewer_model_calls():
+    inner = SlowCounting()
+    batching = BatchingEmbedder(inner, max_batch=16, parallel=1)
+    texts = [f"query number {i} about order {i * 7}" for i in range(64)]
+    results: dict[int, np.ndarray] = {}
+
+    def run(i):
+        results[i] = batching.embed([texts[i]])
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(64)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    expected = HashEmbedder().embed(texts)
+    for i in range(64):
+        assert results[i].shape == (1, inner.dim)
+        assert np.array_equal(results[i][0], expected[i])
+    assert inner.calls < 64
+
+
+def test_errors_reach_every_caller_and_batches_pass_through():
+    class Broken(HashEmbedder):
+        def embed(self, texts):
+            raise RuntimeError("down")
+
+    with pytest.raises(RuntimeError):
+        BatchingEmbedder(Broken()).embed(["x"])
+    many = BatchingEmbedder(HashEmbedder()).embed(["a", "b", "c"])
+    assert many.shape == (3, 64)
