@@ -1,0 +1,233 @@
+"""Rule-based fact extraction, through the public extractor only."""
+
+from __future__ import annotations
+
+import unicodedata
+from datetime import UTC, datetime
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from agentic_memory.domain.facts import FactExtractor, RuleFactExtractor
+from agentic_memory.domain.models import Conversation, DataPoint, Evaluation, Fact, Turn
+
+EXTRACTOR: FactExtractor = RuleFactExtractor()
+
+
+def call(*turns: tuple[str, str], summary: str = "", evaluations: tuple[Evaluation, ...] = (),
+         data: tuple[DataPoint, ...] = ()) -> Conversation:
+    return Conversation(
+        conversation_id="conv_1", agent_id="agent_1", caller_id="+14155550100",
+        started_at=datetime(2025, 3, 1, 12, 0, tzinfo=UTC),
+        turns=tuple(Turn(index=i, role="user" if role == "user" else "agent", text=text)
+                    for i, (role, text) in enumerate(turns)),
+        summary=summary, evaluations=evaluations, data=data)
+
+
+def said(*texts: str) -> list[Fact]:
+    return EXTRACTOR.extract(call(*(("user", t) for t in texts)))
+
+
+def only(text: str, category: str) -> Fact:
+    facts = [f for f in said(text) if f.category == category]
+    assert len(facts) == 1, facts
+    return facts[0]
+
+
+@pytest.mark.parametrize(("sentence", "text", "slot"), [
+    ("I prefer oat milk in my latte.", "Caller prefers oat milk in their latte.", "preference:milk"),
+    ("I'd prefer an aisle seat if possible.", "Caller would prefer an aisle seat.", "preference:seat"),
+    ("Yeah, I always get a window seat.", "Caller always gets a window seat.", "preference:seat"),
+    ("I usually have oat milk, thanks.", "Caller usually has oat milk.", "preference:milk"),
+    ("I prefer morning appointments.", "Caller prefers morning appointments.", "preference:appointment time"),
+    ("Honestly I prefer afternoons.", "Caller prefers afternoons.", "preference:appointment time"),
+    ("I'm allergic to peanuts.", "Caller is allergic to peanuts.", "preference:allergy:peanut"),
+    ("I'm vegetarian, by the way.", "Caller is vegetarian.", "preference:diet"),
+    ("I don't like cilantro.", "Caller doesn't like cilantro.", "preference:cilantro"),
+    ("I hate window seats.", "Caller hates window seats.", "preference:seat"),
+    ("I love the almond croissants.", "Caller loves the almond croissants.", "preference:croissant"),
+    ("I like to sit by the window.", "Caller likes to sit by the window.", "preference:seat"),
+    ("I usually pay by card.", "Caller usually pays by card.", "preference:payment"),
+    ("I'd rather have tea.", "Caller would rather have tea.", "preference:drink"),
+    ("I prefer a quiet room on a high floor.", "Caller prefers a quiet room on a high floor.",
+     "preference:room"),
+    ("I'm not a big fan of the window seat.", "Caller is not a big fan of the window seat.",
+     "preference:seat"),
+    ("I prefer Spanish.", "Caller prefers Spanish.", "preference:language"),
+    ("From now on, I'd like decaf.", "Caller would like decaf from now on.", "preference:drink"),
+    ("Prefiero leche de avena.", "Caller prefers leche de avena.", "preference:milk"),
+    ("Soy alérgica a los mariscos.", "Caller is allergic to los mariscos.", "preference:allergy:marisco"),
+    ("Je préfère une place côté couloir.", "Caller prefers une place côté couloir.", "preference:seat"),
+    ("Je suis végétarienne.", "Caller is végétarienne.", "preference:diet"),
+    ("Ich bevorzuge einen Fensterplatz.", "Caller prefers einen Fensterplatz.", "preference:seat"),
+    ("Ich trinke lieber Tee.", "Caller prefers Tee.", "preference:drink"),
+    ("Ich möchte keine Hafermilch mehr.", "Caller no longer wants Hafermilch.", "preference:milk"),
+])
+def test_preferences_are_restated_in_the_third_person_with_a_topic_slot(
+        sentence: str, text: str, slot: str) -> None:
+    fact = only(sentence, "preference")
+    assert (fact.text, fact.slot, fact.turn_index) == (text, slot, 0)
+
+
+@pytest.mark.parametrize(("original", "change"), [
+    ("I prefer oat milk in my latte.", "Can you switch me to almond milk instead of oat?"),
+    ("I prefer oat milk in my latte.", "Actually, make it almond milk instead."),
+    ("I prefer oat milk in my latte.", "Not oat milk anymore, please."),
+    ("I always get an aisle seat.", "Make it a window seat instead."),
+    ("I prefer morning appointments.", "Actually, switch me to afternoons."),
+    ("Prefiero leche de avena.", "Cámbiame a leche de almendra."),
+])
+def test_a_change_of_preference_lands_in_the_same_slot_as_the_original(original: str, change: str) -> None:
+    first, second = only(original, "preference"), only(change, "preference")
+    assert first.slot == second.slot
+    assert first.text != second.text
+
+
+def test_oat_to_almond_change_keeps_the_callers_words() -> None:
+    facts = said("I prefer oat milk in my latte.", "Actually, switch me to almond milk instead of oat.")
+    assert [(f.text, f.slot, f.turn_index) for f in facts] == [
+        ("Caller prefers oat milk in their latte.", "preference:milk", 0),
+        ("Caller switched to almond milk instead of oat.", "preference:milk", 1),
+    ]
+
+
+@pytest.mark.parametrize(("sentence", "text", "slot"), [
+    ("Call me back on my mobile.", "Caller wants to be called back on their mobile.", "contact:channel"),
+    ("Email is best.", "Caller says email is best.", "contact:channel"),
+    ("Just text me instead.", "Caller wants to be texted instead.", "contact:channel"),
+    ("Please don't call before 10.", "Caller asks not to be called before 10.", "contact:time"),
+    ("Please call me after 5pm.", "Caller wants to be called after 5pm.", "contact:time"),
+    ("You can reach me at 555-201-3344.", "Caller can be reached at 555-201-3344.", "contact:channel"),
+    ("I'd prefer to be called in the morning.", "Caller would prefer to be called in the morning.",
+     "contact:time"),
+    ("The best way to reach me is by email.", "The best way to reach the caller is by email.",
+     "contact:channel"),
+    ("I prefer email.", "Caller prefers email.", "contact:channel"),
+    ("I prefer calls in the morning.", "Caller prefers calls in the morning.", "contact:time"),
+    ("Prefiero que me llamen por la tarde, por favor.", "Caller prefers que me llamen por la tarde.",
+     "contact:time"),
+])
+def test_contact_preferences(sentence: str, text: str, slot: str) -> None:
+    fact = only(sentence, "contact")
+    assert (fact.text, fact.slot) == (text, slot)
+
+
+@pytest.mark.parametrize(("sentence", "text"), [
+    ("I'm flying to Denver next Tuesday.", "Caller is flying to Denver next Tuesday."),
+    ("My appointment is on the 14th.", "Caller's appointment is on the 14th."),
+    ("Okay so I'll come in Friday at 3.", "Caller will come in Friday at 3."),
+    ("I have a dentist appointment tomorrow at 9.", "Caller has a dentist appointment tomorrow at 9."),
+    ("My name is Elizabeth and I'm calling about my appointment on Monday.",
+     "Caller is calling about their appointment on Monday."),
+])
+def test_plans_stand_alone_without_a_slot(sentence: str, text: str) -> None:
+    fact = only(sentence, "plan")
+    assert (fact.text, fact.slot) == (text, None)
+
+
+@pytest.mark.parametrize(("sentence", "text", "slot"), [
+    ("I need to move my appointment to Thursday at 2pm.",
+     "Caller asked to move their appointment to Thursday at 2pm.", "plan:appointment"),
+    ("I'd like to change my reservation to the 20th.",
+     "Caller asked to change their reservation to the 20th.", "plan:reservation"),
+    ("My flight was moved to Sunday.", "Caller's flight was moved to Sunday.", "plan:flight"),
+    ("Actually, call me Liz. I need to move Monday's appointment.",
+     "Caller asked to move Monday's appointment.", "plan:appointment"),
+])
+def test_a_reschedule_gets_a_slot_so_it_supersedes(sentence: str, text: str, slot: str) -> None:
+    fact = only(sentence, "plan")
+    assert (fact.text, fact.slot) == (text, slot)
+
+
+def test_several_plans_coexist() -> None:
+    facts = said("I'm flying to Denver next Tuesday.", "I'll come in Friday at 3.")
+    assert [f.slot for f in facts if f.category == "plan"] == [None, None]
+
+
+@pytest.mark.parametrize(("sentence", "text", "slot"), [
+    ("My order number is A-48213.", "Caller's order number is A-48213.", "identifier:order"),
+    ("my order number is, uh, A-48213", "Caller's order number is A-48213.", "identifier:order"),
+    ("Hi, I'm looking for my order A-48213.", "Caller's order number is A-48213.", "identifier:order"),
+    ("It's about claim 77-1234.", "Caller's claim number is 77-1234.", "identifier:claim"),
+    ("I'm in room 512.", "Caller's room number is 512.", "identifier:room"),
+    ("My reference is ZX9-441.", "Caller's reference number is ZX9-441.", "identifier:reference"),
+    ("The tracking number is 1Z999AA10123456784.", "Caller's tracking number is 1Z999AA10123456784.",
+     "identifier:tracking"),
+    ("My confirmation code is K7J2P.", "Caller's confirmation code is K7J2P.", "identifier:confirmation"),
+    ("Reservation number R7-8890.", "Caller's reservation number is R7-8890.", "identifier:reservation"),
+    ("Ticket 4521 please.", "Caller's ticket number is 4521.", "identifier:ticket"),
+    ("My policy number is PX-2231-09.", "Caller's policy number is PX-2231-09.", "identifier:policy"),
+    ("Mi número de pedido es A-48213.", "Caller's order number is A-48213.", "identifier:order"),
+    ("Mi reserva es la XJ-991.", "Caller's booking number is XJ-991.", "identifier:booking"),
+    ("Mon numéro de commande est 55123.", "Caller's order number is 55123.", "identifier:order"),
+    ("Mon numéro de dossier, c'est 4411-B.", "Caller's case number is 4411-B.", "identifier:case"),
+    ("Meine Bestellnummer ist 778812.", "Caller's order number is 778812.", "identifier:order"),
+    ("Meine Kundennummer lautet K-55821.", "Caller's customer number is K-55821.", "identifier:customer"),
+])
+def test_identifiers_are_kept_exactly_as_said(sentence: str, text: str, slot: str) -> None:
+    fact = only(sentence, "identifier")
+    assert (fact.text, fact.slot) == (text, slot)
+
+
+def test_two_identifiers_in_one_sentence() -> None:
+    facts = said("My policy number is PX-2231-09 and my account number is 99812345.")
+    assert [f.slot for f in facts] == ["identifier:policy", "identifier:account"]
+
+
+@pytest.mark.parametrize("sentence", [
+    "I'm calling about billing.", "I want to order 2 lattes.", "My booking is 3 nights.", "I like it.",
+    "I love you guys.", "Do you like oat milk?", "I'd like to book a table for two.",
+    "I don't want to cancel.",
+    "I'll hold.", "I don't know.", "Call me Liz.", "I'm calling because my delivery is late.",
+    "I prefer not to say.", "Don't worry about it.", "I'll text you later.", "Email me the receipt.",
+    "I'm calling about my appointment.", "No, I'm calling for my wife Sarah, she booked the table.",
+])
+def test_small_talk_and_requests_yield_no_facts(sentence: str) -> None:
+    assert said(sentence) == []
+
+
+def test_agent_turns_are_never_mined() -> None:
+    conversation = call(("agent", "Is this Maria? User prefers email. Your order number is A-48213."),
+                        ("agent", "I prefer oat milk myself. I'm flying to Denver next Tuesday."),
+                        ("user", "Okay."))
+    assert EXTRACTOR.extract(conversation) == []
+
+
+def test_analysis_summary_evaluations_and_data() -> None:
+    conversation = call(
+        ("user", "Hello."),
+        summary="The caller asked about\nbilling. User prefers email.",
+        evaluations=(Evaluation("issue_resolved", "success", "The agent fixed the invoice."),),
+        data=(DataPoint("caller_name", "Stefan"), DataPoint("preferredContactTime", "mornings"),
+              DataPoint("order_id", ""), DataPoint("email", "None")))
+    assert [(f.category, f.slot, f.text) for f in EXTRACTOR.extract(conversation)] == [
+        ("summary", None, "The caller asked about billing. User prefers email."),
+        ("evaluation", None, "issue_resolved: success — The agent fixed the invoice."),
+        ("data", "data:caller_name", "Caller name: Stefan"),
+        ("data", "data:preferredContactTime", "Preferred contact time: mornings"),
+    ]
+
+
+def test_repeated_statements_are_emitted_once() -> None:
+    facts = said("My order number is A-48213.", "Again, my order number is A-48213.",
+                 "I prefer oat milk.", "i prefer OAT milk.")
+    assert [f.text for f in facts] == ["Caller's order number is A-48213.", "Caller prefers oat milk."]
+
+
+def test_facts_are_capped_and_free_of_control_characters() -> None:
+    facts = said("I prefer oat\x00 milk\u200b in my latte " + "and lots of foam " * 30 + ".")
+    assert facts and all(len(f.text) <= 200 for f in facts)
+    assert not any(unicodedata.category(ch)[0] == "C" for f in facts for ch in f.text)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["user", "agent"]), st.text(max_size=300)), max_size=4),
+       st.text(max_size=300))
+def test_extract_never_raises_and_emits_clean_bounded_text(
+        turns: list[tuple[str, str]], summary: str) -> None:
+    facts = EXTRACTOR.extract(call(*turns, summary=summary, data=(DataPoint("note", summary),)))
+    for fact in facts:
+        assert fact.text.strip() and len(fact.text) <= 1000
+        assert fact.category == "summary" or len(fact.text) <= 200
+        assert not any(unicodedata.category(ch)[0] == "C" for ch in fact.text)
