@@ -38,8 +38,11 @@ def _settings() -> Settings:
 
 @app.command()
 def serve(host: Annotated[str, typer.Option(help="Interface to bind")] = "127.0.0.1",
-          port: Annotated[int, typer.Option(help="TCP port")] = 8000) -> None:
-    """Run the HTTP API with the worker in-process."""
+          port: Annotated[int, typer.Option(help="TCP port")] = 8000,
+          worker: Annotated[bool, typer.Option(help="Run the post-call worker in this process (--no-worker: "
+                                                    "API only; run `agentic-memory worker` beside it)")] = True,
+          ) -> None:
+    """Run the HTTP API, with the worker in-process unless --no-worker."""
     import uvicorn
 
     from agentic_memory.bootstrap import build
@@ -48,7 +51,7 @@ def serve(host: Annotated[str, typer.Option(help="Interface to bind")] = "127.0.
 
     settings = _settings()
     configure_logging(settings.log_level)
-    deps = build(settings)
+    deps = build(settings, with_worker=worker)
     console.print(f"AgenticMemory listening on http://{host}:{port}  (docs: http://{host}:{port}/docs)")
     try:
         uvicorn.run(create_app(deps), host=host, port=port, log_config=None, access_log=False,

@@ -1,0 +1,133 @@
+"""`python -m bench [--only latency,ingest,scale,locomo] [--scale 1000,10000,100000] [--out docs/benchmarks.md]`
+
+Runs the parts in order, each against its own real server on 127.0.0.1, and writes the Markdown report
+plus a JSON twin (same name, .json). One part failing is recorded in the report; the others still run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+import tempfile
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+from bench import report
+
+PARTS = ("latency", "ingest", "scale", "locomo")
+ROOT = Path(__file__).resolve().parent.parent
+DATASET = ROOT.parent / "shared" / "datasets" / "locomo-dev.json"
+PERF_NOTES = Path(__file__).resolve().parent / "PERF_NOTES.md"
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _latency(args: argparse.Namespace) -> dict[str, Any]:
+    from bench import latency, scale
+
+    with tempfile.TemporaryDirectory(prefix="agentic-bench-latency-") as tmp:
+        data_dir = scale.fresh_copy(args.latency_callers, Path(tmp) / "data", log=log)
+        return latency.run(data_dir, callers=args.latency_callers, rounds=args.rounds, round_secs=args.round_secs,
+                           log=log)
+
+
+def _ingest(args: argparse.Namespace) -> dict[str, Any]:
+    from bench import ingest
+
+    return ingest.run(samples=args.ingest_samples, calls=args.ingest_calls, log=log)
+
+
+def _scale(args: argparse.Namespace) -> dict[str, Any]:
+    from bench import scale
+
+    return scale.run(tuple(args.scale), rounds=args.rounds, log=log)
+
+
+def _locomo(args: argparse.Namespace) -> dict[str, Any]:
+    from bench.server import Server
+
+    try:
+        from bench import locomo
+    except Exception as exc:  # noqa: BLE001 - owned by another module; the report says why it is missing
+        return {"error": f"bench/locomo.py could not be imported: {exc.__class__.__name__}: {exc}"}
+    if not args.dataset.exists():
+        return {"error": f"dataset {args.dataset} not found"}
+    with Server() as server:
+        result = locomo.run_locomo(server.url, server.workspace_key, server.hmac_key, args.dataset)
+        rss = server.rss()
+    table = locomo.table(result) if hasattr(locomo, "table") else ""
+    return {"result": result, "table": table, "rss_mb": rss}
+
+
+RUNNERS = {"latency": _latency, "ingest": _ingest, "scale": _scale, "locomo": _locomo}
+
+
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
+    p.add_argument("--only", default=",".join(PARTS), help=f"comma-separated parts of {','.join(PARTS)}")
+    p.add_argument("--scale", default="1000,10000,100000", help="caller counts of the scale part")
+    p.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks.md", help="Markdown report")
+    p.add_argument("--json", type=Path, help="JSON results (default: --out with .json)")
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--round-secs", type=float, default=3.0)
+    p.add_argument("--latency-callers", type=int, default=1000, help="database size of the latency part")
+    p.add_argument("--ingest-samples", type=int, default=20)
+    p.add_argument("--ingest-calls", type=int, default=60)
+    p.add_argument("--dataset", type=Path, default=DATASET)
+    args = p.parse_args(argv)
+    args.only = [part.strip() for part in args.only.split(",") if part.strip()]
+    unknown = set(args.only) - set(PARTS)
+    if unknown:
+        p.error(f"unknown parts: {', '.join(sorted(unknown))}")
+    args.scale = [int(n) for n in args.scale.split(",") if n.strip()]
+    args.json = args.json or args.out.with_suffix(".json")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse(argv)
+    started = time.perf_counter()
+    results: dict[str, Any] = {"machine": report.machine(),
+                               "command": "python -m bench " + shlex.join(sys.argv[1:] if argv is None else argv)}
+    failed = []
+    for part in PARTS:
+        if part not in args.only:
+            continue
+        log(f"== {part}")
+        t = time.perf_counter()
+        try:
+            results[part] = RUNNERS[part](args)
+        except Exception as exc:  # noqa: BLE001 - one part failing must not lose the others' numbers
+            traceback.print_exc()
+            results[part] = {"error": f"{exc.__class__.__name__}: {exc}"}
+            failed.append(part)
+        results.setdefault("part_secs", {})[part] = round(time.perf_counter() - t, 1)
+        log(f"   {part} took {results['part_secs'][part]} s")
+    results["total_secs"] = round(time.perf_counter() - started, 1)
+    results["targets"] = report.targets({k: v for k, v in results.items() if not _errored(v)})
+    notes = PERF_NOTES.read_text(encoding="utf-8") if PERF_NOTES.exists() else ""
+    errors = "\n".join(f"- **{p}** failed: {results[p]['error']}" for p in failed)
+    if errors:
+        notes = "## Parts that failed in this run\n\n" + errors + "\n\n" + notes
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(report.markdown(results, notes=notes), encoding="utf-8")
+    args.json.write_text(json.dumps(results, indent=1, default=str), encoding="utf-8")
+    for t in results["targets"]:
+        log(f"{'PASS' if t['pass'] else 'FAIL' if t['pass'] is False else 'n/a ':4s}  {t['target']}: "
+            f"{t['measured']} (limit {t['limit']})")
+    log(f"wrote {args.out} and {args.json} in {results['total_secs']} s")
+    return 0
+
+
+def _errored(value: Any) -> bool:
+    return isinstance(value, dict) and "error" in value and len(value) == 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,84 @@
+"""Part 1: latency and throughput of every endpoint at several concurrencies, beside their floors.
+
+Floors, measured in the same run: `/health` (the HTTP floor), one query embedding with the service's own
+OnnxEmbedder in this process (the floor of `/retrieve`) and one fsync of a small file on the disk that
+holds the server's data (what a durable `/post-call` ack must pay once).
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import time
+from pathlib import Path
+from typing import Any
+
+from bench import synth
+from bench.load import LoadSpec, run_load
+from bench.server import Server
+
+ENDPOINTS = ("health", "client-data", "retrieve", "post-call")
+
+
+def embed_floor(samples: int = 300) -> dict[str, float]:
+    """Median time to embed one query, single-threaded as the service is configured by default."""
+    from agentic_memory.adapters.embeddings.onnx import OnnxEmbedder
+    from agentic_memory.config import Settings
+
+    embedder = OnnxEmbedder(threads=Settings.model_fields["embed_threads"].default)
+    queries = synth.QUERIES
+    for q in queries:
+        embedder.embed([q])
+    times = []
+    for i in range(samples):
+        started = time.perf_counter()
+        embedder.embed([queries[i % len(queries)]])
+        times.append((time.perf_counter() - started) * 1000)
+    times.sort()
+    return {"p50": round(statistics.median(times), 3), "p95": round(times[int(0.95 * len(times))], 3),
+            "samples": samples}
+
+
+def fsync_floor(directory: Path, samples: int = 100) -> dict[str, float]:
+    """Median time of write + fsync of 512 bytes to a file in `directory`."""
+    path = directory / "fsync-probe.bin"
+    times = []
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        for i in range(samples):
+            started = time.perf_counter()
+            os.pwrite(fd, os.urandom(512), (i % 8) * 512)
+            os.fsync(fd)
+            times.append((time.perf_counter() - started) * 1000)
+    finally:
+        os.close(fd)
+        path.unlink()
+    return {"p50": round(statistics.median(times), 3), "samples": samples}
+
+
+def params(endpoint: str, server: Server, callers: int) -> dict[str, Any]:
+    if endpoint in ("client-data", "retrieve"):
+        return {"workspace_key": server.workspace_key, "callers": callers}
+    if endpoint == "post-call":
+        return {"hmac_key": server.hmac_key}
+    return {}
+
+
+def run(data_dir: Path, *, callers: int, concurrencies: tuple[int, ...] = (1, 8, 32), rounds: int = 3,
+        round_secs: float = 3.0, log: Any = print) -> dict[str, Any]:
+    """`data_dir` holds a database of `callers` synthetic callers (the 1k scale level)."""
+    out: dict[str, Any] = {"callers": callers, "embed_floor_ms": embed_floor(), "endpoints": {}}
+    # API only: the worker is left out of this server so /post-call acks measure the ack path and do not
+    # leave a backlog of embedding work competing with the next rows (the ingest part measures the worker).
+    with Server(data_dir=data_dir, extra_args=("--no-worker",)) as server:
+        out["fsync_floor_ms"] = fsync_floor(data_dir)
+        for endpoint in ENDPOINTS:
+            rows = out["endpoints"][endpoint] = {}
+            for c in concurrencies:
+                spec = LoadSpec(server.url, endpoint, params(endpoint, server, callers), c, 1.0, rounds, round_secs)
+                rows[str(c)] = result = run_load(spec)
+                result.pop("rounds", None)
+                log(f"  {endpoint:12s} c={c:<3d} p50 {result['p50']:7.2f} ms  p99 {result['p99']:7.2f} ms  "
+                    f"{result['rps']:7.0f} req/s  errors {result['errors']}")
+        out["rss_mb"] = server.rss()
+    return out

@@ -1,0 +1,71 @@
+"""Part 3: how `/retrieve` and `/client-data` latency, database size and server memory grow with callers.
+
+Each level is bulk-loaded once through the product's store adapter (see bench/bulk.py) into
+bench/results/cache/ (git-ignored) and reused by later runs; queries always go through HTTP to a real
+server started on that data dir (the default `serve`, worker included and idle).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+from bench import bulk
+from bench.load import LoadSpec, run_load
+from bench.server import Server
+
+CACHE = Path(__file__).resolve().parent / "results" / "cache"
+
+
+def db_size_mb(data_dir: Path) -> float:
+    return round(sum(p.stat().st_size for p in data_dir.glob("agentic_memory.sqlite3*")) / 2**20, 1)
+
+
+def ensure_level(n: int, *, log: Any = print) -> tuple[Path, dict[str, Any]]:
+    """The cached data dir for `n` callers, building it when missing."""
+    data_dir = CACHE / f"callers-{n}-g{bulk.GENERATOR_VERSION}"
+    marker = data_dir / "loaded.json"
+    if marker.exists():
+        info = json.loads(marker.read_text())
+        info["reused_cache"] = True
+        return data_dir, info
+    shutil.rmtree(data_dir, ignore_errors=True)
+    from agentic_memory.adapters.embeddings.onnx import OnnxEmbedder
+
+    log(f"  building {n} callers in {data_dir} ...")
+    info = bulk.load(data_dir, n, embedder=OnnxEmbedder(threads=2), log=log)
+    marker.write_text(json.dumps(info))
+    info["reused_cache"] = False
+    return data_dir, info
+
+
+def fresh_copy(n: int, into: Path, *, log: Any = print) -> Path:
+    """A throwaway copy of level `n` (for servers that write, like the latency run's post-call rows)."""
+    source, _ = ensure_level(n, log=log)
+    into.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(source / "agentic_memory.sqlite3", into / "agentic_memory.sqlite3")
+    return into
+
+
+def run(levels: tuple[int, ...], *, concurrencies: tuple[int, ...] = (1, 8), rounds: int = 3,
+        round_secs: float = 2.0, log: Any = print) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for n in levels:
+        data_dir, info = ensure_level(n, log=log)
+        row: dict[str, Any] = {"load": info, "db_mb": db_size_mb(data_dir), "endpoints": {}}
+        with Server(data_dir=data_dir) as server:
+            row["rss_idle_mb"] = server.rss()
+            for endpoint in ("client-data", "retrieve"):
+                params = {"workspace_key": server.workspace_key, "callers": n}
+                for c in concurrencies:
+                    result = run_load(LoadSpec(server.url, endpoint, params, c, 1.0, rounds, round_secs))
+                    result.pop("rounds", None)
+                    row["endpoints"].setdefault(endpoint, {})[str(c)] = result
+                    log(f"  {n:>7d} callers {endpoint:12s} c={c:<2d} p50 {result['p50']:7.2f} ms  "
+                        f"p99 {result['p99']:7.2f} ms  {result['rps']:6.0f} req/s")
+            row["rss_mb"] = server.rss()
+        log(f"  {n:>7d} callers: {info['memories']} memories, db {row['db_mb']} MB, rss {row['rss_mb']}")
+        out[str(n)] = row
+    return out
