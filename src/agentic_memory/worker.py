@@ -48,7 +48,7 @@ class Worker:
                                                     "error": str(exc)})
             self.queue.bury(job.id, error=f"invalid payload: {exc}")
             return True
-        except Exception as exc:  # noqa: BLE001 - the loop boundary: log, then retry or dead-letter
+        except Exception as exc:
             error = f"{exc.__class__.__name__}: {exc}"
             if job.attempts >= self.max_attempts:
                 log.exception("job failed for good", extra={"job_id": job.id, "attempts": job.attempts})
@@ -69,7 +69,7 @@ class Worker:
         while not self.stopping.is_set():
             try:
                 busy = self.run_once()
-            except Exception:  # noqa: BLE001 - e.g. the database is briefly unavailable: back off, go on
+            except Exception:
                 log.exception("worker could not claim a job")
                 busy = False
                 self.stopping.wait(2.0)

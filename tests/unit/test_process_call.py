@@ -9,7 +9,13 @@ from agentic_memory.domain.facts import RuleFactExtractor
 from agentic_memory.elevenlabs import builders
 from agentic_memory.ports import Job
 from agentic_memory.services.process_call import WorkerDeps, process_job
-from agentic_memory.testing import FixedClock, HashEmbedder, InMemoryBlobStore, InMemoryJobQueue, InMemoryMemoryStore
+from agentic_memory.testing import (
+    FixedClock,
+    HashEmbedder,
+    InMemoryBlobStore,
+    InMemoryJobQueue,
+    InMemoryMemoryStore,
+)
 from agentic_memory.worker import Worker
 
 T0 = 1767225600

@@ -16,7 +16,7 @@ from agentic_memory.ports import Embedder
 
 
 class _Request:
-    __slots__ = ("text", "result", "error", "done")
+    __slots__ = ("done", "error", "result", "text")
 
     def __init__(self, text: str) -> None:
         self.text = text
