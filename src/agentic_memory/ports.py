@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
@@ -72,6 +72,10 @@ class JobQueue(Protocol):
     def bury(self, job_id: int, *, error: str) -> None: ...
 
     def stats(self) -> QueueStats: ...
+
+    def release_orphans(self, is_alive: Callable[[str], bool]) -> int:
+        """Requeue running jobs whose worker is gone, without waiting for their lease to expire."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
@@ -68,6 +68,7 @@ class _Row:
     run_after: datetime | None = None
     lease_until: datetime | None = None
     error: str = ""
+    worker: str = ""
 
 
 class InMemoryJobQueue:
@@ -93,6 +94,7 @@ class InMemoryJobQueue:
                 expired = row.status == "running" and row.lease_until is not None and row.lease_until < now
                 if ready or expired:
                     row.status, row.lease_until = "running", now + timedelta(seconds=lease_secs)
+                    row.worker = worker
                     row.job = replace(row.job, attempts=row.job.attempts + 1)
                     return row.job
         return None
@@ -107,6 +109,13 @@ class InMemoryJobQueue:
     def bury(self, job_id: int, *, error: str) -> None:
         row = self.rows[job_id]
         row.status, row.error = "dead", error
+
+    def release_orphans(self, is_alive: Callable[[str], bool]) -> int:
+        released = 0
+        for row in self.rows.values():
+            if row.status == "running" and not is_alive(row.worker):
+                row.status, row.lease_until, released = "queued", None, released + 1
+        return released
 
     def stats(self) -> QueueStats:
         statuses = [row.status for row in self.rows.values()]

@@ -23,6 +23,23 @@ def backoff(attempts: int) -> float:
     return min(MAX_BACKOFF_SECS, 2.0 ** attempts) * random.uniform(0.8, 1.2)
 
 
+def worker_is_alive(name: str) -> bool:
+    """Workers are named host:pid:thread. Only a worker on this host can be proven dead."""
+    host, _, rest = name.partition(":")
+    pid = rest.split(":", 1)[0]
+    if host != socket.gethostname() or not pid.isdigit():
+        return True
+    if int(pid) == os.getpid():
+        return True  # another thread of this very process is still working on it
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 class Worker:
     def __init__(self, queue: JobQueue, deps: WorkerDeps, *, max_attempts: int = 8, lease_secs: int = 300,
                  idle_wait: float = 0.5) -> None:
@@ -66,6 +83,12 @@ class Worker:
 
     def run(self) -> None:
         log.info("worker started", extra={"worker": self.name})
+        try:
+            released = self.queue.release_orphans(worker_is_alive)
+            if released:
+                log.warning("requeued jobs of a worker that died", extra={"jobs": released})
+        except Exception:  # noqa: BLE001 - leases still expire; this only speeds recovery up
+            log.exception("could not check for orphaned jobs")
         while not self.stopping.is_set():
             try:
                 busy = self.run_once()

@@ -166,3 +166,30 @@ def test_sqlite_vectors_round_trip_exactly(tmp_path):
     assert np.array_equal(stored, vector)
     assert db.integrity_check() == "ok"
     db.close()
+
+
+def test_jobs_of_a_dead_worker_are_requeued_at_once(queue):
+    queue.accept(event_type="t", conversation_id="c1", body=b"x", received_at=T0)
+    queue.accept(event_type="t", conversation_id="c2", body=b"y", received_at=T0)
+    dead = queue.claim(worker="host:111:1", now=T0, lease_secs=600)
+    alive = queue.claim(worker="host:222:1", now=T0, lease_secs=600)
+    assert queue.release_orphans(lambda worker: worker != "host:111:1") == 1
+    again = queue.claim(worker="host:333:1", now=T0, lease_secs=600)
+    assert again is not None and again.id == dead.id
+    assert queue.claim(worker="host:333:1", now=T0, lease_secs=600) is None  # the live worker keeps its job
+    assert alive.id != dead.id
+
+
+def test_worker_liveness_is_only_denied_for_dead_local_processes():
+    import os
+    import socket
+    import subprocess
+
+    from agentic_memory.worker import worker_is_alive
+
+    child = subprocess.Popen(["true"])
+    child.wait()
+    host = socket.gethostname()
+    assert worker_is_alive(f"{host}:{os.getpid()}:1")
+    assert not worker_is_alive(f"{host}:{child.pid}:1")
+    assert worker_is_alive(f"other-host:{child.pid}:1")

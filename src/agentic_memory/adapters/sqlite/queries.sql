@@ -13,6 +13,14 @@ WHERE id = (
 )
 RETURNING id, event_type, conversation_id, body, attempts, received_at;
 
+-- name: running_workers
+SELECT DISTINCT worker FROM inbox WHERE status = 'running';
+
+-- name: release_worker
+-- Its worker is gone (crashed or killed): hand its jobs back without waiting for the lease to expire.
+UPDATE inbox SET status = 'queued', lease_until = NULL, run_after = :now
+WHERE status = 'running' AND worker = :worker;
+
 -- name: complete
 UPDATE inbox SET status = 'done', finished_at = :now, lease_until = NULL, last_error = NULL WHERE id = :id;
 

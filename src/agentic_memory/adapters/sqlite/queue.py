@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from agentic_memory.adapters.sqlite.database import Database, queries, translate_errors
@@ -30,6 +31,18 @@ class SqliteJobQueue:
             return None
         return Job(id=row[0], event_type=row[1], conversation_id=row[2], body=bytes(row[3]), attempts=row[4],
                    received_at=datetime.fromtimestamp(row[5], tz=UTC))
+
+    def release_orphans(self, is_alive: Callable[[str], bool]) -> int:
+        """Requeue running jobs whose worker `is_alive` says is gone; returns how many."""
+        with translate_errors():
+            workers = [row[0] for row in self.db.connection().execute(queries()["running_workers"])]
+        released = 0
+        for worker in workers:
+            if worker and not is_alive(worker):
+                with self.db.transaction() as conn:
+                    released += conn.execute(queries()["release_worker"], {
+                        "worker": worker, "now": datetime.now(UTC).timestamp()}).rowcount
+        return released
 
     def complete(self, job_id: int) -> None:
         with self.db.transaction() as conn:
