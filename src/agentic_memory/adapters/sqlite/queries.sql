@@ -18,7 +18,7 @@ SELECT DISTINCT worker FROM inbox WHERE status = 'running';
 
 -- name: release_worker
 -- Its worker is gone (crashed or killed): hand its jobs back without waiting for the lease to expire.
-UPDATE inbox SET status = 'queued', lease_until = NULL, run_after = :now
+UPDATE inbox SET status = 'queued', lease_until = NULL
 WHERE status = 'running' AND worker = :worker;
 
 -- name: complete

@@ -40,8 +40,7 @@ class SqliteJobQueue:
         for worker in workers:
             if worker and not is_alive(worker):
                 with self.db.transaction() as conn:
-                    released += conn.execute(queries()["release_worker"], {
-                        "worker": worker, "now": datetime.now(UTC).timestamp()}).rowcount
+                    released += conn.execute(queries()["release_worker"], {"worker": worker}).rowcount
         return released
 
     def complete(self, job_id: int) -> None:
