@@ -57,10 +57,17 @@ class RequestMiddleware:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
+                    # Answer 413 now: the app may turn the exception into its own error (FastAPI makes
+                    # any failure while reading a body a 400), and whatever it sends next is dropped.
+                    if not status["sent"]:
+                        await _too_large(send, rid, limit, status)
+                    status["blocked"] = True
                     raise BodyTooLarge()
             return message
 
         async def tracking_send(message: Message) -> None:
+            if status.get("blocked"):
+                return
             if message["type"] == "http.response.start":
                 status["code"] = message["status"]
                 status["sent"] = True
