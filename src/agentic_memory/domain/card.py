@@ -27,7 +27,8 @@ _SPACE = re.compile(r"\s+")
 
 def clean_text(text: str, limit: int = FACT_LIMIT) -> str:
     """One line of plain text: no control/format characters, no template or markup syntax, capped."""
-    text = unicodedata.normalize("NFC", text)
+    # NFKC folds look-alikes (fullwidth "［", "ＳＹＳＴＥＭ：", small "﹛﹛") into the ASCII the filters below catch.
+    text = unicodedata.normalize("NFKC", text)
     text = "".join(" " if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") else ch for ch in text)
     text = _TEMPLATE.sub(" ", text)
     text = _ROLE.sub(lambda m: f"{m.group(1)} -", text)
@@ -64,7 +65,7 @@ def memory_summary(facts: Sequence[str], *, limit: int = SUMMARY_LIMIT) -> str:
     for fact in facts:
         fact = clean_text(fact).rstrip(".")
         extra = len(fact) + (2 if parts else 0)
-        if length + extra > limit:
+        if length + extra + 1 > limit:  # + 1 for the closing "."
             break
         parts.append(fact)
         length += extra
