@@ -33,7 +33,8 @@ def _latency(args: argparse.Namespace) -> dict[str, Any]:
 
     with tempfile.TemporaryDirectory(prefix="agentic-bench-latency-") as tmp:
         data_dir = scale.fresh_copy(args.latency_callers, Path(tmp) / "data", log=log)
-        return latency.run(data_dir, callers=args.latency_callers, rounds=args.rounds, round_secs=args.round_secs,
+        ack_dir = scale.fresh_copy(args.latency_callers, Path(tmp) / "acks", log=log)
+        return latency.run(data_dir, ack_dir, callers=args.latency_callers, rounds=args.rounds, round_secs=args.round_secs,
                            log=log)
 
 
@@ -74,8 +75,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--scale", default="1000,10000,100000", help="caller counts of the scale part")
     p.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks.md", help="Markdown report")
     p.add_argument("--json", type=Path, help="JSON results (default: --out with .json)")
-    p.add_argument("--rounds", type=int, default=3)
-    p.add_argument("--round-secs", type=float, default=3.0)
+    p.add_argument("--rounds", type=int, default=5)
+    p.add_argument("--round-secs", type=float, default=2.0)
     p.add_argument("--latency-callers", type=int, default=1000, help="database size of the latency part")
     p.add_argument("--ingest-samples", type=int, default=20)
     p.add_argument("--ingest-calls", type=int, default=60)

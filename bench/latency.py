@@ -64,21 +64,37 @@ def params(endpoint: str, server: Server, callers: int) -> dict[str, Any]:
     return {}
 
 
-def run(data_dir: Path, *, callers: int, concurrencies: tuple[int, ...] = (1, 8, 32), rounds: int = 3,
-        round_secs: float = 3.0, log: Any = print) -> dict[str, Any]:
-    """`data_dir` holds a database of `callers` synthetic callers (the 1k scale level)."""
+def run(data_dir: Path, ack_dir: Path, *, callers: int, concurrencies: tuple[int, ...] = (1, 8, 32),
+        rounds: int = 3, round_secs: float = 3.0, log: Any = print) -> dict[str, Any]:
+    """`data_dir` and `ack_dir` hold copies of a database of `callers` synthetic callers (the 1k level).
+
+    Rounds are interleaved (health, client-data, retrieve, post-call, health, ...) so that noise from
+    other tenants of the machine lands on every endpoint alike and the ratios stay comparable; each
+    round has its own 0.5 s warm-up and each value is the median of an endpoint's rounds.
+    `/post-call` goes to a second, identically configured server on its own copy: its acks fill the
+    inbox, and `/health` counts the inbox, so sharing one server would slow `/health` round by round.
+    """
     out: dict[str, Any] = {"callers": callers, "embed_floor_ms": embed_floor(), "endpoints": {}}
-    # API only: the worker is left out of this server so /post-call acks measure the ack path and do not
-    # leave a backlog of embedding work competing with the next rows (the ingest part measures the worker).
-    with Server(data_dir=data_dir, extra_args=("--no-worker",)) as server:
+    # API only (`serve --no-worker`): acknowledged webhooks must not leave a backlog of embedding work
+    # competing with the next rows (the ingest part measures the worker).
+    with Server(data_dir=data_dir, extra_args=("--no-worker",)) as main, \
+            Server(data_dir=ack_dir, extra_args=("--no-worker",)) as acks:
         out["fsync_floor_ms"] = fsync_floor(data_dir)
-        for endpoint in ENDPOINTS:
-            rows = out["endpoints"][endpoint] = {}
-            for c in concurrencies:
-                spec = LoadSpec(server.url, endpoint, params(endpoint, server, callers), c, 1.0, rounds, round_secs)
-                rows[str(c)] = result = run_load(spec)
-                result.pop("rounds", None)
+        for c in concurrencies:
+            per_round: dict[str, list[dict[str, Any]]] = {e: [] for e in ENDPOINTS}
+            for _ in range(rounds):
+                for endpoint in ENDPOINTS:
+                    server = acks if endpoint == "post-call" else main
+                    spec = LoadSpec(server.url, endpoint, params(endpoint, server, callers), c, 0.5, 1, round_secs)
+                    per_round[endpoint].append(run_load(spec)["rounds"][0])
+            for endpoint in ENDPOINTS:
+                rows = per_round[endpoint]
+                result = {k: round(statistics.median(r[k] for r in rows), 3) for k in ("p50", "p95", "p99", "rps")}
+                result["errors"] = sum(r["errors"] for r in rows)
+                result["requests"] = sum(r["n"] for r in rows)
+                out["endpoints"].setdefault(endpoint, {})[str(c)] = result
                 log(f"  {endpoint:12s} c={c:<3d} p50 {result['p50']:7.2f} ms  p99 {result['p99']:7.2f} ms  "
                     f"{result['rps']:7.0f} req/s  errors {result['errors']}")
-        out["rss_mb"] = server.rss()
+        out["rss_mb"] = main.rss()
+        out["rss_ack_server_mb"] = acks.rss()
     return out

@@ -11,6 +11,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from bench.bulk import POOL_CALLERS
+
 PACKAGES = ("agentic-memory", "fastapi", "starlette", "uvicorn", "uvloop", "httptools", "pydantic", "onnxruntime",
             "tokenizers", "numpy", "orjson")
 
@@ -131,11 +133,13 @@ def markdown(results: dict[str, Any], *, notes: str = "") -> str:
         floors = {"health": health, "client-data": health, "post-call": health,
                   "retrieve": lat["embed_floor_ms"]["p50"]}
         lines += ["", "## 1. Latency and throughput", "",
-                  f"Server on a copy of the {lat['callers']:,}-caller database, API only (`serve --no-worker`, so "
-                  "acknowledged webhooks do not leave embedding work behind for the next rows). Closed-loop load "
+                  f"Servers on copies of the {lat['callers']:,}-caller database, API only (`serve --no-worker`, so "
+                  "acknowledged webhooks leave no embedding work behind for the next rows); `/post-call` goes to a "
+                  "second identical server, because its acks grow the inbox that `/health` counts. Closed-loop load "
                   "from a separate process (`bench/load.py`: raw HTTP/1.1 over asyncio+uvloop, keep-alive, one "
-                  "connection per concurrent client), 1 s warm-up then 3 rounds; every value is the median of the "
-                  "rounds. Each `/post-call` is a distinct signed 20-turn `post_call_transcription`.", "",
+                  "connection per concurrent client). Rounds are interleaved across endpoints (health, client-data, "
+                  "retrieve, post-call, health, ...; 0.5 s warm-up each) so noise from other tenants lands on all "
+                  "of them alike; every value is the median of an endpoint's rounds. Each `/post-call` is a distinct signed 20-turn `post_call_transcription`.", "",
                   f"Floors in the same run: `/health` p50 at c=1 **{health} ms**; one query embedding with the "
                   f"service's own OnnxEmbedder in the bench process **{lat['embed_floor_ms']['p50']} ms** "
                   f"(p95 {lat['embed_floor_ms']['p95']}); one 512-byte write+fsync on the data disk "
@@ -161,7 +165,7 @@ def markdown(results: dict[str, Any], *, notes: str = "") -> str:
                   "`SqliteMemoryStore.save_call(CallUpdate(...))` — ingesting 100k calls over HTTP would take hours on "
                   "2 cores — with texts shaped like the worker's (rule-extractor style facts, 3-turn transcript "
                   "chunks from `chunk_turns`) in en/es/fr/de, and vectors from the real OnnxEmbedder over the "
-                  f"texts of the first {256} callers, reused kind by kind for the rest. The server is the default "
+                  f"texts of the first {POOL_CALLERS} callers, reused kind by kind for the rest. The server is the default "
                   "`serve` (worker in-process, idle); all queries go through HTTP.", "",
                   "| callers | calls | memories | DB MB | endpoint | conc. | p50 ms | p95 ms | p99 ms | req/s | RSS MB |",
                   "|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|"]

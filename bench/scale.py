@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import statistics
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -51,21 +53,34 @@ def fresh_copy(n: int, into: Path, *, log: Any = print) -> Path:
 
 def run(levels: tuple[int, ...], *, concurrencies: tuple[int, ...] = (1, 8), rounds: int = 3,
         round_secs: float = 2.0, log: Any = print) -> dict[str, Any]:
+    """One server per level, all up at once; rounds alternate between levels so that noise from other
+    tenants of the machine lands on every level alike and the ratios between levels stay comparable."""
     out: dict[str, Any] = {}
+    dirs = {}
     for n in levels:
-        data_dir, info = ensure_level(n, log=log)
-        row: dict[str, Any] = {"load": info, "db_mb": db_size_mb(data_dir), "endpoints": {}}
-        with Server(data_dir=data_dir) as server:
-            row["rss_idle_mb"] = server.rss()
-            for endpoint in ("client-data", "retrieve"):
-                params = {"workspace_key": server.workspace_key, "callers": n}
-                for c in concurrencies:
-                    result = run_load(LoadSpec(server.url, endpoint, params, c, 1.0, rounds, round_secs))
-                    result.pop("rounds", None)
-                    row["endpoints"].setdefault(endpoint, {})[str(c)] = result
+        dirs[n], info = ensure_level(n, log=log)
+        out[str(n)] = {"load": info, "db_mb": db_size_mb(dirs[n]), "endpoints": {}}
+    with ExitStack() as stack:
+        servers = {n: stack.enter_context(Server(data_dir=dirs[n])) for n in levels}
+        for n in levels:
+            out[str(n)]["rss_idle_mb"] = servers[n].rss()
+        for endpoint in ("client-data", "retrieve"):
+            for c in concurrencies:
+                per_round: dict[int, list[dict[str, Any]]] = {n: [] for n in levels}
+                for _ in range(rounds):
+                    for n in levels:
+                        params = {"workspace_key": servers[n].workspace_key, "callers": n}
+                        spec = LoadSpec(servers[n].url, endpoint, params, c, 0.5, 1, round_secs)
+                        per_round[n].append(run_load(spec)["rounds"][0])
+                for n in levels:
+                    rows = per_round[n]
+                    result = {k: round(statistics.median(r[k] for r in rows), 3) for k in ("p50", "p95", "p99", "rps")}
+                    result["errors"] = sum(r["errors"] for r in rows)
+                    out[str(n)]["endpoints"].setdefault(endpoint, {})[str(c)] = result
                     log(f"  {n:>7d} callers {endpoint:12s} c={c:<2d} p50 {result['p50']:7.2f} ms  "
-                        f"p99 {result['p99']:7.2f} ms  {result['rps']:6.0f} req/s")
-            row["rss_mb"] = server.rss()
-        log(f"  {n:>7d} callers: {info['memories']} memories, db {row['db_mb']} MB, rss {row['rss_mb']}")
-        out[str(n)] = row
+                        f"p99 {result['p99']:7.2f} ms  {result['rps']:6.0f} req/s  errors {result['errors']}")
+        for n in levels:
+            out[str(n)]["rss_mb"] = servers[n].rss()
+            log(f"  {n:>7d} callers: {out[str(n)]['load']['memories']} memories, db {out[str(n)]['db_mb']} MB, "
+                f"rss {out[str(n)]['rss_mb']}")
     return out

@@ -12,20 +12,16 @@ from dataclasses import dataclass
 LANGUAGES = ("en", "en", "en", "es", "fr", "de")  # English-heavy, like most deployments
 
 FIRST = {
-    "en": "Olivia Liam Emma Noah Ava Elijah Sophia James Amelia William Harper Lucas Evelyn Mason Priya Omar "
-          "Chloe Ethan Grace Daniel Zoe Samuel Nora Henry Aisha Leo Hannah Isaac Ruby Caleb Maya Owen".split(),
-    "es": "Lucía Hugo Martina Mateo Sofía Leo Valeria Daniel Paula Alejandro Carmen Pablo Elena Diego Julia "
-          "Javier Marta Sergio Alba Álvaro".split(),
-    "fr": "Camille Louis Léa Gabriel Manon Jules Chloé Arthur Inès Raphaël Juliette Hugo Emma Lucas Sarah "
-          "Nathan Zoé Théo Clara Antoine".split(),
-    "de": "Mia Ben Emilia Paul Hanna Leon Lena Finn Marie Jonas Sophie Elias Lina Felix Clara Max Anna Lukas "
-          "Laura Moritz".split(),
+    "en": ["Olivia", "Liam", "Emma", "Noah", "Ava", "Elijah", "Sophia", "James", "Amelia", "William", "Harper", "Lucas", "Evelyn", "Mason", "Priya", "Omar", "Chloe", "Ethan", "Grace", "Daniel", "Zoe", "Samuel", "Nora", "Henry", "Aisha", "Leo", "Hannah", "Isaac", "Ruby", "Caleb", "Maya", "Owen"],
+    "es": ["Lucía", "Hugo", "Martina", "Mateo", "Sofía", "Leo", "Valeria", "Daniel", "Paula", "Alejandro", "Carmen", "Pablo", "Elena", "Diego", "Julia", "Javier", "Marta", "Sergio", "Alba", "Álvaro"],
+    "fr": ["Camille", "Louis", "Léa", "Gabriel", "Manon", "Jules", "Chloé", "Arthur", "Inès", "Raphaël", "Juliette", "Hugo", "Emma", "Lucas", "Sarah", "Nathan", "Zoé", "Théo", "Clara", "Antoine"],
+    "de": ["Mia", "Ben", "Emilia", "Paul", "Hanna", "Leon", "Lena", "Finn", "Marie", "Jonas", "Sophie", "Elias", "Lina", "Felix", "Clara", "Max", "Anna", "Lukas", "Laura", "Moritz"],
 }
 LAST = {
-    "en": "Smith Johnson Patel Nguyen Brown Garcia Miller Davis Wilson Anderson Okafor Kim Murphy Walker Chen".split(),
-    "es": "García Martínez López Sánchez Pérez Gómez Fernández Ruiz Díaz Moreno".split(),
-    "fr": "Martin Bernard Dubois Thomas Robert Richard Petit Durand Leroy Moreau".split(),
-    "de": "Müller Schmidt Schneider Fischer Weber Meyer Wagner Becker Schulz Hoffmann".split(),
+    "en": ["Smith", "Johnson", "Patel", "Nguyen", "Brown", "Garcia", "Miller", "Davis", "Wilson", "Anderson", "Okafor", "Kim", "Murphy", "Walker", "Chen"],
+    "es": ["García", "Martínez", "López", "Sánchez", "Pérez", "Gómez", "Fernández", "Ruiz", "Díaz", "Moreno"],
+    "fr": ["Martin", "Bernard", "Dubois", "Thomas", "Robert", "Richard", "Petit", "Durand", "Leroy", "Moreau"],
+    "de": ["Müller", "Schmidt", "Schneider", "Fischer", "Weber", "Meyer", "Wagner", "Becker", "Schulz", "Hoffmann"],
 }
 COUNTRY = {"en": ("+1", 10), "es": ("+34", 9), "fr": ("+33", 9), "de": ("+49", 11)}
 PREFIX = {"en": "41", "es": "6", "fr": "6", "de": "151"}
@@ -39,10 +35,10 @@ ALLERGENS = {"en": ["peanuts", "shellfish", "penicillin", "hazelnuts", "gluten",
              "es": ["los cacahuetes", "el marisco", "la penicilina", "el gluten", "las nueces"],
              "fr": ["l'arachide", "la pénicilline", "la noisette", "au gluten", "au sésame"],
              "de": ["Erdnüsse", "Penicillin", "Haselnüsse", "Gluten", "Sesam"]}
-DAYS = {"en": "Monday Tuesday Wednesday Thursday Friday Saturday".split(),
-        "es": "lunes martes miércoles jueves viernes sábado".split(),
-        "fr": "lundi mardi mercredi jeudi vendredi samedi".split(),
-        "de": "Montag Dienstag Mittwoch Donnerstag Freitag Samstag".split()}
+DAYS = {"en": ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"],
+        "es": ["lunes", "martes", "miércoles", "jueves", "viernes", "sábado"],
+        "fr": ["lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi"],
+        "de": ["Montag", "Dienstag", "Mittwoch", "Donnerstag", "Freitag", "Samstag"]}
 CITIES = ["Oakland", "Austin", "Leeds", "Denver", "Portland", "Madrid", "Lyon", "Hamburg", "Boston", "Seville"]
 TIMES = ["9 am", "10:30 am", "noon", "2 pm", "3:15 pm", "4 pm", "5:30 pm"]
 PREFS = {"es": ["el asiento de ventanilla", "las citas por la mañana", "la leche de avena", "el recibo en papel"],

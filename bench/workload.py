@@ -11,7 +11,6 @@ import json
 import random
 import time
 from collections.abc import Callable
-from typing import Any
 
 from agentic_memory.elevenlabs import builders
 from agentic_memory.elevenlabs.signature import sign
