@@ -107,3 +107,10 @@ def test_worker_retries_failures_then_dead_letters_them():
     stats = queue.stats()
     assert (stats.pending, stats.dead) == (0, 2)
     assert all(row.error for row in queue.rows.values())
+
+
+def test_unicode_case_folding_oddities_do_not_crash_extraction():
+    # Python's case-insensitive "i" also matches the Turkish dotless "ı" and dotted "İ".
+    d = deps()
+    process_job(job(transcript("c1", [("user", "I like ı coffee and İ my tea, ı'm ok.")])), d)
+    assert d.store.caller(CALLER).call_count == 1

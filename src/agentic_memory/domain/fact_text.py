@@ -51,7 +51,7 @@ _TAIL = re.compile(r"\s*\b(?:please|thanks|thank you|if possible|if that's ok(?:
 
 
 def third_person(text: str) -> str:
-    return _PRONOUN.sub(lambda m: _PRONOUNS[m.group(0).lower()], text)
+    return _PRONOUN.sub(lambda m: _PRONOUNS.get(m.group(0).lower(), m.group(0)), text)
 
 
 def _conjugate(verb: str) -> str:
