@@ -30,7 +30,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import httpx
 import numpy as np
@@ -276,7 +276,7 @@ class LocalServer:
         self.url = f"http://127.0.0.1:{_free_port()}"
         self.process: subprocess.Popen[bytes] | None = None
 
-    def __enter__(self) -> LocalServer:
+    def __enter__(self) -> Self:
         exe = Path(sys.executable).with_name("agentic-memory")
         env = {**os.environ, "AGENTIC_MEMORY_DATA_DIR": self._dir.name, "ELEVENLABS_WORKSPACE_KEY": self.workspace_key,
                "ELEVENLABS_HMAC_KEY": self.hmac_key, "AGENTIC_MEMORY_LOG_LEVEL": "WARNING"}

@@ -1,6 +1,9 @@
-"""Transcript -> overlapping chunks of consecutive spoken turns (semantic memories).
+"""Transcript -> chunks of consecutive spoken turns (semantic memories).
 
-Turn text is kept verbatim behind a role label; tool-only turns never reach here (they have no text).
+A chunk's text is its turns verbatim behind role labels: that is what a search returns. A chunk may also
+carry neighbouring turns as context: they are embedded and keyword-indexed with it (a short reply such as
+"Yes, last Friday" means little alone) but never returned as part of it.
+Tool-only turns never reach here (they have no text).
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ ROLE_LABELS = {"user": "Caller", "agent": "Agent"}
 @dataclass(frozen=True, slots=True)
 class Chunk:
     turns: tuple[Turn, ...]
+    before: tuple[Turn, ...] = ()
+    after: tuple[Turn, ...] = ()
 
     @property
     def start(self) -> int:
@@ -26,25 +31,43 @@ class Chunk:
 
     @property
     def text(self) -> str:
-        return "\n".join(render_turn(turn) for turn in self.turns)
+        """What the memory says: its own turns, verbatim."""
+        return render(self.turns)
+
+    @property
+    def context(self) -> str:
+        """The neighbouring turns, for indexing only."""
+        return render(self.before + self.after)
+
+    @property
+    def index_text(self) -> str:
+        """What gets embedded: the turns in their context, in order."""
+        return render(self.before + self.turns + self.after)
 
 
 def render_turn(turn: Turn) -> str:
     return f"{ROLE_LABELS[turn.role]}: {turn.text}"
 
 
-def chunk_turns(turns: tuple[Turn, ...] | list[Turn], *, size: int = 3, overlap: int = 1) -> list[Chunk]:
-    """Windows of `size` turns, each sharing `overlap` turns with the previous one."""
-    if size < 1 or not 0 <= overlap < size:
-        raise ValueError("need size >= 1 and 0 <= overlap < size")
+def render(turns: tuple[Turn, ...]) -> str:
+    return "\n".join(render_turn(turn) for turn in turns)
+
+
+def chunk_turns(turns: tuple[Turn, ...] | list[Turn], *, size: int = 2, overlap: int = 0,
+                context: int = 1) -> list[Chunk]:
+    """Windows of `size` turns, each sharing `overlap` turns with the previous one, with up to `context`
+    turns either side as indexing context."""
+    if size < 1 or not 0 <= overlap < size or context < 0:
+        raise ValueError("need size >= 1, 0 <= overlap < size and context >= 0")
     turns = list(turns)
     if not turns:
         return []
     step = size - overlap
     chunks = []
     for start in range(0, len(turns), step):
-        window = turns[start:start + size]
-        chunks.append(Chunk(tuple(window)))
-        if start + size >= len(turns):
+        stop = start + size
+        chunks.append(Chunk(tuple(turns[start:stop]), before=tuple(turns[max(0, start - context):start]),
+                            after=tuple(turns[stop:stop + context])))
+        if stop >= len(turns):
             break
     return chunks

@@ -1,27 +1,40 @@
-"""Fusion of dense and keyword evidence into one ranking (weights chosen by measurement, bench/)."""
+"""Fusion of dense and keyword evidence into one ranking (weights chosen by measurement, bench/locomo.py).
+
+score = dense * cosine + keyword * BM25 / best BM25 + recency * (age rank of the memory among candidates),
+then times a prior by kind of memory (call summaries are long and broad: they fill a caller's context
+with little that answers the question). A current fact whose slot the query names (a "milk" preference
+for "what milk do I take?") is pinned above everything: it is the newest word on that topic, and older
+transcript turns about the same topic may be stale.
+"""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from agentic_memory.domain.models import Memory
+
 _WORD = re.compile(r"[\w'-]+", re.UNICODE)
-STOPWORDS = frozenset("""
+_SLOT_WORD = re.compile(r"[^\W_]+", re.UNICODE)
+_STOPWORD_TEXT = """
 a an the and or but if then so of to in on at by for with from about as into over after before is are was
 were be been being am do does did doing have has had having i me my mine we our you your he him his she her
 it its they them their what which who whom whose when where why how this that these those there here
 can could would should will shall may might must not no yes just also too very any some all each more most
 other such only own same than up down out off again further once last time ever please tell know like
-""".split())
+"""
+STOPWORDS = frozenset(_STOPWORD_TEXT.split())
+PINNED = 1.0  # added to a pinned fact's score: fused scores stay below 1.1
 
 
 @dataclass(frozen=True, slots=True)
 class FusionWeights:
-    dense: float = 0.6
-    keyword: float = 0.4
+    dense: float = 0.4
+    keyword: float = 0.6
     recency: float = 0.02
+    summary: float = 0.3  # prior of call summaries
 
 
 def query_terms(query: str, *, limit: int = 32) -> list[str]:
@@ -34,9 +47,29 @@ def query_terms(query: str, *, limit: int = 32) -> list[str]:
     return list(seen)[:limit]
 
 
+def _stem(word: str) -> str:
+    word = word.lower().removesuffix("'s")
+    return word[:-1] if len(word) > 3 and word.endswith("s") and not word.endswith("ss") else word
+
+
+def pinned(memory: Memory, terms: Iterable[str]) -> bool:
+    """A current fact whose slot topic ("preference:milk" -> milk) the query names."""
+    if memory.type != "factual" or not memory.slot:
+        return False
+    _, _, topic = memory.slot.partition(":")
+    topic_words = {_stem(w) for w in _SLOT_WORD.findall(topic)} - STOPWORDS
+    return bool(topic_words & {_stem(t) for t in terms})
+
+
+def prior(memory: Memory, weights: FusionWeights = FusionWeights()) -> float:
+    return weights.summary if memory.type == "factual" and memory.category == "summary" else 1.0
+
+
 def fuse(dense: Sequence[tuple[str, float]], keyword: Sequence[tuple[str, float]],
-         created: dict[str, datetime], weights: FusionWeights = FusionWeights()) -> list[tuple[str, float]]:
-    """Weighted sum of cosine and max-normalised BM25, plus a small recency bonus that breaks near-ties."""
+         created: dict[str, datetime], weights: FusionWeights = FusionWeights(), *,
+         priors: dict[str, float] | None = None, pins: Iterable[str] = ()) -> list[tuple[str, float]]:
+    """Weighted sum of cosine and max-normalised BM25, a small recency bonus that breaks near-ties,
+    times each memory's prior (default 1); pinned ids first."""
     scores: dict[str, float] = {}
     for memory_id, score in dense:  # cosine is already on an absolute scale
         scores[memory_id] = weights.dense * max(score, 0.0)
@@ -50,4 +83,10 @@ def fuse(dense: Sequence[tuple[str, float]], keyword: Sequence[tuple[str, float]
         for rank, memory_id in enumerate(order):
             if memory_id in scores:
                 scores[memory_id] += weights.recency * rank / span
+    for memory_id, factor in (priors or {}).items():
+        if memory_id in scores:
+            scores[memory_id] *= factor
+    for memory_id in pins:
+        if memory_id in scores:
+            scores[memory_id] += PINNED
     return sorted(scores.items(), key=lambda item: (-item[1], item[0]))

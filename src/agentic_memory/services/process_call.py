@@ -15,7 +15,7 @@ import numpy as np
 import orjson
 
 from agentic_memory.domain import card
-from agentic_memory.domain.chunking import chunk_turns
+from agentic_memory.domain.chunking import Chunk, chunk_turns
 from agentic_memory.domain.facts import FactExtractor
 from agentic_memory.domain.keys import call_key, safe_id
 from agentic_memory.domain.language import detect_language, normalise_language
@@ -95,7 +95,7 @@ def _memories(conversation: Conversation, deps: WorkerDeps) -> tuple[list[Stored
     caller = conversation.caller_id or ""
     facts = _dedupe_slots(deps.extractor.extract(conversation))
     chunks = chunk_turns(conversation.turns)
-    texts = [f.text for f in facts] + [c.text for c in chunks]
+    texts = [f.text for f in facts] + [c.index_text for c in chunks]
     vectors = deps.embedder.embed(texts) if texts else np.zeros((0, deps.embedder.dim), np.float32)
     existing = deps.store.active_facts(caller)
     stored: list[StoredMemory] = []
@@ -114,7 +114,7 @@ def _memories(conversation: Conversation, deps: WorkerDeps) -> tuple[list[Stored
                         text=chunk.text, conversation_id=conversation.conversation_id, agent_id=conversation.agent_id,
                         created_at=conversation.started_at + timedelta(seconds=chunk.turns[0].time_in_call_secs),
                         category="transcript", turn_start=chunk.start, turn_end=chunk.end)
-        stored.append(StoredMemory(memory, vectors[len(facts) + j], keywords=_keywords(conversation)))
+        stored.append(StoredMemory(memory, vectors[len(facts) + j], keywords=_keywords(conversation, chunk)))
     return stored, superseded
 
 
@@ -146,8 +146,8 @@ def _replaced(new: Memory, vector: np.ndarray, existing: list[tuple[Memory, np.n
     return out
 
 
-def _keywords(conversation: Conversation) -> str:
-    return f"{conversation.started_at:%B %Y %A}"
+def _keywords(conversation: Conversation, chunk: Chunk) -> str:
+    return f"{conversation.started_at:%B %Y %A}\n{chunk.context}"
 
 
 def _profile(conversation: Conversation, deps: WorkerDeps, new: list[StoredMemory],

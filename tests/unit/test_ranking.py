@@ -1,0 +1,68 @@
+"""Fusion: weights, priors, pins and recency, on plain ids and memories."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import UTC, datetime, timedelta
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from agentic_memory.domain.models import Memory
+from agentic_memory.domain.ranking import FusionWeights, fuse, pinned, prior, query_terms
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def memory(mid: str, *, type: str = "semantic", category: str = "transcript", slot: str | None = None) -> Memory:
+    return Memory(id=mid, caller_id="+14155550123", type=type, text="x", conversation_id="c", agent_id="a",
+                  created_at=T0, category=category, slot=slot)
+
+
+def test_query_terms_drop_stopwords_and_duplicates_in_order():
+    assert query_terms("What did I order last time? The ORDER number, please") == ["order", "number"]
+
+
+def test_keyword_evidence_outweighs_equal_dense_evidence():
+    ranked = fuse([("a", 0.5), ("b", 0.5)], [("b", 3.0)], {})
+    assert [m for m, _ in ranked] == ["b", "a"]
+
+
+def test_recency_breaks_ties_newest_first():
+    created = {"old": T0, "new": T0 + timedelta(days=1)}
+    ranked = fuse([("old", 0.5), ("new", 0.5)], [], created)
+    assert [m for m, _ in ranked] == ["new", "old"]
+
+
+def test_summaries_carry_a_lower_prior_than_turns_and_facts():
+    summary = memory("s", type="factual", category="summary")
+    assert prior(summary) == FusionWeights().summary < 1
+    assert prior(memory("t")) == prior(memory("f", type="factual", category="preference")) == 1
+    ranked = fuse([("s", 0.6), ("t", 0.5)], [], {}, priors={"s": prior(summary), "t": 1.0})
+    assert [m for m, _ in ranked] == ["t", "s"]
+
+
+def test_a_current_fact_whose_slot_the_query_names_is_pinned_first():
+    fact = memory("f", type="factual", category="preference", slot="preference:milk")
+    assert pinned(fact, query_terms("what milk do I take in my latte?"))
+    assert pinned(memory("o", type="factual", slot="identifier:order"), ["orders"])
+    assert not pinned(fact, query_terms("what did I order?"))
+    assert not pinned(memory("t", slot=None), ["milk"])
+    ranked = fuse([("t", 0.9), ("f", 0.1)], [("t", 5.0)], {}, pins=["f"])
+    assert [m for m, _ in ranked] == ["f", "t"]
+
+
+def test_pins_and_priors_never_add_ids_that_were_not_candidates():
+    assert fuse([("a", 0.5)], [], {}, priors={"zzz": 2.0}, pins=["zzz"]) == [("a", 0.4 * 0.5)]
+
+
+cosines = st.lists(st.tuples(st.sampled_from("abcdefgh"), st.floats(-1, 1)), max_size=8, unique_by=lambda x: x[0])
+bm25s = st.lists(st.tuples(st.sampled_from("abcdefgh"), st.floats(0.01, 50)), max_size=8, unique_by=lambda x: x[0])
+
+
+@given(dense=cosines, keyword=bm25s)
+def test_fusion_ranks_each_candidate_once_best_first(dense, keyword):
+    ranked = fuse(dense, keyword, {})
+    ids = [m for m, _ in ranked]
+    assert len(ids) == len(set(ids)) and set(ids) == {m for m, _ in (*dense, *keyword)}
+    assert all(x[1] >= y[1] for x, y in itertools.pairwise(ranked))
