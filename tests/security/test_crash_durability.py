@@ -113,8 +113,7 @@ def test_every_acked_webhook_is_processed_exactly_once_across_sigkills(server_fa
     seed = random.randrange(1_000_000)
     print(f"crash seed {seed}")
     rng = random.Random(seed)
-    # A short lease so jobs cut by a kill are picked up again within the test (default: 300 s).
-    server = server_factory({"AGENTIC_MEMORY_LEASE_SECS": "5"})
+    server = server_factory()  # default settings: jobs cut by a kill are requeued when the server restarts
     server.start()
     webhooks = _webhooks(int(time.time()))
     expected = _expected_memory_counts(webhooks)
