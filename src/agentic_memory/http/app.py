@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from functools import lru_cache
 from typing import Any
 
+import anyio.to_thread
 import orjson
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -27,6 +28,7 @@ from agentic_memory.services.ingest import accept_webhook
 from agentic_memory.services.search import SearchQuery, search
 
 log = logging.getLogger(__name__)
+THREADS = 8  # thread-pool size for blocking work (search, webhook commits); anyio's default is 40
 ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": schemas.Error, "description": "Invalid input"},
     401: {"model": schemas.Error, "description": "Missing or wrong credentials"},
@@ -68,6 +70,9 @@ def create_app(deps: Deps) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Each thread-pool thread holds its own SQLite connection and page cache; more threads than this
+        # only add memory and GIL contention on 2 cores (the work behind them is CPU or one fsync lock).
+        anyio.to_thread.current_default_thread_limiter().total_tokens = THREADS
         thread = deps.worker.start_thread() if deps.worker else None
         yield
         if deps.worker and thread:

@@ -59,7 +59,9 @@ class Database:
             conn.execute("PRAGMA synchronous=FULL")
             conn.execute("PRAGMA busy_timeout=30000")
             conn.execute("PRAGMA foreign_keys=ON")
-            conn.execute("PRAGMA cache_size=-16000")
+            # Small per-connection page cache: every thread-pool thread gets its own connection, so 16 MB each
+            # reached 570 MB RSS at 32 concurrent /retrieve on 1M memories; the OS page cache behind it is shared.
+            conn.execute("PRAGMA cache_size=-2048")
         with self._all_lock:
             self._all.append(conn)
         return conn
