@@ -51,3 +51,10 @@ def test_every_turn_is_returned_by_some_chunk_and_context_never_overlaps_it(n, s
         own = {t.index for t in c.turns}
         assert len(c.turns) <= size and not own & {t.index for t in c.before + c.after}
         assert all(t.index < c.start for t in c.before) and all(t.index > c.end for t in c.after)
+
+
+def test_a_known_caller_name_labels_their_turns_in_the_embedded_text_only():
+    chunk = chunk_turns(turns(4), caller_name="Stefan")[0]
+    assert chunk.text == "Agent: turn 0\nCaller: turn 1"
+    assert chunk.index_text == "Agent: turn 0\nStefan: turn 1\nAgent: turn 2"
+    assert chunk_turns(turns(4))[0].index_text.startswith("Agent: turn 0\nCaller: turn 1")

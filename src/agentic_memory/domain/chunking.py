@@ -2,7 +2,8 @@
 
 A chunk's text is its turns verbatim behind role labels: that is what a search returns. A chunk may also
 carry neighbouring turns as context: they are embedded and keyword-indexed with it (a short reply such as
-"Yes, last Friday" means little alone) but never returned as part of it.
+"Yes, last Friday" means little alone) but never returned as part of it. When the caller's name is known,
+the embedded text labels their turns with it, so "what did Stefan order?" meets Stefan's own words.
 Tool-only turns never reach here (they have no text).
 """
 
@@ -20,6 +21,7 @@ class Chunk:
     turns: tuple[Turn, ...]
     before: tuple[Turn, ...] = ()
     after: tuple[Turn, ...] = ()
+    caller_name: str = ""
 
     @property
     def start(self) -> int:
@@ -41,20 +43,21 @@ class Chunk:
 
     @property
     def index_text(self) -> str:
-        """What gets embedded: the turns in their context, in order."""
-        return render(self.before + self.turns + self.after)
+        """What gets embedded: the turns in their context, in order, the caller's by name when known."""
+        return render(self.before + self.turns + self.after, caller=self.caller_name)
 
 
-def render_turn(turn: Turn) -> str:
-    return f"{ROLE_LABELS[turn.role]}: {turn.text}"
+def render_turn(turn: Turn, *, caller: str = "") -> str:
+    label = caller if caller and turn.role == "user" else ROLE_LABELS[turn.role]
+    return f"{label}: {turn.text}"
 
 
-def render(turns: tuple[Turn, ...]) -> str:
-    return "\n".join(render_turn(turn) for turn in turns)
+def render(turns: tuple[Turn, ...], *, caller: str = "") -> str:
+    return "\n".join(render_turn(turn, caller=caller) for turn in turns)
 
 
 def chunk_turns(turns: tuple[Turn, ...] | list[Turn], *, size: int = 2, overlap: int = 0,
-                context: int = 1) -> list[Chunk]:
+                context: int = 1, caller_name: str = "") -> list[Chunk]:
     """Windows of `size` turns, each sharing `overlap` turns with the previous one, with up to `context`
     turns either side as indexing context."""
     if size < 1 or not 0 <= overlap < size or context < 0:
@@ -67,7 +70,7 @@ def chunk_turns(turns: tuple[Turn, ...] | list[Turn], *, size: int = 2, overlap:
     for start in range(0, len(turns), step):
         stop = start + size
         chunks.append(Chunk(tuple(turns[start:stop]), before=tuple(turns[max(0, start - context):start]),
-                            after=tuple(turns[stop:stop + context])))
+                            after=tuple(turns[stop:stop + context]), caller_name=caller_name))
         if stop >= len(turns):
             break
     return chunks

@@ -94,7 +94,8 @@ def process_transcription(conversation: Conversation, raw: bytes, deps: WorkerDe
 def _memories(conversation: Conversation, deps: WorkerDeps) -> tuple[list[StoredMemory], list[tuple[str, str]]]:
     caller = conversation.caller_id or ""
     facts = _dedupe_slots(deps.extractor.extract(conversation))
-    chunks = chunk_turns(conversation.turns)
+    claim = extract_name(conversation)
+    chunks = chunk_turns(conversation.turns, caller_name=claim.first_name if claim else "")
     texts = [f.text for f in facts] + [c.index_text for c in chunks]
     vectors = deps.embedder.embed(texts) if texts else np.zeros((0, deps.embedder.dim), np.float32)
     existing = deps.store.active_facts(caller)
