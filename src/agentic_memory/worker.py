@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import random
+import secrets
 import socket
 import threading
 import time
@@ -16,6 +17,9 @@ from agentic_memory.services.process_call import WorkerDeps, process_job
 
 log = logging.getLogger(__name__)
 MAX_BACKOFF_SECS = 600.0
+# Tells this process apart from an earlier one that had the same pid on the same host: a container
+# restarted after a crash runs as the same pid (often 1) under the same hostname.
+_INCARNATION = secrets.token_hex(4)
 
 
 def backoff(attempts: int) -> float:
@@ -24,13 +28,15 @@ def backoff(attempts: int) -> float:
 
 
 def worker_is_alive(name: str) -> bool:
-    """Workers are named host:pid:thread. Only a worker on this host can be proven dead."""
+    """Workers are named host:pid:incarnation:thread. Only a worker on this host can be proven dead."""
     host, _, rest = name.partition(":")
-    pid = rest.split(":", 1)[0]
+    pid, _, rest = rest.partition(":")
+    incarnation = rest.split(":", 1)[0] if rest.count(":") else ""
     if host != socket.gethostname() or not pid.isdigit():
         return True
     if int(pid) == os.getpid():
-        return True  # another thread of this very process is still working on it
+        # Another thread of this very process, unless the name is from an earlier process with our pid.
+        return incarnation in ("", _INCARNATION)
     try:
         os.kill(int(pid), 0)
     except ProcessLookupError:
@@ -48,7 +54,7 @@ class Worker:
         self.max_attempts = max_attempts
         self.lease_secs = lease_secs
         self.idle_wait = idle_wait
-        self.name = f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
+        self.name = f"{socket.gethostname()}:{os.getpid()}:{_INCARNATION}:{threading.get_ident()}"
         self.wake = threading.Event()
         self.stopping = threading.Event()
 

@@ -183,3 +183,28 @@ def _assert_database(data_dir: Path, acked: set[tuple[str, str]], expected: dict
         print(f"{len(leftovers)} temporary files left by killed writes")
     finally:
         db.close()
+
+
+def test_jobs_of_an_earlier_process_with_the_same_pid_are_requeued_at_startup(fast_deps):
+    """A container restarted after a crash runs as the same pid (often 1) on the same hostname: its old jobs
+    must not wait out the 300 s lease as if this process still held them."""
+    import os
+    import socket
+
+    raw = json.dumps(builders.audio(conversation_id="conv_same_pid", mp3=builders.FAKE_MP3)).encode()
+    now = datetime.now(UTC)
+    assert fast_deps.queue.accept(event_type=payloads.AUDIO, conversation_id="conv_same_pid", body=raw,
+                                  received_at=now)
+    earlier = f"{socket.gethostname()}:{os.getpid()}:0badc0de:1"
+    assert fast_deps.queue.claim(worker=earlier, now=now, lease_secs=300) is not None  # then it "crashed"
+    worker = fast_deps.make_worker()
+    thread = worker.start_thread()
+    try:
+        deadline = time.monotonic() + 10
+        while fast_deps.queue.stats().pending and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        worker.stop()
+        thread.join(10)
+    assert fast_deps.queue.stats().pending == 0
+    assert fast_deps.blobs.get(fast_deps.store.files("conv_same_pid")["audio"]) == builders.FAKE_MP3
