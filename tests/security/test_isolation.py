@@ -115,3 +115,27 @@ def test_retrieve_over_http_is_scoped_to_the_user_id(fast_client: TestClient, fa
                 found = response.json()["memories"]
                 assert found and all(m["user_id"] == normalise_phone(number) for m in found)
                 assert all(truth[m["id"]][0] == number for m in found)
+
+
+@pytest.fixture(scope="module")
+def populated(workdir: Path) -> Iterator[tuple[SqliteMemoryStore, dict[str, tuple[str, str, bool]]]]:
+    db = Database(workdir / "shared.sqlite3")
+    db.migrate()
+    store = SqliteMemoryStore(db)
+    rows = [(number, kind, f"{' '.join(WORDS[i % len(WORDS):][:6])} {number}", False)
+            for i, number in enumerate(NUMBERS * 3) for kind in ("factual", "semantic")]
+    yield store, _load(store, rows)  # type: ignore[arg-type]
+    db.close()
+
+
+@settings(max_examples=300, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@given(query=st.text(min_size=1, max_size=2000) | st.lists(st.sampled_from(WORDS), min_size=1, max_size=30).map(
+    " ".join), limit=st.integers(1, 50), kind=st.sampled_from([None, "factual", "semantic"]))
+def test_any_query_text_searches_safely(populated, query: str, limit: int, kind: str | None):
+    """The keyword path (FTS5 MATCH) only runs when the caller has memories: feed it any text."""
+    store, truth = populated
+    caller = NUMBERS[len(query) % len(NUMBERS)]
+    _, hits = search(SearchQuery(query=query, user_id=caller, limit=limit, type=kind),  # type: ignore[arg-type]
+                     store=store, embedder=EMBEDDER)
+    assert hits and len(hits) <= limit
+    assert all(truth[h.memory.id][0] == caller and (kind is None or h.memory.type == kind) for h in hits)
