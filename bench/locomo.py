@@ -317,6 +317,8 @@ def run_locomo(base_url: str, workspace_key: str, hmac_key: str, dataset_path: s
         "budgets_words": list(BUDGETS), "limit": LIMIT,
         "ingest_secs": round(ingest_secs, 2), "retrieve_mean_ms": round(1000 * ask_secs / max(len(product), 1), 2),
         "recall": {name: summarise(per_question) for name, per_question in systems.items()},
+        "recall_by_sample": {name: [summarise([(q, r) for q, r in per_question if q.caller == sample.caller])
+                                    for sample in samples] for name, per_question in systems.items()},
     }
 
 
