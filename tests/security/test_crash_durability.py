@@ -215,3 +215,29 @@ def test_jobs_of_an_earlier_process_with_the_same_pid_are_requeued_at_startup(fa
         thread.join(10)
     assert fast_deps.queue.stats().pending == 0
     assert fast_deps.blobs.get(fast_deps.store.files("conv_same_pid")["audio"]) == builders.FAKE_MP3
+
+
+def test_the_database_runs_wal_with_full_sync(fast_deps):
+    """The durability choice in docs/security.md, guarded: NORMAL would lose acknowledged webhooks on power loss."""
+    import threading as _threading
+
+    from agentic_memory.adapters.sqlite.database import Database
+
+    db = Database(fast_deps.settings.data_dir / "agentic_memory.sqlite3")
+    try:
+        seen: list[tuple[str, int]] = []
+
+        def read() -> None:  # every thread's connection, not only the first one
+            conn = db.connection()
+            seen.append((conn.execute("PRAGMA journal_mode").fetchone()[0],
+                         conn.execute("PRAGMA synchronous").fetchone()[0]))
+
+        threads = [_threading.Thread(target=read) for _ in range(3)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        read()
+        assert seen == [("wal", 2)] * 4  # 2 = FULL
+    finally:
+        db.close()
