@@ -33,6 +33,8 @@ def main() -> None:
     p.add_argument("--round-secs", type=float, default=2.0)
     p.add_argument("--callers", type=int, default=1000)
     p.add_argument("--worker", action="store_true", help="serve with the in-process worker")
+    p.add_argument("--base-env", action="append", default=[], help="KEY=VALUE for the base server")
+    p.add_argument("--head-env", action="append", default=[], help="KEY=VALUE for the head server")
     p.add_argument("--shared", action="store_true", help="both servers read the cached level in place "
                    "(read-only endpoints only: no copy of a 2.6 GB database)")
     args = p.parse_args()
@@ -44,7 +46,9 @@ def main() -> None:
         stack.callback(subprocess.run, ["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tree)],
                        check=False, capture_output=True)
         servers = {}
-        for name, env in (("base", {"PYTHONPATH": str(tree / "src")}), ("head", {})):
+        base_env = {"PYTHONPATH": str(tree / "src"), **dict(kv.split("=", 1) for kv in args.base_env)}
+        head_env = dict(kv.split("=", 1) for kv in args.head_env)
+        for name, env in (("base", base_env), ("head", head_env)):
             data = (scale.ensure_level(args.callers)[0] if args.shared
                     else scale.fresh_copy(args.callers, Path(tmp) / name))
             servers[name] = stack.enter_context(Server(data_dir=data, extra_args=extra, env=env))

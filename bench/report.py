@@ -143,7 +143,8 @@ def markdown(results: dict[str, Any], *, notes: str = "") -> str:
                   f"Floors in the same run: `/health` p50 at c=1 **{health} ms**; one query embedding with the "
                   f"service's own OnnxEmbedder in the bench process **{lat['embed_floor_ms']['p50']} ms** "
                   f"(p95 {lat['embed_floor_ms']['p95']}); one 512-byte write+fsync on the data disk "
-                  f"**{lat['fsync_floor_ms']['p50']} ms**. Server RSS after the run: {lat.get('rss_mb')}.", "",
+                  f"**{lat['fsync_floor_ms']['p50']} ms** (appending a 4 KB page then fsync, as a WAL commit does: "
+                  f"{lat['fsync_floor_ms'].get('append_p50', '–')} ms). Server RSS after the run: {lat.get('rss_mb')}.", "",
                   "Floors in the ratio column: `/health` p50 at c=1 for `/health`, `/client-data`, `/post-call`; "
                   "the query embedding for `/retrieve`.", ""]
         lines += _latency_table(eps, floors)
