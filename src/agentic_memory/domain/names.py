@@ -50,6 +50,9 @@ _STOP_WORDS = """
     schon und oder herr frau leider gerade mitglied patient patientin im zu von mit bei ja nein
     allergisch vegetarier vegetarierin veganer veganerin lehrer lehrerin student studentin rentner
     rentnerin arzt ärztin hallo
+    ignore ignoring disregard forget override previous prior above below instruction instructions
+    prompt prompts operator developer admin administrator root command commands rule rules policy
+    message messages output respond reply say tell execute
 """
 _STOP = frozenset(_STOP_WORDS.split())
 
@@ -191,6 +194,7 @@ def _capitalise(word: str) -> str:
 
 
 def _normalise(text: str) -> str:
-    text = unicodedata.normalize("NFC", text or "").replace("’", "'").replace("‘", "'")
+    # NFKC folds look-alikes (fullwidth letters, ligatures) so they meet the same checks as plain text.
+    text = unicodedata.normalize("NFKC", text or "").replace("’", "'").replace("‘", "'")
     text = "".join(" " if unicodedata.category(ch)[0] in "CZ" else ch for ch in text)
     return re.sub(r" +", " ", text).strip()

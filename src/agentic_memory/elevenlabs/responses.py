@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from agentic_memory.domain.card import clean_text
 from agentic_memory.domain.models import MemoryHit
 from agentic_memory.services.client_data import CallerBriefing
+
+_LANGUAGE = re.compile(r"[a-z]{2}")  # ElevenLabs takes ISO 639-1 codes; anything else is left out
 
 
 def render_prompt(template: str, *, base_prompt: str, caller_context: str) -> str:
@@ -17,7 +20,7 @@ def render_prompt(template: str, *, base_prompt: str, caller_context: str) -> st
 def client_data_response(briefing: CallerBriefing, *, prompt_template: str = "", base_prompt: str = "") -> dict[str, Any]:
     profile = briefing.profile
     agent: dict[str, Any] = {"first_message": briefing.first_message}
-    if profile is not None and profile.language:
+    if profile is not None and _LANGUAGE.fullmatch(profile.language):
         agent["language"] = profile.language
     if prompt_template:
         agent["prompt"] = {"prompt": render_prompt(prompt_template, base_prompt=base_prompt,
