@@ -8,6 +8,8 @@ import logging
 import sys
 from datetime import UTC, datetime
 
+import orjson
+
 request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="")
 
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime", "taskName"}
@@ -29,7 +31,10 @@ class JsonFormatter(logging.Formatter):
                 entry[key] = value
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)
-        return json.dumps(entry, default=str, ensure_ascii=False)
+        try:  # orjson: a few microseconds per line on the request path (json.dumps took several times more)
+            return orjson.dumps(entry, default=str).decode()
+        except TypeError:  # e.g. an int beyond 64 bits, which orjson refuses
+            return json.dumps(entry, default=str, ensure_ascii=False)
 
 
 def configure_logging(level: str = "INFO", stream: object = None) -> None:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import time
-import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
@@ -36,7 +36,7 @@ class RequestMiddleware:
             return
         headers = dict(scope.get("headers") or [])
         incoming = headers.get(b"x-request-id", b"")
-        rid = incoming.decode() if _SAFE_ID.match(incoming) else uuid.uuid4().hex[:16]
+        rid = incoming.decode() if _SAFE_ID.match(incoming) else os.urandom(8).hex()
         token = request_id.set(rid)
         limit = self.limits.get(scope["path"], self.default_limit)
         started = time.perf_counter()
