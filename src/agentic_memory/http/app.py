@@ -28,6 +28,7 @@ from agentic_memory.services.ingest import accept_webhook
 from agentic_memory.services.search import SearchQuery, search
 
 log = logging.getLogger(__name__)
+OK_BODY = b'{"status":"ok"}'
 THREADS = 8  # thread-pool size for blocking work (search, webhook commits); anyio's default is 40
 ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": schemas.Error, "description": "Invalid input"},
@@ -143,7 +144,7 @@ def create_app(deps: Deps) -> FastAPI:
 
     @app.post("/post-call", response_model=schemas.Ok, responses=ERRORS, openapi_extra=SIGNED_BODY,
               summary="ElevenLabs post-call webhooks (transcription, audio, failures)")
-    async def post_call(request: Request) -> dict[str, str]:
+    async def post_call(request: Request) -> Response:
         body = await request.body()
         accepted = await run_in_threadpool(
             accept_webhook, body, request.headers.get("elevenlabs-signature"), secrets=settings.hmac_keys,
@@ -151,7 +152,7 @@ def create_app(deps: Deps) -> FastAPI:
         if deps.worker is not None and not accepted.duplicate:
             deps.worker.wake.set()
         log.info("webhook accepted", extra={"event_type": accepted.event_type, "duplicate": accepted.duplicate})
-        return {"status": "ok"}
+        return Response(OK_BODY, media_type="application/json")
 
     @app.get("/health", response_model=schemas.Health, summary="Liveness and queue depth (no auth)")
     async def health() -> JSONResponse:
