@@ -81,6 +81,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--ingest-samples", type=int, default=20)
     p.add_argument("--ingest-calls", type=int, default=60)
     p.add_argument("--dataset", type=Path, default=DATASET)
+    p.add_argument("--render-only", action="store_true",
+                   help="rewrite the Markdown from the existing JSON (after editing bench/PERF_NOTES.md)")
     args = p.parse_args(argv)
     args.only = [part.strip() for part in args.only.split(",") if part.strip()]
     unknown = set(args.only) - set(PARTS)
@@ -91,8 +93,23 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
+def render(results: dict[str, Any], failed: list[str], out: Path) -> None:
+    notes = PERF_NOTES.read_text(encoding="utf-8") if PERF_NOTES.exists() else ""
+    errors = "\n".join(f"- **{p}** failed: {results[p]['error']}" for p in failed)
+    if errors:
+        notes = "## Parts that failed in this run\n\n" + errors + "\n\n" + notes
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(report.markdown(results, notes=notes), encoding="utf-8")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
+    if args.render_only:
+        results = json.loads(args.json.read_text(encoding="utf-8"))
+        results["targets"] = report.targets({k: v for k, v in results.items() if not _errored(v)})
+        render(results, [p for p in PARTS if _errored(results.get(p))], args.out)
+        log(f"rewrote {args.out} from {args.json}")
+        return 0
     started = time.perf_counter()
     results: dict[str, Any] = {"machine": report.machine(),
                                "command": "python -m bench " + shlex.join(sys.argv[1:] if argv is None else argv)}
@@ -112,12 +129,7 @@ def main(argv: list[str] | None = None) -> int:
         log(f"   {part} took {results['part_secs'][part]} s")
     results["total_secs"] = round(time.perf_counter() - started, 1)
     results["targets"] = report.targets({k: v for k, v in results.items() if not _errored(v)})
-    notes = PERF_NOTES.read_text(encoding="utf-8") if PERF_NOTES.exists() else ""
-    errors = "\n".join(f"- **{p}** failed: {results[p]['error']}" for p in failed)
-    if errors:
-        notes = "## Parts that failed in this run\n\n" + errors + "\n\n" + notes
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(report.markdown(results, notes=notes), encoding="utf-8")
+    render(results, failed, args.out)
     args.json.write_text(json.dumps(results, indent=1, default=str), encoding="utf-8")
     for t in results["targets"]:
         log(f"{'PASS' if t['pass'] else 'FAIL' if t['pass'] is False else 'n/a ':4s}  {t['target']}: "
