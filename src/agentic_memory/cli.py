@@ -14,7 +14,8 @@ from agentic_memory.config import Settings, ensure_keys, load_settings
 from agentic_memory.errors import ConfigurationError
 
 app = typer.Typer(help="AgenticMemory: per-caller memory for ElevenLabs voice agents.", no_args_is_help=True)
-console = Console(stderr=True)
+console = Console(stderr=True)  # errors
+out = Console(soft_wrap=True)  # the banner: stdout, so stderr carries only JSON log lines
 log = logging.getLogger(__name__)
 
 
@@ -26,11 +27,11 @@ def _settings() -> Settings:
         console.print(f"[red]Configuration error:[/red] {exc}")
         raise typer.Exit(2) from exc
     if generated:
-        console.print("[bold yellow]First run: generated secrets[/bold yellow] (kept in "
+        out.print("[bold yellow]First run: generated secrets[/bold yellow] (kept in "
                       f"{settings.data_dir / 'keys.json'}, shown only this once):")
         for name, value in generated.items():
-            console.print(f"  {name}={value}")
-        console.print("Use ELEVENLABS_WORKSPACE_KEY as the X-Workspace-Key header of the client-data webhook and "
+            out.print(f"  {name}={value}")
+        out.print("Use ELEVENLABS_WORKSPACE_KEY as the X-Workspace-Key header of the client-data webhook and "
                       "the retrieve tool, and ELEVENLABS_HMAC_KEY as the post-call webhook secret (or set both "
                       "to ElevenLabs' own secret in the environment or .env).")
     return settings
@@ -52,7 +53,7 @@ def serve(host: Annotated[str, typer.Option(help="Interface to bind")] = "127.0.
     settings = _settings()
     configure_logging(settings.log_level)
     deps = build(settings, with_worker=worker)
-    console.print(f"AgenticMemory listening on http://{host}:{port}  (docs: http://{host}:{port}/docs)")
+    out.print(f"AgenticMemory listening on http://{host}:{port}  (docs: http://{host}:{port}/docs)")
     try:
         uvicorn.run(create_app(deps), host=host, port=port, log_config=None, access_log=False,
                     timeout_graceful_shutdown=10)
@@ -86,7 +87,7 @@ def migrate() -> None:
 
     settings = load_settings()
     Database(settings.data_dir / "agentic_memory.sqlite3").migrate()
-    console.print("database is up to date")
+    out.print("database is up to date")
 
 
 @app.command()

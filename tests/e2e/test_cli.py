@@ -76,3 +76,17 @@ def test_first_run_generates_keys_serves_and_the_demo_passes(tmp_path):
     assert '"worker stopped"' in output
     # The generated keys are printed once, on that first run, and never logged afterwards.
     assert output.count(keys["ELEVENLABS_WORKSPACE_KEY"]) == 1
+
+
+def test_the_readme_post_call_example_works(client, worker):
+    from tests.conftest import auth, drain, post_signed
+
+    readme = (ROOT / "README.md").read_text()
+    body = re.search(r"^BODY='(.+)'$", readme, flags=re.MULTILINE).group(1).encode()
+    assert post_signed(client, body).json() == {"status": "ok"}
+    drain(worker)
+    found = client.post("/retrieve", json={"query": "what is my booking number?", "user_id": "(415) 555-0123"},
+                        headers=auth()).json()["memories"]
+    assert found[0]["memory"] == "Caller's booking number is BK-4411."
+    card = client.post("/client-data", json={"caller_id": "+14155550123"}, headers=auth()).json()
+    assert card["conversation_config_override"]["agent"]["first_message"].startswith("Hello Dana! Welcome back.")
