@@ -56,7 +56,9 @@ def serve(host: Annotated[str, typer.Option(help="Interface to bind")] = "127.0.
     out.print(f"AgenticMemory listening on http://{host}:{port}  (docs: http://{host}:{port}/docs)")
     try:
         uvicorn.run(create_app(deps), host=host, port=port, log_config=None, access_log=False,
-                    timeout_graceful_shutdown=10)
+                    timeout_graceful_shutdown=10,
+                    # Longer than clients' idle pools, so a reused connection is not closed under them.
+                    timeout_keep_alive=75)
     finally:
         deps.close()
 
