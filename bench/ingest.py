@@ -93,7 +93,7 @@ def run(*, samples: int = 20, calls: int = 60, log: Any = print) -> dict[str, An
         result: dict[str, Any] = {
             "turns": 20, "samples": samples, "poll_ms": POLL_SECS * 1000,
             "searchable_p50_ms": round(statistics.median(times), 1),
-            "searchable_p95_ms": round(times[min(len(times) - 1, int(round(0.95 * (len(times) - 1))))], 1),
+            "searchable_p95_ms": round(times[min(len(times) - 1, round(0.95 * (len(times) - 1)))], 1),
             "searchable_max_ms": round(times[-1], 1)}
         log(f"  hang-up to searchable: p50 {result['searchable_p50_ms']} ms, p95 {result['searchable_p95_ms']} ms")
         result["sustained"] = sustained(client, server.hmac_key, calls=calls)

@@ -155,8 +155,10 @@ def markdown(results: dict[str, Any], *, notes: str = "") -> str:
         s = ing["sustained"]
         lines += ["", "## 2. Hang-up to searchable", "",
                   (f"{ing['samples']} signed 20-turn calls, one at a time, on an idle server with the worker "
-                  f"in-process: from the 200 of `/post-call` to the first `/retrieve` (polled every "
-                  f"{ing['poll_ms']:.0f} ms) that returns the order number said in the call."), "",
+                  "in-process: from the 200 of `/post-call` to the first `/retrieve` that returns the order number "
+                  f"said in the call (the probe waits on `/health`'s queue count, then asks `/retrieve` every "
+                  f"{ing['poll_ms']:.0f} ms, so it does not steal the worker's CPU). Sustained: webhooks posted back "
+                  "to back, throughput = calls / time until the queue is empty; ack p50 measured meanwhile."), "",
                   "| p50 ms | p95 ms | max ms | sustained calls/s | ack p50 during ingest ms |", "|---:|---:|---:|---:|---:|",
                   (f"| {ing['searchable_p50_ms']} | {ing['searchable_p95_ms']} | {ing['searchable_max_ms']} | "
                   f"{s['calls_per_sec']} ({s['calls']} calls back to back, drained in {s['drain_secs']} s) | "
@@ -169,7 +171,9 @@ def markdown(results: dict[str, Any], *, notes: str = "") -> str:
                   "2 cores — with texts shaped like the worker's (rule-extractor style facts, 3-turn transcript "
                   "chunks from `chunk_turns`) in en/es/fr/de, and vectors from the real OnnxEmbedder over the "
                   f"texts of the first {POOL_CALLERS} callers, reused kind by kind for the rest. The server is the default "
-                  "`serve` (worker in-process, idle); all queries go through HTTP."), "",
+                  "`serve` (worker in-process, idle); all queries go through HTTP. The three servers run at once and "
+                  "rounds alternate between levels, so the ratios between levels see the same noise. Building all "
+                  "three levels from scratch takes ~7 minutes (once; cached under bench/results/cache/)."), "",
                   "| callers | calls | memories | DB MB | endpoint | conc. | p50 ms | p95 ms | p99 ms | req/s | RSS MB |",
                   "|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|"]
         for n, row in scale.items():

@@ -12,6 +12,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Self
 
 import httpx
 
@@ -55,7 +56,7 @@ class Server:
         assert self.process is not None
         return self.process.pid
 
-    def __enter__(self) -> Server:
+    def __enter__(self) -> Self:
         self._tmp = tempfile.TemporaryDirectory(prefix="agentic-bench-")
         workdir = Path(self._tmp.name)  # cwd too, so no stray .env is read
         if self.data_dir is None:

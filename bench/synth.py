@@ -26,8 +26,8 @@ LAST = {
 COUNTRY = {"en": ("+1", 10), "es": ("+34", 9), "fr": ("+33", 9), "de": ("+49", 11)}
 PREFIX = {"en": "41", "es": "6", "fr": "6", "de": "151"}
 
-EN_ITEMS = ["a large oat milk latte", "two bags of house decaf", "the walnut desk lamp", "a pair of trail running "
-            "shoes", "the blue linen duvet cover", "a cast iron skillet", "the noise-cancelling headphones",
+EN_ITEMS = ["a large oat milk latte", "two bags of house decaf", "the walnut desk lamp", "a pair of trail running shoes",
+            "the blue linen duvet cover", "a cast iron skillet", "the noise-cancelling headphones",
             "a dozen gluten-free bagels", "the standing desk frame", "a birthday cake for twelve"]
 EN_PREFS = ["oat milk", "window seats", "morning appointments", "paper receipts", "the quiet room upstairs",
             "decaf after noon", "aisle seats", "delivery to the back door", "vegetarian options", "a female doctor"]
