@@ -32,11 +32,10 @@ WHERE id = :id;
 UPDATE inbox SET status = 'dead', finished_at = :now, lease_until = NULL, last_error = :error WHERE id = :id;
 
 -- name: stats
+-- Index range counts: O(pending + dead), not O(every webhook ever received). `done` is not counted here.
 SELECT
-    coalesce(sum(status IN ('queued', 'running')), 0) AS pending,
-    coalesce(sum(status = 'dead'), 0) AS dead,
-    coalesce(sum(status = 'done'), 0) AS done
-FROM inbox;
+    (SELECT count(*) FROM inbox WHERE status IN ('queued', 'running')) AS pending,
+    (SELECT count(*) FROM inbox WHERE status = 'dead') AS dead;
 
 -- name: get_caller
 SELECT caller_id, first_seen, last_seen, call_count, first_name, name_source, language,

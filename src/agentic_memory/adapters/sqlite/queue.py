@@ -60,4 +60,4 @@ class SqliteJobQueue:
     def stats(self) -> QueueStats:
         with translate_errors():
             row = self.db.connection().execute(queries()["stats"]).fetchone()
-        return QueueStats(pending=int(row[0]), dead=int(row[1]), done=int(row[2]))
+        return QueueStats(pending=int(row[0]), dead=int(row[1]))
