@@ -93,7 +93,7 @@ class Worker:
             released = self.queue.release_orphans(worker_is_alive)
             if released:
                 log.warning("requeued jobs of a worker that died", extra={"jobs": released})
-        except Exception:  # noqa: BLE001 - leases still expire; this only speeds recovery up
+        except Exception:
             log.exception("could not check for orphaned jobs")
         while not self.stopping.is_set():
             try:

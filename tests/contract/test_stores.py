@@ -193,3 +193,31 @@ def test_worker_liveness_is_only_denied_for_dead_local_processes():
     assert worker_is_alive(f"{host}:{os.getpid()}:1")
     assert not worker_is_alive(f"{host}:{child.pid}:1")
     assert worker_is_alive(f"other-host:{child.pid}:1")
+
+
+def test_migration_2_moves_old_keyword_rows_to_per_caller_terms(tmp_path):
+    from agentic_memory.adapters.sqlite.database import _migrations, _statements
+
+    db = Database(tmp_path / "old.sqlite3")
+    conn = db.connection()
+    conn.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT)")
+    for statement in _statements(_migrations()[0][1]):
+        conn.execute(statement)
+    conn.execute("INSERT INTO schema_migrations (version) VALUES (1)")
+    conn.execute("INSERT INTO memories (id, caller_id, type, text, conversation_id, created_at, vector) "
+                 "VALUES ('m1', '+1555', 'factual', 'prefers oat milk', 'c1', 0, x'00')")
+    conn.execute("INSERT INTO memory_fts (rowid, text, keywords, owner) VALUES (1, 'prefers oat milk', 'latte', "
+                 "'o1555')")
+    db.migrate()
+    store = SqliteMemoryStore(db)
+    assert [i for i, _ in store.keyword_search("+1555", ["latte"], limit=5, type=None)] == ["m1"]
+    assert [i for i, _ in store.keyword_search("+1555", ["milk"], limit=5, type=None)] == ["m1"]
+    assert store.keyword_search("+1666", ["milk"], limit=5, type=None) == []
+    assert db.integrity_check() == "ok"
+    db.close()
+
+
+def test_keyword_terms_split_like_the_index_and_stem_alike(store):
+    store.save_call(update("conv_1", "+1555", [memory("m1", "+1555", "Caller's order number is A-48213; trips to Denver")]))
+    for terms in (["a-48213"], ["48213"], ["trip"], ["caller's"]):
+        assert [i for i, _ in store.keyword_search("+1555", terms, limit=5, type=None)] == ["m1"], terms

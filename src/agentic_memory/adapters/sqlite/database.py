@@ -87,7 +87,10 @@ class Database:
 
     def migrate(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        from agentic_memory.adapters.sqlite.scoped_terms import scoped_text
+
         with self.transaction() as conn:
+            conn.create_function("am_scoped_text", 2, scoped_text, deterministic=True)
             conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
                          "applied_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP)")
             done = {row[0] for row in conn.execute("SELECT version FROM schema_migrations")}

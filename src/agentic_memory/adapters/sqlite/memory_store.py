@@ -1,7 +1,7 @@
 """SqliteMemoryStore: callers, conversations, memories (vectors as float32 blobs) and an FTS5 index.
 
-Every read is scoped by caller in SQL; keyword matches are additionally scoped by an `owner` token in
-the FTS index so one caller's search never even scores another caller's text.
+Every read is scoped by caller in SQL; keyword terms are also namespaced per caller in the FTS index
+(`scoped_terms.py`), so one caller's search never even reads another caller's postings.
 """
 
 from __future__ import annotations
@@ -15,20 +15,12 @@ from typing import Any
 import numpy as np
 
 from agentic_memory.adapters.sqlite.database import Database, queries, translate_errors
+from agentic_memory.adapters.sqlite.scoped_terms import scoped_match, scoped_text
 from agentic_memory.domain.models import CallerProfile, Memory, MemoryType
 from agentic_memory.ports import CallUpdate
 
 _MEMORY_COLUMNS = ("id, caller_id, type, text, conversation_id, agent_id, created_at, category, slot, "
                    "turn_start, turn_end")
-
-
-def owner_token(caller_id: str) -> str:
-    return "o" + "".join(ch for ch in caller_id if ch.isdigit())
-
-
-def fts_match(caller_id: str, terms: Sequence[str]) -> str:
-    quoted = " OR ".join('"' + term.replace('"', '""') + '"' for term in terms)
-    return f'owner:"{owner_token(caller_id)}" AND ({quoted})'
 
 
 def _ts(value: float) -> datetime:
@@ -106,7 +98,8 @@ class SqliteMemoryStore:
             "created_at": m.created_at.timestamp(), "turn_start": m.turn_start, "turn_end": m.turn_end,
             "vector": np.asarray(vector, dtype=np.float32).tobytes()})
         conn.execute(queries()["index_memory"], {
-            "rowid": cursor.lastrowid, "text": m.text, "keywords": keywords, "owner": owner_token(m.caller_id)})
+            "rowid": cursor.lastrowid, "text": scoped_text(m.caller_id, m.text),
+            "keywords": scoped_text(m.caller_id, keywords)})
 
     def _upsert_caller(self, conn: sqlite3.Connection, p: CallerProfile) -> None:
         conn.execute(queries()["upsert_caller"], {
@@ -139,11 +132,12 @@ class SqliteMemoryStore:
 
     def keyword_search(self, caller_id: str, terms: Sequence[str], *, limit: int,
                        type: MemoryType | None) -> list[tuple[str, float]]:
-        if not terms:
+        match = scoped_match(caller_id, terms)
+        if not match:
             return []
         with translate_errors():
             rows = self.db.connection().execute(queries()["keyword_search"], {
-                "match": fts_match(caller_id, terms), "caller_id": caller_id, "type": type,
+                "match": match, "caller_id": caller_id, "type": type,
                 "limit": limit}).fetchall()
         return [(row[0], -float(row[1])) for row in rows]
 

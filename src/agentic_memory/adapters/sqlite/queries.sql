@@ -65,7 +65,7 @@ VALUES (:id, :caller_id, :type, :text, :category, :slot, :conversation_id, :agen
         :turn_start, :turn_end, :vector);
 
 -- name: index_memory
-INSERT INTO memory_fts (rowid, text, keywords, owner) VALUES (:rowid, :text, :keywords, :owner);
+INSERT INTO memory_fts (rowid, text, keywords) VALUES (:rowid, :text, :keywords);
 
 -- name: supersede_memory
 UPDATE memories SET superseded_by = :by WHERE id = :id AND caller_id = :caller_id AND superseded_by IS NULL
@@ -85,7 +85,7 @@ SELECT id, vector, created_at FROM memories
 WHERE caller_id = :caller_id AND superseded_by IS NULL AND (:type IS NULL OR type = :type);
 
 -- name: keyword_search
-SELECT m.id, bm25(memory_fts, 1.0, 0.3, 0.0) AS rank
+SELECT m.id, bm25(memory_fts, 1.0, 0.3) AS rank
 FROM memory_fts JOIN memories m ON m.rowid = memory_fts.rowid
 WHERE memory_fts MATCH :match AND m.caller_id = :caller_id AND (:type IS NULL OR m.type = :type)
 ORDER BY rank LIMIT :limit;

@@ -64,8 +64,22 @@ CREATE TABLE memories (
 CREATE INDEX memories_active ON memories (caller_id, type) WHERE superseded_by IS NULL;
 CREATE INDEX memories_by_conversation ON memories (conversation_id);
 
--- Only active memories are indexed; `owner` scopes every match to one caller.
+-- Only active memories are indexed (migration 2 namespaces the terms per caller).
 CREATE VIRTUAL TABLE memory_fts USING fts5(
     text, keywords, owner,
     tokenize = 'porter unicode61 remove_diacritics 2'
 );
+
+-- migration: 2
+-- Per-caller keyword terms (adapters/sqlite/scoped_terms.py) replace the shared index + owner column.
+CREATE TABLE fts_keywords_v1 AS SELECT rowid AS rid, keywords FROM memory_fts;
+DROP TABLE memory_fts;
+CREATE VIRTUAL TABLE memory_fts USING fts5(
+    text, keywords,
+    tokenize = 'porter unicode61 remove_diacritics 2'
+);
+INSERT INTO memory_fts (rowid, text, keywords)
+SELECT m.rowid, am_scoped_text(m.caller_id, m.text), am_scoped_text(m.caller_id, coalesce(k.keywords, ''))
+FROM memories m LEFT JOIN fts_keywords_v1 k ON k.rid = m.rowid
+WHERE m.superseded_by IS NULL;
+DROP TABLE fts_keywords_v1;
