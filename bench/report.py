@@ -194,8 +194,14 @@ def markdown(results: dict[str, Any], *, notes: str = "") -> str:
         else:
             lines.append(loc.get("table", ""))
             r = loc["result"]
-            lines += ["", (f"Dataset: {r.get('dataset')}; ingest {r.get('ingest_secs')} s, mean retrieve "
-                          f"{r.get('retrieve_mean_ms')} ms. Method and notes: `bench/LOCOMO_NOTES.md`.")]
+            d = r.get("dataset") or {}
+            questions = d.get("questions") or {}
+            shown = (f"{d.get('samples')} conversations, {d.get('sessions')} sessions, {d.get('turns')} turns, "
+                     f"{sum(questions.values())} questions ("
+                     + ", ".join(f"{k} {v}" for k, v in questions.items()) + ")") if d else "?"
+            lines += ["", (f"Dataset: {shown}; ingested through signed `/post-call` webhooks in "
+                           f"{r.get('ingest_secs')} s; mean `/retrieve` {r.get('retrieve_mean_ms')} ms "
+                           f"(limit {r.get('limit')}). Method and notes: `bench/LOCOMO_NOTES.md`.")]
     if notes:
         lines += ["", notes.strip()]
     return "\n".join(lines) + "\n"
