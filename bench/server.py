@@ -16,7 +16,7 @@ from typing import Self
 
 import httpx
 
-READY_TIMEOUT_SECS = 60
+READY_TIMEOUT_SECS = 300  # a server migrates its database before it listens
 
 
 def free_port() -> int:
