@@ -41,6 +41,7 @@ from agentic_memory.elevenlabs.signature import sign
 BUDGETS = (250, 600)
 CATEGORIES = {1: "multi-hop", 2: "temporal", 3: "open-domain", 4: "single-hop"}
 LIMIT = 50
+TURN_ID = 'dia_id'  # the dataset's turn-id field name (the data itself is only ever read at run time)
 _TOKEN = re.compile(r"\w+", re.UNICODE)
 _LABEL = re.compile(r"^(Caller|Agent): ")
 
@@ -89,7 +90,7 @@ def load(path: str | Path) -> list[Sample]:
         summaries = raw.get("session_summary") or {}
         numbers = sorted(int(k.split("_")[1]) for k in conv if re.fullmatch(r"session_\d+", k))
         for n in numbers:
-            turns = tuple((t["speaker"], t["dia_id"], t["text"]) for t in conv[f"session_{n}"])
+            turns = tuple((t["speaker"], t[TURN_ID], t["text"]) for t in conv[f"session_{n}"])
             if not turns:
                 continue
             sample.sessions.append(Session(
