@@ -19,7 +19,7 @@ from agentic_memory.domain.chunking import Chunk, chunk_turns
 from agentic_memory.domain.facts import FactExtractor
 from agentic_memory.domain.keys import call_key, safe_id
 from agentic_memory.domain.language import detect_language, normalise_language
-from agentic_memory.domain.models import CallerProfile, Conversation, Fact, Memory
+from agentic_memory.domain.models import CallerProfile, Conversation, Fact, Memory, NameClaim
 from agentic_memory.domain.names import extract_name
 from agentic_memory.elevenlabs import payloads
 from agentic_memory.ports import BlobStore, CallUpdate, Clock, Embedder, Job, MemoryStore, StoredMemory
@@ -85,20 +85,21 @@ def process_transcription(conversation: Conversation, raw: bytes, deps: WorkerDe
     if conversation.caller_id is None:
         deps.store.save_call(base)
         return "stored without caller (no phone number or user id)"
-    new, superseded = _memories(conversation, deps)
-    profile = _profile(conversation, deps, new, superseded)
+    claim = extract_name(conversation)
+    existing = deps.store.active_facts(conversation.caller_id)
+    new, superseded = _memories(conversation, deps, claim, existing)
+    profile = _profile(conversation, deps, claim, [m for m, _ in existing], new, superseded)
     saved = deps.store.save_call(replace(base, profile=profile, new_memories=new, superseded=superseded))
     return f"{len(new)} memories, {len(superseded)} superseded" if saved else "already processed"
 
 
-def _memories(conversation: Conversation, deps: WorkerDeps) -> tuple[list[StoredMemory], list[tuple[str, str]]]:
+def _memories(conversation: Conversation, deps: WorkerDeps, claim: NameClaim | None,
+              existing: list[tuple[Memory, np.ndarray]]) -> tuple[list[StoredMemory], list[tuple[str, str]]]:
     caller = conversation.caller_id or ""
     facts = _dedupe_slots(deps.extractor.extract(conversation))
-    claim = extract_name(conversation)
     chunks = chunk_turns(conversation.turns, caller_name=claim.first_name if claim else "")
     texts = [f.text for f in facts] + [c.index_text for c in chunks]
     vectors = deps.embedder.embed(texts) if texts else np.zeros((0, deps.embedder.dim), np.float32)
-    existing = deps.store.active_facts(caller)
     stored: list[StoredMemory] = []
     superseded: list[tuple[str, str]] = []
     for i, fact in enumerate(facts):
@@ -151,21 +152,20 @@ def _keywords(conversation: Conversation, chunk: Chunk) -> str:
     return f"{conversation.started_at:%B %Y %A}\n{chunk.context}"
 
 
-def _profile(conversation: Conversation, deps: WorkerDeps, new: list[StoredMemory],
-             superseded: list[tuple[str, str]]) -> CallerProfile:
+def _profile(conversation: Conversation, deps: WorkerDeps, claim: NameClaim | None, active: list[Memory],
+             new: list[StoredMemory], superseded: list[tuple[str, str]]) -> CallerProfile:
     caller = conversation.caller_id or ""
     now = conversation.started_at
     old = deps.store.caller(caller) or CallerProfile(caller_id=caller, first_seen=now, last_seen=now)
     newest = old.call_count == 0 or now >= old.last_seen
     gone = {old_id for old_id, _ in superseded}
-    facts = [m for m, _ in deps.store.active_facts(caller) if m.id not in gone]
+    facts = [m for m in active if m.id not in gone]
     facts += [s.memory for s in new if s.memory.type == "factual"]
     profile = replace(old, first_seen=min(old.first_seen, now), last_seen=max(old.last_seen, now),
                       call_count=old.call_count + 1, memory_count=old.memory_count + len(new) - len(gone),
                       top_facts=card.top_facts(facts))
     if not newest:
         return profile
-    claim = extract_name(conversation)
     language = normalise_language(conversation.language) or detect_language(
         t.text for t in conversation.caller_turns())
     return replace(profile,
