@@ -165,3 +165,12 @@ def test_system_prompt_is_only_overridden_when_the_operator_opts_in(tmp_path, em
     prompt = body["conversation_config_override"]["agent"]["prompt"]["prompt"]
     assert prompt.startswith("You are the front desk of Bean There.")
     assert body["dynamic_variables"]["caller_context"] in prompt
+
+
+def test_authentication_comes_before_any_parsing(client):
+    # Without a key, malformed or invalid bodies all get the same 401: nothing about parsing leaks.
+    for path in ("/client-data", "/retrieve"):
+        for body in (b"{nope", b"[]", b'{"caller_id": 1}', b"{}"):
+            response = client.post(path, content=body, headers={"Content-Type": "application/json"})
+            assert response.status_code == 401, (path, body)
+    assert client.post("/client-data", content=b"{nope", headers=auth()).status_code == 400

@@ -7,13 +7,14 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar
 
 import anyio.to_thread
 import orjson
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -28,6 +29,7 @@ from agentic_memory.services.ingest import accept_webhook
 from agentic_memory.services.search import SearchQuery, search
 
 log = logging.getLogger(__name__)
+Body = TypeVar("Body", bound=BaseModel)
 OK_BODY = b'{"status":"ok"}'
 THREADS = 8  # thread-pool size for blocking work (search, webhook commits); anyio's default is 40
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -49,6 +51,19 @@ def _error(status: int, message: str, detail: object = None) -> JSONResponse:
         body["detail"] = detail
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     return JSONResponse(body, status_code=status, headers=headers)
+
+
+def _json_body(model: type[BaseModel]) -> dict[str, Any]:
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": model.model_json_schema()}}}}
+
+
+def _parse(model: type[Body], raw: bytes) -> Body:
+    """Validate a JSON body. Done in the route, after the auth dependency, so that a caller without a key
+    learns nothing from how we parse (FastAPI parses declared bodies before running dependencies)."""
+    try:
+        return model.model_validate_json(raw)
+    except ValidationError as exc:
+        raise RequestValidationError([{**e, "loc": ("body", *e.get("loc", ()))} for e in exc.errors()]) from None
 
 
 def _presented_key(request: Request) -> str:
@@ -128,15 +143,19 @@ def create_app(deps: Deps) -> FastAPI:
         return _error(500, "internal error")
 
     @app.post("/client-data", response_model=schemas.ClientDataResponse, responses=ERRORS,
-              dependencies=[Depends(require_key)], summary="ElevenLabs conversation-initiation webhook")
-    async def client_data(body: schemas.ClientDataRequest) -> Response:
+              dependencies=[Depends(require_key)], openapi_extra=_json_body(schemas.ClientDataRequest),
+              summary="ElevenLabs conversation-initiation webhook")
+    async def client_data(request: Request) -> Response:
+        body = _parse(schemas.ClientDataRequest, await request.body())
         # One indexed row read, well under a millisecond: cheaper inline than a thread-pool hop.
         briefing = brief_caller(body.caller_id, store=deps.store, default_region=settings.default_region)
         return Response(client_data_body(briefing), media_type="application/json")
 
     @app.post("/retrieve", response_model=schemas.RetrieveResponse, responses=ERRORS,
-              dependencies=[Depends(require_retrieve_key)], summary="In-call memory search tool")
-    async def retrieve(body: schemas.RetrieveRequest) -> dict[str, Any]:
+              dependencies=[Depends(require_retrieve_key)], openapi_extra=_json_body(schemas.RetrieveRequest),
+              summary="In-call memory search tool")
+    async def retrieve(request: Request) -> dict[str, Any]:
+        body = _parse(schemas.RetrieveRequest, await request.body())
         command = SearchQuery(query=body.query, user_id=body.user_id, limit=body.limit, type=body.type)
         _, hits = await run_in_threadpool(search, command, store=deps.store, embedder=deps.embedder,
                                           default_region=settings.default_region)
