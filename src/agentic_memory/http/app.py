@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import hmac
 import logging
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from functools import lru_cache
 from typing import Any, TypeVar
@@ -83,6 +86,7 @@ def _key_matches(presented: str, keys: tuple[str, ...]) -> bool:
 
 def create_app(deps: Deps) -> FastAPI:
     settings = deps.settings
+    ack_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="ack")
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -94,6 +98,7 @@ def create_app(deps: Deps) -> FastAPI:
         if deps.worker and thread:
             deps.worker.stop()
             await run_in_threadpool(thread.join, 30)
+        ack_pool.shutdown(wait=True)
 
     app = FastAPI(title="AgenticMemory", version=__version__, lifespan=lifespan,
                   description="Per-caller memory for ElevenLabs voice agents.")
@@ -165,9 +170,11 @@ def create_app(deps: Deps) -> FastAPI:
               summary="ElevenLabs post-call webhooks (transcription, audio, failures)")
     async def post_call(request: Request) -> Response:
         body = await request.body()
-        accepted = await run_in_threadpool(
+        # A plain executor hop is leaner than anyio's (no limiter or cancel scope); the commit still waits
+        # for the write lock and its fsync off the event loop.
+        accepted = await asyncio.get_running_loop().run_in_executor(ack_pool, functools.partial(
             accept_webhook, body, request.headers.get("elevenlabs-signature"), secrets=settings.hmac_keys,
-            tolerance_secs=settings.signature_tolerance_secs, queue=deps.queue, clock=deps.clock)
+            tolerance_secs=settings.signature_tolerance_secs, queue=deps.queue, clock=deps.clock))
         if deps.worker is not None and not accepted.duplicate:
             deps.worker.wake.set()
         log.info("webhook accepted", extra={"event_type": accepted.event_type, "duplicate": accepted.duplicate})
