@@ -86,7 +86,12 @@ def _key_matches(presented: str, keys: tuple[str, ...]) -> bool:
 
 def create_app(deps: Deps) -> FastAPI:
     settings = deps.settings
-    ack_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="ack")
+    ack_pools: list[ThreadPoolExecutor] = []  # made on first use after each startup, shut down at shutdown
+
+    def ack_pool() -> ThreadPoolExecutor:
+        if not ack_pools:
+            ack_pools.append(ThreadPoolExecutor(max_workers=2, thread_name_prefix="ack"))
+        return ack_pools[0]
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -98,7 +103,8 @@ def create_app(deps: Deps) -> FastAPI:
         if deps.worker and thread:
             deps.worker.stop()
             await run_in_threadpool(thread.join, 30)
-        ack_pool.shutdown(wait=True)
+        while ack_pools:
+            ack_pools.pop().shutdown(wait=True)
 
     app = FastAPI(title="AgenticMemory", version=__version__, lifespan=lifespan,
                   description="Per-caller memory for ElevenLabs voice agents.")
@@ -172,7 +178,7 @@ def create_app(deps: Deps) -> FastAPI:
         body = await request.body()
         # A plain executor hop is leaner than anyio's (no limiter or cancel scope); the commit still waits
         # for the write lock and its fsync off the event loop.
-        accepted = await asyncio.get_running_loop().run_in_executor(ack_pool, functools.partial(
+        accepted = await asyncio.get_running_loop().run_in_executor(ack_pool(), functools.partial(
             accept_webhook, body, request.headers.get("elevenlabs-signature"), secrets=settings.hmac_keys,
             tolerance_secs=settings.signature_tolerance_secs, queue=deps.queue, clock=deps.clock))
         if deps.worker is not None and not accepted.duplicate:
