@@ -19,24 +19,21 @@ import json
 import math
 import os
 import re
-import secrets
-import socket
-import subprocess
 import sys
-import tempfile
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Self
+from typing import Any
 
 import httpx
 import numpy as np
 
 from agentic_memory.elevenlabs import builders
 from agentic_memory.elevenlabs.signature import sign
+from bench.server import Server
 
 BUDGETS = (250, 600)
 CATEGORIES = {1: "multi-hop", 2: "temporal", 3: "open-domain", 4: "single-hop"}
@@ -247,56 +244,6 @@ def baselines(samples: Sequence[Sample]) -> dict[str, list[tuple[Question, Ranke
 
 # -- running --------------------------------------------------------------------------------------------
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wait_healthy(url: str, process: subprocess.Popen[bytes] | None, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process is not None and process.poll() is not None:
-            raise RuntimeError(f"server exited with {process.returncode}")
-        try:
-            if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    raise TimeoutError(f"{url} did not become healthy")
-
-
-class LocalServer:
-    """`agentic-memory serve` on a free port with a fresh data dir and random keys; stopped on exit."""
-
-    def __init__(self) -> None:
-        self.workspace_key = secrets.token_urlsafe(32)
-        self.hmac_key = "wsec_" + secrets.token_hex(32)
-        self._dir = tempfile.TemporaryDirectory(prefix="locomo-")
-        self.url = f"http://127.0.0.1:{_free_port()}"
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def __enter__(self) -> Self:
-        exe = Path(sys.executable).with_name("agentic-memory")
-        env = {**os.environ, "AGENTIC_MEMORY_DATA_DIR": self._dir.name, "ELEVENLABS_WORKSPACE_KEY": self.workspace_key,
-               "ELEVENLABS_HMAC_KEY": self.hmac_key, "AGENTIC_MEMORY_LOG_LEVEL": "WARNING"}
-        self.process = subprocess.Popen([str(exe), "serve", "--port", self.url.rsplit(":", 1)[1]], env=env,
-                                        stdout=subprocess.DEVNULL, cwd=self._dir.name)
-        _wait_healthy(self.url, self.process)
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        if self.process is not None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self._dir.cleanup()
-
-
 def run_locomo(base_url: str, workspace_key: str, hmac_key: str, dataset_path: str | Path,
                *, details: Callable[[str, list[tuple[Question, Ranked]]], None] | None = None) -> dict[str, Any]:
     """Ingest the dataset into the service at `base_url`, ask its questions, score it and the baselines."""
@@ -358,7 +305,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.url:
         result = run_locomo(args.url, args.workspace_key, args.hmac_key, args.dataset, details=details)
     else:
-        with LocalServer() as server:
+        with Server(env={"AGENTIC_MEMORY_LOG_LEVEL": "WARNING"}) as server:
             result = run_locomo(server.url, server.workspace_key, server.hmac_key, args.dataset, details=details)
     print(table(result))
     print(f"ingest {result['ingest_secs']} s, /retrieve mean {result['retrieve_mean_ms']} ms")
