@@ -107,11 +107,14 @@ def test_a_full_run_logs_json_with_request_ids_and_no_secrets_numbers_or_speech(
     entries = json_lines("\n".join(lines[first_json:]))
     assert len(entries) == len(lines) - first_json, "a log line after startup is not JSON"
     assert all({"ts", "level", "logger", "msg"} <= set(entry) for entry in entries)
+    assert all(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+00:00", entry["ts"]) for entry in entries)
     by_id = {entry["request_id"]: entry for entry in entries if "status" in entry and "request_id" in entry}
     for response in responses:
         rid = response.headers["x-request-id"]
         assert rid in by_id, f"no access line for request {rid}"
         assert by_id[rid]["status"] == response.status_code and by_id[rid]["path"] == response.request.url.path
+        if response.request.url.path == "/post-call" and response.status_code == 200:
+            assert by_id[rid]["event_type"] and isinstance(by_id[rid]["duplicate"], bool)  # one line per ack
     assert "trace-abc_123" in by_id  # a caller's safe request id is kept for tracing
     assert not any(len(rid) > 64 for rid in by_id)  # an oversized one is replaced
     assert any("job_id" in entry for entry in entries)  # the worker's lines are in the capture too

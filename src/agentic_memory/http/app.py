@@ -27,6 +27,7 @@ from agentic_memory.elevenlabs.responses import client_data_response, memory_jso
 from agentic_memory.errors import InvalidInput, StorageError, Unauthorized
 from agentic_memory.http import schemas
 from agentic_memory.http.middleware import RequestMiddleware
+from agentic_memory.logs import annotate
 from agentic_memory.services.client_data import CallerBriefing, brief_caller
 from agentic_memory.services.ingest import accept_webhook
 from agentic_memory.services.search import SearchQuery, search
@@ -86,6 +87,7 @@ def _key_matches(presented: str, keys: tuple[str, ...]) -> bool:
 
 def create_app(deps: Deps) -> FastAPI:
     settings = deps.settings
+    workspace_keys, hmac_keys = settings.workspace_keys, settings.hmac_keys  # split once, not per request
     ack_pools: list[ThreadPoolExecutor] = []  # made on first use after each startup, shut down at shutdown
 
     def ack_pool() -> ThreadPoolExecutor:
@@ -113,7 +115,7 @@ def create_app(deps: Deps) -> FastAPI:
     # Async on purpose: FastAPI runs plain-def dependencies in the thread pool, and that hop cost more
     # than everything else /client-data does (measured with py-spy under load).
     async def require_key(request: Request) -> None:
-        if not _key_matches(_presented_key(request), settings.workspace_keys):
+        if not _key_matches(_presented_key(request), workspace_keys):
             raise Unauthorized("missing or invalid workspace key (X-Workspace-Key or Authorization: Bearer)")
 
     async def require_retrieve_key(request: Request) -> None:
@@ -179,11 +181,11 @@ def create_app(deps: Deps) -> FastAPI:
         # A plain executor hop is leaner than anyio's (no limiter or cancel scope); the commit still waits
         # for the write lock and its fsync off the event loop.
         accepted = await asyncio.get_running_loop().run_in_executor(ack_pool(), functools.partial(
-            accept_webhook, body, request.headers.get("elevenlabs-signature"), secrets=settings.hmac_keys,
+            accept_webhook, body, request.headers.get("elevenlabs-signature"), secrets=hmac_keys,
             tolerance_secs=settings.signature_tolerance_secs, queue=deps.queue, clock=deps.clock))
         if deps.worker is not None and not accepted.duplicate:
             deps.worker.wake.set()
-        log.info("webhook accepted", extra={"event_type": accepted.event_type, "duplicate": accepted.duplicate})
+        annotate(event_type=accepted.event_type, duplicate=accepted.duplicate)
         return Response(OK_BODY, media_type="application/json")
 
     @app.get("/health", response_model=schemas.Health, summary="Liveness and queue depth (no auth)")

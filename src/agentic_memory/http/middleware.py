@@ -10,7 +10,7 @@ import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from agentic_memory.logs import request_id
+from agentic_memory.logs import access_fields, request_id
 
 log = logging.getLogger("agentic_memory.access")
 Scope = MutableMapping[str, Any]
@@ -38,6 +38,8 @@ class RequestMiddleware:
         incoming = headers.get(b"x-request-id", b"")
         rid = incoming.decode() if _SAFE_ID.match(incoming) else os.urandom(8).hex()
         token = request_id.set(rid)
+        fields: dict[str, object] = {}
+        fields_token = access_fields.set(fields)
         limit = self.limits.get(scope["path"], self.default_limit)
         started = time.perf_counter()
         status = {"code": 500, "sent": False}
@@ -45,7 +47,8 @@ class RequestMiddleware:
         declared = headers.get(b"content-length", b"")
         if declared.isdigit() and int(declared) > limit:
             await _too_large(send, rid, limit, status)
-            _log(scope, status["code"], started)
+            _log(scope, status["code"], started, fields)
+            access_fields.reset(fields_token)
             request_id.reset(token)
             return
 
@@ -80,7 +83,8 @@ class RequestMiddleware:
             if not status["sent"]:
                 await _too_large(send, rid, limit, status)
         finally:
-            _log(scope, status["code"], started)
+            _log(scope, status["code"], started, fields)
+            access_fields.reset(fields_token)
             request_id.reset(token)
 
 
@@ -95,6 +99,6 @@ async def _too_large(send: Callable[[Message], Awaitable[None]], rid: str, limit
     await send({"type": "http.response.body", "body": body})
 
 
-def _log(scope: Scope, status: int, started: float) -> None:
-    log.info("request", extra={"method": scope.get("method"), "path": scope.get("path"), "status": status,
-                               "ms": round((time.perf_counter() - started) * 1000, 2)})
+def _log(scope: Scope, status: int, started: float, fields: dict[str, object]) -> None:
+    log.info("request", extra={**fields, "method": scope.get("method"), "path": scope.get("path"),
+                               "status": status, "ms": round((time.perf_counter() - started) * 1000, 2)})
