@@ -6,6 +6,7 @@ AgenticMemoryError
  │    └── InvalidPhoneNumber
  ├── Unauthorized            missing/wrong key or signature (maps to HTTP 401)
  ├── StorageError            the database or blob store failed (maps to HTTP 503)
+ ├── Busy                    a write that was asked not to wait found the write lock taken
  └── EmbeddingError          the embedding model could not be loaded or run
 """
 
@@ -32,6 +33,10 @@ class Unauthorized(AgenticMemoryError):
 
 class StorageError(AgenticMemoryError):
     """Storage is unavailable."""
+
+
+class Busy(AgenticMemoryError):
+    """The write lock is held by someone else and the caller asked not to wait for it."""
 
 
 class EmbeddingError(AgenticMemoryError):

@@ -56,10 +56,12 @@ class QueueStats:
 class JobQueue(Protocol):
     """Durable inbox + work queue. `accept` is the only call on the webhook ack path."""
 
-    def accept(self, *, event_type: str, conversation_id: str, body: bytes, received_at: datetime) -> bool:
+    def accept(self, *, event_type: str, conversation_id: str, body: bytes, received_at: datetime,
+               wait: bool = True) -> bool:
         """Store the raw webhook and queue its job in one durable transaction.
 
         Returns False when this (conversation_id, event_type) was already accepted: nothing changes.
+        With `wait=False`, raises Busy at once (nothing stored) if another writer holds the write lock.
         """
         ...
 

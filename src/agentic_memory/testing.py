@@ -13,6 +13,7 @@ import numpy as np
 
 from agentic_memory.domain.keys import check_key
 from agentic_memory.domain.models import CallerProfile, Memory, MemoryType
+from agentic_memory.errors import Busy
 from agentic_memory.ports import CallUpdate, Job, QueueStats
 
 _TOKEN = re.compile(r"[^\W_]+")
@@ -83,8 +84,11 @@ class InMemoryJobQueue:
         self.keys: set[tuple[str, str]] = set()
         self.lock = threading.Lock()
 
-    def accept(self, *, event_type: str, conversation_id: str, body: bytes, received_at: datetime) -> bool:
-        with self.lock:
+    def accept(self, *, event_type: str, conversation_id: str, body: bytes, received_at: datetime,
+               wait: bool = True) -> bool:
+        if not self.lock.acquire(blocking=wait):
+            raise Busy("queue lock held")
+        try:
             if (conversation_id, event_type) in self.keys:
                 return False
             self.keys.add((conversation_id, event_type))
@@ -92,6 +96,8 @@ class InMemoryJobQueue:
             self.rows[job_id] = _Row(Job(job_id, event_type, conversation_id, bytes(body), 0, received_at),
                                      run_after=received_at)
             return True
+        finally:
+            self.lock.release()
 
     def claim(self, *, worker: str, now: datetime, lease_secs: int) -> Job | None:
         with self.lock:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -12,6 +13,7 @@ from agentic_memory.adapters.sqlite.database import Database
 from agentic_memory.adapters.sqlite.memory_store import SqliteMemoryStore
 from agentic_memory.adapters.sqlite.queue import SqliteJobQueue
 from agentic_memory.domain.models import CallerProfile, Memory
+from agentic_memory.errors import Busy
 from agentic_memory.ports import CallUpdate, StoredMemory
 from agentic_memory.testing import HashEmbedder, InMemoryBlobStore, InMemoryJobQueue, InMemoryMemoryStore
 
@@ -128,6 +130,34 @@ def test_queue_dedupes_and_claims_each_job_once(queue):
     queue.bury(second.id, error="bad")
     stats = queue.stats()
     assert (stats.pending, stats.dead) == (0, 1)
+
+
+def test_queue_accept_without_waiting_raises_busy_and_stores_nothing_while_the_write_lock_is_held(queue):
+    hold = queue.lock if isinstance(queue, InMemoryJobQueue) else queue.db._write_lock
+    with hold, pytest.raises(Busy):
+        queue.accept(event_type="t", conversation_id="c1", body=b"x", received_at=T0, wait=False)
+    assert queue.stats().pending == 0
+    assert queue.accept(event_type="t", conversation_id="c1", body=b"x", received_at=T0, wait=False)
+    assert not queue.accept(event_type="t", conversation_id="c1", body=b"x", received_at=T0, wait=False)
+    assert queue.stats().pending == 1
+
+
+def test_sqlite_accept_without_waiting_gives_up_at_once_on_another_processes_lock(tmp_path):
+    db = Database(tmp_path / "q.sqlite3")
+    db.migrate()
+    queue = SqliteJobQueue(db)
+    other = sqlite3.connect(db.path, isolation_level=None)  # stands in for a separate worker process
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        with pytest.raises(Busy):  # not after the 30 s busy timeout: a hung test would show it
+            queue.accept(event_type="t", conversation_id="c1", body=b"x", received_at=T0, wait=False)
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert queue.accept(event_type="t", conversation_id="c1", body=b"x", received_at=T0, wait=False)
+    assert queue.accept(event_type="t", conversation_id="c2", body=b"y", received_at=T0)  # waiting still works
+    assert queue.stats().pending == 2
+    db.close()
 
 
 def test_queue_retries_after_backoff_and_reclaims_expired_leases(queue):

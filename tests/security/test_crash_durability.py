@@ -20,7 +20,7 @@ from agentic_memory.domain.facts import RuleFactExtractor
 from agentic_memory.elevenlabs import builders, payloads
 from agentic_memory.services.process_call import WorkerDeps, process_transcription
 from agentic_memory.testing import FixedClock, HashEmbedder, InMemoryBlobStore, InMemoryMemoryStore
-from tests.security.conftest import signed_headers
+from tests.security.conftest import auth_headers, signed_headers
 
 CONVERSATIONS = 250  # x (transcription + audio) = 500 distinct webhooks
 SENDERS = 8
@@ -241,3 +241,38 @@ def test_the_database_runs_wal_with_full_sync(fast_deps):
         assert seen == [("wal", 2)] * 4  # 2 = FULL
     finally:
         db.close()
+
+
+def test_an_ack_waiting_for_the_write_lock_leaves_the_server_responsive_and_is_stored(server_factory):
+    """An idle server commits an ack on its event loop, but never *waits* for the lock there: while another
+    process holds SQLite's write lock, the ack waits on a thread and /health and /client-data still answer."""
+    server = server_factory({"AGENTIC_MEMORY_LOG_LEVEL": "WARNING"})
+    server.start()
+    raw = json.dumps(builders.transcription(conversation_id="conv_lock_1", caller=_caller(1), turns=[
+        ("agent", "Hello."), ("user", "My order number is A-1234.")], start_time=int(time.time()) - 60)).encode()
+    result: dict[str, object] = {}
+
+    def post() -> None:
+        result["status"] = httpx.post(f"{server.url}/post-call", content=raw, timeout=60,
+                                      headers={**signed_headers(raw), "Content-Type": "application/json"}).status_code
+
+    other = sqlite3.connect(server.data_dir / "agentic_memory.sqlite3", isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # as a separate `agentic-memory worker` process saving a call would
+    sender = threading.Thread(target=post, daemon=True)
+    try:
+        sender.start()
+        sender.join(timeout=1.0)
+        assert sender.is_alive(), "the ack returned while the write lock was held: it cannot have been stored"
+        assert server.health()["status"] == "ok"  # the loop is free while the ack waits
+        card = httpx.post(f"{server.url}/client-data", json={"caller_id": _caller(2)}, timeout=5,
+                          headers=auth_headers())
+        assert card.status_code == 200
+        assert sender.is_alive()
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    sender.join(timeout=30)
+    assert result == {"status": 200}
+    stored = sqlite3.connect(server.data_dir / "agentic_memory.sqlite3")
+    assert stored.execute("SELECT count(*) FROM inbox WHERE conversation_id = 'conv_lock_1'").fetchone() == (1,)
+    stored.close()

@@ -6,6 +6,7 @@ import asyncio
 import functools
 import hmac
 import logging
+import time
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
@@ -24,9 +25,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from agentic_memory import __version__
 from agentic_memory.bootstrap import Deps
 from agentic_memory.elevenlabs.responses import client_data_response, memory_json
-from agentic_memory.errors import InvalidInput, StorageError, Unauthorized
+from agentic_memory.errors import Busy, InvalidInput, StorageError, Unauthorized
 from agentic_memory.http import schemas
-from agentic_memory.http.middleware import RequestMiddleware
+from agentic_memory.http.middleware import Activity, RequestMiddleware
 from agentic_memory.logs import annotate
 from agentic_memory.services.client_data import CallerBriefing, brief_caller
 from agentic_memory.services.ingest import accept_webhook
@@ -35,6 +36,10 @@ from agentic_memory.services.search import SearchQuery, search
 log = logging.getLogger(__name__)
 Body = TypeVar("Body", bound=BaseModel)
 OK_BODY = b'{"status":"ok"}'
+# An ack committed on the event loop that took longer than this (slow disk) sends the next ones to the
+# thread pool for a while, so a slow fsync cannot hold up every other request.
+SLOW_INLINE_ACK_SECS = 0.002
+INLINE_ACK_PAUSE_SECS = 10.0
 THREADS = 8  # thread-pool size for blocking work (search, webhook commits); anyio's default is 40
 ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": schemas.Error, "description": "Invalid input"},
@@ -88,6 +93,8 @@ def _key_matches(presented: str, keys: tuple[str, ...]) -> bool:
 def create_app(deps: Deps) -> FastAPI:
     settings = deps.settings
     workspace_keys, hmac_keys = settings.workspace_keys, settings.hmac_keys  # split once, not per request
+    activity = Activity()
+    inline_paused_until = [0.0]
     ack_pools: list[ThreadPoolExecutor] = []  # made on first use after each startup, shut down at shutdown
 
     def ack_pool() -> ThreadPoolExecutor:
@@ -178,11 +185,24 @@ def create_app(deps: Deps) -> FastAPI:
               summary="ElevenLabs post-call webhooks (transcription, audio, failures)")
     async def post_call(request: Request) -> Response:
         body = await request.body()
-        # A plain executor hop is leaner than anyio's (no limiter or cancel scope); the commit still waits
-        # for the write lock and its fsync off the event loop.
-        accepted = await asyncio.get_running_loop().run_in_executor(ack_pool(), functools.partial(
-            accept_webhook, body, request.headers.get("elevenlabs-signature"), secrets=hmac_keys,
-            tolerance_secs=settings.signature_tolerance_secs, queue=deps.queue, clock=deps.clock))
+        accept = functools.partial(accept_webhook, body, request.headers.get("elevenlabs-signature"),
+                                   secrets=hmac_keys, tolerance_secs=settings.signature_tolerance_secs,
+                                   queue=deps.queue, clock=deps.clock)
+        accepted = None
+        if activity.alone and time.monotonic() >= inline_paused_until[0]:
+            # Nothing else is being served, so the loop may wait on this one commit and fsync itself: the
+            # thread hop cost more than the commit (A/B in bench/PERF_NOTES.md). Never waits for a lock:
+            # if another writer holds it, the commit goes to the thread pool like under load.
+            started = time.monotonic()
+            try:
+                accepted = accept(wait=False)
+            except Busy:
+                pass
+            if time.monotonic() - started > SLOW_INLINE_ACK_SECS:  # a slow disk: stop stalling the loop
+                inline_paused_until[0] = time.monotonic() + INLINE_ACK_PAUSE_SECS
+        if accepted is None:
+            # A plain executor hop is leaner than anyio's (no limiter or cancel scope).
+            accepted = await asyncio.get_running_loop().run_in_executor(ack_pool(), accept)
         if deps.worker is not None and not accepted.duplicate:
             deps.worker.wake.set()
         annotate(event_type=accepted.event_type, duplicate=accepted.duplicate)
@@ -208,5 +228,6 @@ def create_app(deps: Deps) -> FastAPI:
         return JSONResponse({"status": "ok" if ok else "degraded", "checks": checks, "queue": queue})
 
     limits = {"/post-call": settings.max_post_call_bytes}
-    app.add_middleware(RequestMiddleware, limits=limits, default_limit=settings.max_request_bytes)  # type: ignore[arg-type]
+    app.add_middleware(RequestMiddleware, limits=limits, default_limit=settings.max_request_bytes,  # type: ignore[arg-type]
+                       activity=activity)
     return app

@@ -16,8 +16,9 @@ from functools import cache
 from importlib import resources
 from pathlib import Path
 
-from agentic_memory.errors import StorageError
+from agentic_memory.errors import Busy, StorageError
 
+BUSY_TIMEOUT_MS = 30_000
 _NAME = re.compile(r"^-- name: (\w+)\s*$", re.MULTILINE)
 
 
@@ -57,7 +58,7 @@ class Database:
             conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=FULL")
-            conn.execute("PRAGMA busy_timeout=30000")
+            conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
             conn.execute("PRAGMA foreign_keys=ON")
             # Small per-connection page cache: every thread-pool thread gets its own connection, so 16 MB each
             # reached 570 MB RSS at 32 concurrent /retrieve on 1M memories; the OS page cache behind it is shared.
@@ -73,17 +74,26 @@ class Database:
         return conn
 
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """A write transaction (BEGIN IMMEDIATE), committed on success, rolled back on error."""
+    def transaction(self, *, wait: bool = True) -> Iterator[sqlite3.Connection]:
+        """A write transaction (BEGIN IMMEDIATE), committed on success, rolled back on error.
+
+        `wait=False` raises Busy instead of waiting when this process's write lock or SQLite's (another
+        process) is taken: for callers that must not block, such as the event loop.
+        """
         conn = self.connection()
-        with self._write_lock, translate_errors():
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield conn
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
+        if not self._write_lock.acquire(blocking=wait):
+            raise Busy("write lock held in this process")
+        try:
+            with translate_errors():
+                _begin(conn) if wait else _begin_or_busy(conn)
+                try:
+                    yield conn
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    raise
+                conn.execute("COMMIT")
+        finally:
+            self._write_lock.release()
 
     def migrate(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -118,6 +128,22 @@ class Database:
                     pass
             self._all.clear()
         self._local = threading.local()
+
+
+def _begin(conn: sqlite3.Connection) -> None:
+    conn.execute("BEGIN IMMEDIATE")
+
+
+def _begin_or_busy(conn: sqlite3.Connection) -> None:
+    conn.execute("PRAGMA busy_timeout=0")
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError as exc:
+        if exc.sqlite_errorcode in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+            raise Busy("write lock held by another connection") from None
+        raise
+    finally:
+        conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
 
 
 def _statements(sql: str) -> list[str]:

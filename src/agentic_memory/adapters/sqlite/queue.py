@@ -15,8 +15,9 @@ class SqliteJobQueue:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    def accept(self, *, event_type: str, conversation_id: str, body: bytes, received_at: datetime) -> bool:
-        with self.db.transaction() as conn:
+    def accept(self, *, event_type: str, conversation_id: str, body: bytes, received_at: datetime,
+               wait: bool = True) -> bool:
+        with self.db.transaction(wait=wait) as conn:
             cursor = conn.execute(queries()["accept"], {
                 "event_type": event_type, "conversation_id": conversation_id, "body": body,
                 "received_at": received_at.timestamp()})
