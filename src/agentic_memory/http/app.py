@@ -7,6 +7,7 @@ import functools
 import hmac
 import logging
 import time
+from collections import deque
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
@@ -36,10 +37,6 @@ from agentic_memory.services.search import SearchQuery, search
 log = logging.getLogger(__name__)
 Body = TypeVar("Body", bound=BaseModel)
 OK_BODY = b'{"status":"ok"}'
-# An ack committed on the event loop that took longer than this (slow disk) sends the next ones to the
-# thread pool for a while, so a slow fsync cannot hold up every other request.
-SLOW_INLINE_ACK_SECS = 0.002
-INLINE_ACK_PAUSE_SECS = 10.0
 THREADS = 8  # thread-pool size for blocking work (search, webhook commits); anyio's default is 40
 ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": schemas.Error, "description": "Invalid input"},
@@ -90,11 +87,31 @@ def _key_matches(presented: str, keys: tuple[str, ...]) -> bool:
     return ok and bool(presented)
 
 
+class InlineAckGuard:
+    """Stops committing acks on the event loop for a while when they are slow (a slow disk), so fsyncs
+    cannot hold up every other request. Judged on the median of recent commits: a cold first commit or a
+    checkpoint now and then does not count."""
+
+    SLOW_SECS = 0.002
+    PAUSE_SECS = 10.0
+    WINDOW = 16
+
+    def __init__(self) -> None:
+        self.recent: deque[float] = deque(maxlen=self.WINDOW)
+        self.paused_until = 0.0
+
+    def observe(self, secs: float) -> None:
+        self.recent.append(secs)
+        if len(self.recent) == self.WINDOW and sorted(self.recent)[self.WINDOW // 2] > self.SLOW_SECS:
+            self.recent.clear()
+            self.paused_until = time.monotonic() + self.PAUSE_SECS
+
+
 def create_app(deps: Deps) -> FastAPI:
     settings = deps.settings
     workspace_keys, hmac_keys = settings.workspace_keys, settings.hmac_keys  # split once, not per request
     activity = Activity()
-    inline_paused_until = [0.0]
+    inline = InlineAckGuard()
     ack_pools: list[ThreadPoolExecutor] = []  # made on first use after each startup, shut down at shutdown
 
     def ack_pool() -> ThreadPoolExecutor:
@@ -189,7 +206,7 @@ def create_app(deps: Deps) -> FastAPI:
                                    secrets=hmac_keys, tolerance_secs=settings.signature_tolerance_secs,
                                    queue=deps.queue, clock=deps.clock)
         accepted = None
-        if activity.alone and time.monotonic() >= inline_paused_until[0]:
+        if activity.alone and time.monotonic() >= inline.paused_until:
             # Nothing else is being served, so the loop may wait on this one commit and fsync itself: the
             # thread hop cost more than the commit (A/B in bench/PERF_NOTES.md). Never waits for a lock:
             # if another writer holds it, the commit goes to the thread pool like under load.
@@ -198,8 +215,7 @@ def create_app(deps: Deps) -> FastAPI:
                 accepted = accept(wait=False)
             except Busy:
                 pass
-            if time.monotonic() - started > SLOW_INLINE_ACK_SECS:  # a slow disk: stop stalling the loop
-                inline_paused_until[0] = time.monotonic() + INLINE_ACK_PAUSE_SECS
+            inline.observe(time.monotonic() - started)
         if accepted is None:
             # A plain executor hop is leaner than anyio's (no limiter or cancel scope).
             accepted = await asyncio.get_running_loop().run_in_executor(ack_pool(), accept)
