@@ -39,6 +39,30 @@ def embed_floor(samples: int = 300) -> dict[str, float]:
             "samples": samples}
 
 
+def embed_ceiling(secs: float = 2.0) -> dict[str, Any]:
+    """The most queries per second the model itself can embed on this machine: every core, the best of
+    batch sizes 1/8/32 (the service batches concurrent queries). A closed loop of `c` clients cannot beat
+    a mean latency of c / ceiling, so this bounds `/retrieve` at high concurrency before HTTP or search."""
+    import os as _os
+
+    from agentic_memory.adapters.embeddings.onnx import OnnxEmbedder
+
+    cores = len(_os.sched_getaffinity(0))
+    embedder = OnnxEmbedder(threads=cores)
+    by_batch = {}
+    for size in (1, 8, 32):
+        batch = (list(synth.QUERIES) * 32)[:size]
+        embedder.embed(batch)
+        done, started = 0, time.perf_counter()
+        while time.perf_counter() - started < secs:
+            embedder.embed(batch)
+            done += size
+        by_batch[str(size)] = round(done / (time.perf_counter() - started), 1)
+    best = max(by_batch.values())
+    return {"threads": cores, "queries_per_s": by_batch, "best_qps": best,
+            "min_mean_ms_at_c32": round(32 / best * 1000, 1)}
+
+
 def fsync_floor(directory: Path, samples: int = 100) -> dict[str, float]:
     """Median time of one fsync of a small file in `directory`: `p50` rewrites 512 bytes in place (the
     target uses this, the stricter floor); `append_p50` appends a 4 KB page first, as a WAL commit does
@@ -81,7 +105,8 @@ def run(data_dir: Path, ack_dir: Path, *, callers: int, concurrencies: tuple[int
     `/post-call` goes to a second, identically configured server on its own copy: its acks fill the
     inbox, and `/health` counts the inbox, so sharing one server would slow `/health` round by round.
     """
-    out: dict[str, Any] = {"callers": callers, "embed_floor_ms": embed_floor(), "endpoints": {}}
+    out: dict[str, Any] = {"callers": callers, "embed_floor_ms": embed_floor(), "embed_ceiling": embed_ceiling(),
+                           "endpoints": {}}
     # API only (`serve --no-worker`): acknowledged webhooks must not leave a backlog of embedding work
     # competing with the next rows (the ingest part measures the worker).
     with Server(data_dir=data_dir, extra_args=("--no-worker",)) as main, \
