@@ -6,6 +6,7 @@ import json
 import time
 
 from agentic_memory.elevenlabs import builders
+from agentic_memory.http.schemas import RetrieveResponse
 from tests.conftest import HMAC_KEY, auth, drain, example, post_signed
 
 
@@ -111,6 +112,9 @@ def test_retrieve_finds_only_the_callers_own_memories(client, worker):
     top = memories[0]
     assert set(top) == {"id", "memory", "user_id", "score", "metadata", "created_at"}
     assert {"type", "conversation_id", "agent_id", "timestamp"} <= set(top["metadata"])
+    # The route writes its JSON itself: it must be exactly what the documented response model says.
+    assert RetrieveResponse.model_validate(response.json()).model_dump(mode="json") == response.json()
+    assert {m["metadata"]["type"] for m in memories} == {"factual", "semantic"}  # both shapes checked
 
 
 def test_retrieve_validates_input(client):

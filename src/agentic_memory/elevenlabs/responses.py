@@ -43,9 +43,9 @@ def client_data_response(briefing: CallerBriefing, *, prompt_template: str = "",
 
 def memory_json(hit: MemoryHit) -> dict[str, Any]:
     m = hit.memory
+    # Every field of schemas.MemoryMetadata, nulls included: the route sends these bytes without the model.
     metadata: dict[str, Any] = {"type": m.type, "conversation_id": m.conversation_id, "agent_id": m.agent_id,
-                                "timestamp": m.created_at.isoformat(), "category": m.category}
-    if m.turn_start is not None:
-        metadata["turn_start"], metadata["turn_end"] = m.turn_start, m.turn_end
+                                "timestamp": m.created_at.isoformat(), "category": m.category,
+                                "turn_start": m.turn_start, "turn_end": m.turn_end}
     return {"id": m.id, "memory": m.text, "user_id": m.caller_id, "score": round(hit.score, 6),
             "metadata": metadata, "created_at": m.created_at.isoformat()}
