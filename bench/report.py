@@ -68,9 +68,11 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
     add("/retrieve p50 ≤ 2.5× query embedding", None if retrieve is None or not embed else round(retrieve / embed, 2),
         2.5, how=f"c=1: {retrieve} ms / embed {embed} ms")
     ceiling = lat.get("embed_ceiling") or {}
+    health_p99 = _get(eps, "health", "32", "p99")
     add("/retrieve p99 at c=32 ≤ 25 ms", _get(eps, "retrieve", "32", "p99"), 25.0,
         how="ms" + (f"; the model alone embeds at most {ceiling['best_qps']:,.0f} queries/s here, so 32 clients "
-                    f"wait ≥ {ceiling['min_mean_ms_at_c32']} ms on average" if ceiling else ""))
+                    f"wait ≥ {ceiling['min_mean_ms_at_c32']} ms on average" if ceiling else "")
+        + (f"; `/health` (no work) p99 at c=32: {health_p99} ms" if health_p99 is not None else ""))
     client = _get(eps, "client-data", "1", "p50")
     add("/client-data p50 ≤ 2× /health p50", None if client is None or not health else round(client / health, 2),
         2.0, how=f"c=1: {client} ms / {health} ms")
@@ -187,7 +189,8 @@ def markdown(results: dict[str, Any], *, notes: str = "") -> str:
                   "chunks from `chunk_turns`) in en/es/fr/de, and vectors from the real OnnxEmbedder over the "
                   f"texts of the first {POOL_CALLERS} callers, reused kind by kind for the rest. The server is the default "
                   "`serve` (worker in-process, idle); all queries go through HTTP. The three servers run at once and "
-                  "rounds alternate between levels, so the ratios between levels see the same noise. Building all "
+                  "rounds alternate between levels, so the ratios between levels see the same noise. Each server is "
+                  "first warmed with 3 s of each endpoint at c=8 (not measured), as a server in steady state would be. Building all "
                   "three levels from scratch takes ~7 minutes (once; cached under bench/results/cache/)."), "",
                   "| callers | calls | memories | DB MB | endpoint | conc. | p50 ms | p95 ms | p99 ms | req/s | RSS MB |",
                   "|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|"]
