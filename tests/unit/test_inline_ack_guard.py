@@ -20,3 +20,16 @@ def test_a_slow_disk_pauses_inline_acks_then_they_are_tried_again():
         guard.observe(0.005)
     assert guard.paused_until > time.monotonic() + InlineAckGuard.PAUSE_SECS / 2
     assert not guard.recent  # judged afresh after the pause
+
+
+def test_only_small_bodies_commit_on_the_loop():
+    guard = InlineAckGuard()
+    assert guard.allows(7_000)  # a transcript
+    assert not guard.allows(InlineAckGuard.MAX_BYTES + 1)  # an audio webhook: parsed and written on a thread
+
+
+def test_nothing_commits_on_the_loop_while_paused():
+    guard = InlineAckGuard()
+    for _ in range(InlineAckGuard.WINDOW):
+        guard.observe(0.005)
+    assert not guard.allows(100)

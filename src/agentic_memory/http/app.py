@@ -88,10 +88,11 @@ def _key_matches(presented: str, keys: tuple[str, ...]) -> bool:
 
 
 class InlineAckGuard:
-    """Stops committing acks on the event loop for a while when they are slow (a slow disk), so fsyncs
-    cannot hold up every other request. Judged on the median of recent commits: a cold first commit or a
-    checkpoint now and then does not count."""
+    """When an ack may commit on the event loop: only small bodies (parsing and writing a multi-megabyte
+    audio webhook would hold the loop for tens of ms), and not for a while after commits were slow (a slow
+    disk), judged on the median of recent ones so that a cold first commit or a checkpoint does not count."""
 
+    MAX_BYTES = 256 * 1024
     SLOW_SECS = 0.002
     PAUSE_SECS = 10.0
     WINDOW = 16
@@ -99,6 +100,9 @@ class InlineAckGuard:
     def __init__(self) -> None:
         self.recent: deque[float] = deque(maxlen=self.WINDOW)
         self.paused_until = 0.0
+
+    def allows(self, body_bytes: int) -> bool:
+        return body_bytes <= self.MAX_BYTES and time.monotonic() >= self.paused_until
 
     def observe(self, secs: float) -> None:
         self.recent.append(secs)
@@ -208,7 +212,7 @@ def create_app(deps: Deps) -> FastAPI:
                                    secrets=hmac_keys, tolerance_secs=settings.signature_tolerance_secs,
                                    queue=deps.queue, clock=deps.clock)
         accepted = None
-        if activity.alone and time.monotonic() >= inline.paused_until:
+        if activity.alone and inline.allows(len(body)):
             # Nothing else is being served, so the loop may wait on this one commit and fsync itself: the
             # thread hop cost more than the commit (A/B in bench/PERF_NOTES.md). Never waits for a lock:
             # if another writer holds it, the commit goes to the thread pool like under load.

@@ -67,7 +67,6 @@ class RequestMiddleware:
             return
 
         received = 0
-        self.activity.in_flight += 1
 
         async def limited_receive() -> Message:
             nonlocal received
@@ -92,6 +91,7 @@ class RequestMiddleware:
                 message.setdefault("headers", []).append((b"x-request-id", rid.encode()))
             await send(message)
 
+        self.activity.in_flight += 1
         try:
             await self.app(scope, limited_receive, tracking_send)
         except BodyTooLarge:
