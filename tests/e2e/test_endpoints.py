@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import sqlite3
+import threading
 import time
 
 from agentic_memory.elevenlabs import builders
@@ -178,3 +180,19 @@ def test_authentication_comes_before_any_parsing(client):
             response = client.post(path, content=body, headers={"Content-Type": "application/json"})
             assert response.status_code == 401, (path, body)
     assert client.post("/client-data", content=b"{nope", headers=auth()).status_code == 400
+
+
+def test_post_call_answers_503_when_storage_fails_so_elevenlabs_retries(client, deps):
+    db_path = deps.settings.data_dir / "agentic_memory.sqlite3"
+    breaker = sqlite3.connect(db_path, isolation_level=None, check_same_thread=False)
+    breaker.execute("DROP TABLE inbox")  # the real adapter now fails on every insert
+    payload = example("post_call_transcription.json")
+    response = post_signed(client, payload)  # committed on the event loop (the only request in flight)
+    assert response.status_code == 503
+    assert response.json() == {"error": "storage unavailable, retry later"}
+
+    breaker.execute("BEGIN IMMEDIATE")  # another process holds the write lock: the ack waits on a thread
+    threading.Timer(0.3, breaker.execute, ("ROLLBACK",)).start()
+    response = post_signed(client, payload)
+    assert response.status_code == 503 and response.json()["error"] == "storage unavailable, retry later"
+    breaker.close()
