@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from agentic_memory.http.app import InlineAckGuard
+from agentic_memory.http.ack import InlineAckGuard
 
 
 def test_outliers_do_not_pause_inline_acks():
