@@ -111,8 +111,11 @@ class InMemoryJobQueue:
                     return row.job
         return None
 
-    def complete(self, job_id: int) -> None:
-        self.rows[job_id].status = "done"
+    def complete(self, job_id: int, *, drop_body: bool = False) -> None:
+        row = self.rows[job_id]
+        row.status = "done"
+        if drop_body:
+            row.job = replace(row.job, body=b"")
 
     def retry(self, job_id: int, *, error: str, run_after: datetime) -> None:
         row = self.rows[job_id]

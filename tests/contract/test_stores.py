@@ -160,6 +160,23 @@ def test_sqlite_accept_without_waiting_gives_up_at_once_on_another_processes_loc
     db.close()
 
 
+def test_sqlite_queue_drops_a_completed_jobs_body_only_when_asked_and_still_dedupes(tmp_path):
+    db = Database(tmp_path / "q.sqlite3")
+    db.migrate()
+    queue = SqliteJobQueue(db)
+    for cid in ("c1", "c2"):
+        queue.accept(event_type="post_call_audio", conversation_id=cid, body=b"x" * 10_000, received_at=T0)
+    first, second = (queue.claim(worker="w", now=T0, lease_secs=60) for _ in range(2))
+    queue.complete(first.id, drop_body=True)
+    queue.complete(second.id)
+    sizes = dict(db.connection().execute("SELECT id, length(body) FROM inbox").fetchall())
+    assert sizes == {first.id: 0, second.id: 10_000}
+    assert not queue.accept(event_type="post_call_audio", conversation_id=first.conversation_id, body=b"x",
+                            received_at=T0)  # a retry after completion is still a no-op
+    assert queue.stats().pending == 0
+    db.close()
+
+
 def test_queue_retries_after_backoff_and_reclaims_expired_leases(queue):
     queue.accept(event_type="t", conversation_id="c1", body=b"x", received_at=T0)
     job = queue.claim(worker="w", now=T0, lease_secs=60)

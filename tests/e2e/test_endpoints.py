@@ -93,6 +93,11 @@ def test_audio_before_transcript_is_linked_to_the_caller(client, worker, deps):
     files = deps.store.files(cid)
     assert deps.blobs.get(files["audio"]) == builders.FAKE_MP3
     assert "transcript" in files
+    # Once the mp3 is a file the inbox keeps only the audio webhook's row; the transcript's raw body stays.
+    inbox = sqlite3.connect(deps.settings.data_dir / "agentic_memory.sqlite3")
+    sizes = dict(inbox.execute("SELECT event_type, length(body) FROM inbox WHERE conversation_id = ?", (cid,)))
+    inbox.close()
+    assert sizes["post_call_audio"] == 0 and sizes["post_call_transcription"] > 0
 
 
 def test_retrieve_finds_only_the_callers_own_memories(client, worker):

@@ -22,7 +22,9 @@ UPDATE inbox SET status = 'queued', lease_until = NULL
 WHERE status = 'running' AND worker = :worker;
 
 -- name: complete
-UPDATE inbox SET status = 'done', finished_at = :now, lease_until = NULL, last_error = NULL WHERE id = :id;
+UPDATE inbox SET status = 'done', finished_at = :now, lease_until = NULL, last_error = NULL,
+    body = CASE WHEN :drop_body THEN x'' ELSE body END
+WHERE id = :id;
 
 -- name: retry
 UPDATE inbox SET status = 'queued', run_after = :run_after, lease_until = NULL, last_error = :error

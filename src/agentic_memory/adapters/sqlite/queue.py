@@ -44,9 +44,10 @@ class SqliteJobQueue:
                     released += conn.execute(queries()["release_worker"], {"worker": worker}).rowcount
         return released
 
-    def complete(self, job_id: int) -> None:
+    def complete(self, job_id: int, *, drop_body: bool = False) -> None:
         with self.db.transaction() as conn:
-            conn.execute(queries()["complete"], {"id": job_id, "now": datetime.now(UTC).timestamp()})
+            conn.execute(queries()["complete"], {"id": job_id, "now": datetime.now(UTC).timestamp(),
+                                                 "drop_body": drop_body})
 
     def retry(self, job_id: int, *, error: str, run_after: datetime) -> None:
         with self.db.transaction() as conn:
