@@ -37,6 +37,7 @@ from agentic_memory.services.search import SearchQuery, search
 log = logging.getLogger(__name__)
 Body = TypeVar("Body", bound=BaseModel)
 OK_BODY = b'{"status":"ok"}'
+OK_LENGTH = str(len(OK_BODY)).encode()
 THREADS = 8  # thread-pool size for blocking work (search, webhook commits); anyio's default is 40
 ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": schemas.Error, "description": "Invalid input"},
@@ -216,16 +217,27 @@ def create_app(deps: Deps) -> FastAPI:
         annotate(event_type=accepted.event_type, duplicate=accepted.duplicate)
 
     async def serve_post_call(scope: Any, receive: Any, send: Any) -> None:
-        request = Request(scope, receive)
-        response: Response | None
+        chunks = []
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return  # the sender gave up before the body arrived: nothing to store or answer
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body"):
+                break
+        signature = next((value.decode("latin-1") for name, value in scope["headers"]
+                          if name == b"elevenlabs-signature"), None)
         try:
-            await acknowledge(await request.body(), request.headers.get("elevenlabs-signature"))
-            response = Response(OK_BODY, media_type="application/json")
+            await acknowledge(b"".join(chunks), signature)
         except AgenticMemoryError as exc:
             response = _known_error(exc)
             if response is None:
                 raise
-        await response(scope, receive, send)
+            await response(scope, receive, send)
+            return
+        await send({"type": "http.response.start", "status": 200, "headers": [
+            (b"content-type", b"application/json"), (b"content-length", OK_LENGTH)]})
+        await send({"type": "http.response.body", "body": OK_BODY})
 
     @app.get("/health", response_model=schemas.Health, summary="Liveness and queue depth (no auth)")
     async def health() -> JSONResponse:

@@ -53,12 +53,12 @@ class Database:
         self._all: list[sqlite3.Connection] = []
         self._all_lock = threading.Lock()
 
-    def _open(self) -> sqlite3.Connection:
+    def _open(self, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> sqlite3.Connection:
         with translate_errors():
             conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=FULL")
-            conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            conn.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
             conn.execute("PRAGMA foreign_keys=ON")
             # Small per-connection page cache: every thread-pool thread gets its own connection, so 16 MB each
             # reached 570 MB RSS at 32 concurrent /retrieve on 1M memories; the OS page cache behind it is shared.
@@ -73,6 +73,13 @@ class Database:
             conn = self._local.conn = self._open()
         return conn
 
+    def _nowait_connection(self) -> sqlite3.Connection:
+        """This thread's connection for writes that must not wait: SQLite's busy timeout is 0 on it."""
+        conn = getattr(self._local, "nowait", None)
+        if conn is None:
+            conn = self._local.nowait = self._open(busy_timeout_ms=0)
+        return conn
+
     @contextmanager
     def transaction(self, *, wait: bool = True) -> Iterator[sqlite3.Connection]:
         """A write transaction (BEGIN IMMEDIATE), committed on success, rolled back on error.
@@ -80,7 +87,7 @@ class Database:
         `wait=False` raises Busy instead of waiting when this process's write lock or SQLite's (another
         process) is taken: for callers that must not block, such as the event loop.
         """
-        conn = self.connection()
+        conn = self.connection() if wait else self._nowait_connection()
         if not self._write_lock.acquire(blocking=wait):
             raise Busy("write lock held in this process")
         try:
@@ -135,15 +142,12 @@ def _begin(conn: sqlite3.Connection) -> None:
 
 
 def _begin_or_busy(conn: sqlite3.Connection) -> None:
-    conn.execute("PRAGMA busy_timeout=0")
     try:
-        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("BEGIN IMMEDIATE")  # on a connection whose busy timeout is 0
     except sqlite3.OperationalError as exc:
         if exc.sqlite_errorcode in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
             raise Busy("write lock held by another connection") from None
         raise
-    finally:
-        conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
 
 
 def _statements(sql: str) -> list[str]:
