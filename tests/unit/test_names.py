@@ -162,3 +162,9 @@ def test_instruction_like_values_are_not_names(value):
 
 def test_fullwidth_names_are_folded():
     assert clean_name("Ｍａｒｉａ") == "Maria"
+
+
+def test_a_punctuation_only_word_is_refused_not_a_crash() -> None:
+    # Found by the property test below: "," became an empty word after trailing punctuation was stripped.
+    assert clean_name("Ann , Lee") is None
+    assert clean_name("Ann ,") == "Ann"

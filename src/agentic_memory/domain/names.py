@@ -183,7 +183,7 @@ def _opens_and_ends(prefix: str, rest: str) -> bool:
 
 def _is_name_word(word: str) -> bool:
     low = word.lower()
-    return (len(word) <= MAX_TOKEN_CHARS and low not in _STOP and not low.endswith("'s")
+    return (0 < len(word) <= MAX_TOKEN_CHARS and low not in _STOP and not low.endswith("'s")
             and all(ch.isalpha() or ch in "'-" for ch in word) and word[0].isalpha() and word[-1].isalpha())
 
 
