@@ -13,15 +13,11 @@ import numpy as np
 
 from agentic_memory.domain.keys import check_key
 from agentic_memory.domain.models import CallerProfile, Memory, MemoryType
+from agentic_memory.domain.ranking import stem  # a stand-in for FTS5's porter stemmer: plurals
 from agentic_memory.errors import Busy
 from agentic_memory.ports import CallUpdate, Job, QueueStats
 
 _TOKEN = re.compile(r"[^\W_]+")
-
-
-def _stem(word: str) -> str:
-    """A crude stand-in for FTS5's porter stemmer: enough for plurals."""
-    return word[:-1] if len(word) > 3 and word.endswith("s") else word
 
 
 class FixedClock:
@@ -187,10 +183,10 @@ class InMemoryMemoryStore:
 
     def keyword_search(self, caller_id: str, terms: Sequence[str], *, limit: int,
                        type: MemoryType | None) -> list[tuple[str, float]]:
-        wanted = {_stem(t) for term in terms for t in _TOKEN.findall(term.lower())}
+        wanted = {stem(t) for term in terms for t in _TOKEN.findall(term.lower())}
         scored = []
         for memory, _, keywords in self._active(caller_id, type):
-            words = {_stem(t) for t in _TOKEN.findall(f"{memory.text} {keywords}".lower())}
+            words = {stem(t) for t in _TOKEN.findall(f"{memory.text} {keywords}".lower())}
             overlap = len(wanted & words)
             if overlap:
                 scored.append((memory.id, float(overlap)))

@@ -47,7 +47,8 @@ def query_terms(query: str, *, limit: int = 32) -> list[str]:
     return list(seen)[:limit]
 
 
-def _stem(word: str) -> str:
+def stem(word: str) -> str:
+    """Plural-level stemming, enough to match a slot topic or a keyword to its plural."""
     word = word.lower().removesuffix("'s")
     return word[:-1] if len(word) > 3 and word.endswith("s") and not word.endswith("ss") else word
 
@@ -57,8 +58,8 @@ def pinned(memory: Memory, terms: Iterable[str]) -> bool:
     if memory.type != "factual" or not memory.slot:
         return False
     _, _, topic = memory.slot.partition(":")
-    topic_words = {_stem(w) for w in _SLOT_WORD.findall(topic)} - STOPWORDS
-    return bool(topic_words & {_stem(t) for t in terms})
+    topic_words = {stem(w) for w in _SLOT_WORD.findall(topic)} - STOPWORDS
+    return bool(topic_words & {stem(t) for t in terms})
 
 
 def prior(memory: Memory, weights: FusionWeights = FusionWeights()) -> float:

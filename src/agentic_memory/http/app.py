@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 Body = TypeVar("Body", bound=BaseModel)
 OK_BODY = b'{"status":"ok"}'
 OK_LENGTH = str(len(OK_BODY)).encode()
-THREADS = 8  # thread-pool size for blocking work (search, webhook commits); anyio's default is 40
+THREADS = 8  # anyio's thread-pool size for blocking work such as search; anyio's default is 40
 ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": schemas.Error, "description": "Invalid input"},
     401: {"model": schemas.Error, "description": "Missing or wrong credentials"},
@@ -105,15 +105,17 @@ def create_app(deps: Deps) -> FastAPI:
     workspace_keys, hmac_keys = settings.workspace_keys, settings.hmac_keys  # split once, not per request
     activity = Activity()
     inline = InlineAckGuard()
-    ack_pools: list[ThreadPoolExecutor] = []  # made on first use after each startup, shut down at shutdown
+    ack_executor: ThreadPoolExecutor | None = None  # made on first use after each startup, shut down at shutdown
 
     def ack_pool() -> ThreadPoolExecutor:
-        if not ack_pools:
-            ack_pools.append(ThreadPoolExecutor(max_workers=2, thread_name_prefix="ack"))
-        return ack_pools[0]
+        nonlocal ack_executor
+        if ack_executor is None:
+            ack_executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="ack")
+        return ack_executor
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        nonlocal ack_executor
         # Each thread-pool thread holds its own SQLite connection and page cache; more threads than this
         # only add memory and GIL contention on 2 cores (the work behind them is CPU or one fsync lock).
         anyio.to_thread.current_default_thread_limiter().total_tokens = THREADS
@@ -122,8 +124,9 @@ def create_app(deps: Deps) -> FastAPI:
         if deps.worker and thread:
             deps.worker.stop()
             await run_in_threadpool(thread.join, 30)
-        while ack_pools:
-            ack_pools.pop().shutdown(wait=True)
+        if ack_executor is not None:
+            ack_executor.shutdown(wait=True)
+            ack_executor = None
 
     app = FastAPI(title="AgenticMemory", version=__version__, lifespan=lifespan,
                   description="Per-caller memory for ElevenLabs voice agents.")

@@ -92,7 +92,10 @@ class Database:
             raise Busy("write lock held in this process")
         try:
             with translate_errors():
-                _begin(conn) if wait else _begin_or_busy(conn)
+                if wait:
+                    conn.execute("BEGIN IMMEDIATE")
+                else:
+                    _begin_or_busy(conn)
                 try:
                     yield conn
                 except BaseException:
@@ -135,10 +138,6 @@ class Database:
                     pass
             self._all.clear()
         self._local = threading.local()
-
-
-def _begin(conn: sqlite3.Connection) -> None:
-    conn.execute("BEGIN IMMEDIATE")
 
 
 def _begin_or_busy(conn: sqlite3.Connection) -> None:
