@@ -15,16 +15,34 @@ from agentic_memory.config import Settings
 from agentic_memory.elevenlabs.signature import sign
 from agentic_memory.http.app import create_app
 from agentic_memory.worker import Worker
+from tests import fs_guard
+
+# Installed at import, before any test runs: the suite proves it reads nothing outside the checkout.
+FS_GUARD = fs_guard.install()
 
 WORKSPACE_KEY = "amk_test_workspace_key_0123456789abcdef"
 HMAC_KEY = "wsec_test_hmac_key_0123456789abcdefghij"
-EXAMPLES = Path(__file__).resolve().parents[2] / "shared" / "elevenlabs" / "examples"
+# Real ElevenLabs payloads, copied into the repo (see the README beside them).
+EXAMPLES = Path(__file__).resolve().parent / "fixtures" / "elevenlabs"
 
 
 def make_settings(data_dir: Path, **overrides: Any) -> Settings:
     values: dict[str, Any] = {"workspace_key": WORKSPACE_KEY, "hmac_key": HMAC_KEY, "data_dir": data_dir}
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+@pytest.fixture(autouse=True)
+def _stays_inside_checkout() -> Iterator[None]:
+    before = len(FS_GUARD.violations)
+    yield
+    outside = FS_GUARD.violations[before:]
+    if outside:
+        pytest.fail("the test touched paths outside the checkout:\n" + "\n".join(outside), pytrace=False)
+
+
+def pytest_sessionfinish() -> None:
+    fs_guard.remove_temp_root(FS_GUARD)
 
 
 @pytest.fixture(scope="session")
