@@ -207,8 +207,8 @@ def markdown(results: dict[str, Any], *, notes: str = "") -> str:
     loc = results.get("locomo")
     if loc:
         lines += ["", "## 4. Retrieval quality (LoCoMo)", ""]
-        if loc.get("error"):
-            lines.append(f"Not measured in this run: {loc['error']}")
+        if loc.get("error") or loc.get("skipped"):
+            lines.append(f"Not measured in this run: {loc.get('error') or loc.get('skipped')}")
         else:
             lines.append(loc.get("table", ""))
             r = loc["result"]
