@@ -34,8 +34,8 @@ def _latency(args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="agentic-bench-latency-") as tmp:
         data_dir = scale.fresh_copy(args.latency_callers, Path(tmp) / "data", log=log)
         ack_dir = scale.fresh_copy(args.latency_callers, Path(tmp) / "acks", log=log)
-        return latency.run(data_dir, ack_dir, callers=args.latency_callers, rounds=args.rounds, round_secs=args.round_secs,
-                           log=log)
+        return latency.run(data_dir, ack_dir, callers=args.latency_callers, rounds=args.rounds,
+                           round_secs=args.round_secs, log=log)
 
 
 def _ingest(args: argparse.Namespace) -> dict[str, Any]:

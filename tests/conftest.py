@@ -29,7 +29,7 @@ EXAMPLES = Path(__file__).resolve().parent / "fixtures" / "elevenlabs"
 def make_settings(data_dir: Path, **overrides: Any) -> Settings:
     values: dict[str, Any] = {"workspace_key": WORKSPACE_KEY, "hmac_key": HMAC_KEY, "data_dir": data_dir}
     values.update(overrides)
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+    return Settings(_env_file=None, **values)
 
 
 @pytest.fixture(autouse=True)

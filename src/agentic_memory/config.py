@@ -93,9 +93,10 @@ class Settings(BaseSettings):
 def load_settings(environ: Mapping[str, str] | None = None, *, env_file: str | None = ".env") -> Settings:
     """Build settings from `environ` (default: the process environment) and `env_file`."""
     if environ is None:
-        return Settings(_env_file=env_file)  # type: ignore[call-arg]
-    known = {k: v for k, v in environ.items() if k.startswith(("ELEVENLABS_", "AGENTIC_MEMORY_"))}
-    return Settings(_env_file=env_file, **known)  # type: ignore[call-arg]
+        return Settings(_env_file=env_file)
+    # Any: pydantic parses the strings into each field's type.
+    known: dict[str, Any] = {k: v for k, v in environ.items() if k.startswith(("ELEVENLABS_", "AGENTIC_MEMORY_"))}
+    return Settings(_env_file=env_file, **known)
 
 
 def ensure_keys(settings: Settings, *, create: bool = True) -> tuple[Settings, dict[str, str]]:

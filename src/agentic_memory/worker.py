@@ -25,7 +25,7 @@ _INCARNATION = secrets.token_hex(4)
 
 def backoff(attempts: int) -> float:
     """Exponential with jitter: ~2 s, 4 s, 8 s ... capped at 10 minutes."""
-    return min(MAX_BACKOFF_SECS, 2.0 ** attempts) * random.uniform(0.8, 1.2)
+    return min(MAX_BACKOFF_SECS, 2.0 ** attempts) * random.uniform(0.8, 1.2)  # noqa: S311 - jitter, not a secret
 
 
 def worker_is_alive(name: str) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import sys
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -123,7 +124,9 @@ def test_queue_dedupes_and_claims_each_job_once(queue):
     assert queue.accept(event_type="post_call_transcription", conversation_id="c1", body=b"{}", received_at=T0)
     first = queue.claim(worker="w", now=T0, lease_secs=60)
     second = queue.claim(worker="w", now=T0, lease_secs=60)
-    assert first and second and first.id != second.id
+    assert first
+    assert second
+    assert first.id != second.id
     assert queue.claim(worker="w", now=T0, lease_secs=60) is None
     assert queue.stats().pending == 2
     queue.complete(first.id)
@@ -183,22 +186,26 @@ def test_queue_retries_after_backoff_and_reclaims_expired_leases(queue):
     queue.retry(job.id, error="boom", run_after=T0 + timedelta(seconds=30))
     assert queue.claim(worker="w", now=T0 + timedelta(seconds=10), lease_secs=60) is None
     again = queue.claim(worker="w", now=T0 + timedelta(seconds=31), lease_secs=60)
-    assert again.id == job.id and again.attempts == 2 and again.body == b"x"
+    assert again.id == job.id
+    assert again.attempts == 2
+    assert again.body == b"x"
     # The worker holding it dies: once its lease expires another worker gets it.
     assert queue.claim(worker="w2", now=T0 + timedelta(seconds=60), lease_secs=60) is None
     stolen = queue.claim(worker="w2", now=T0 + timedelta(seconds=92), lease_secs=60)
-    assert stolen.id == job.id and stolen.attempts == 3
+    assert stolen.id == job.id
+    assert stolen.attempts == 3
 
 
 def test_blobs_round_trip_and_refuse_escaping_keys(blobs):
     blobs.put("calls/c1/audio.mp3", b"\x00\x01")
     blobs.put("calls/c1/audio.mp3", b"\x02")
     assert blobs.get("calls/c1/audio.mp3") == b"\x02"
-    assert blobs.exists("calls/c1/audio.mp3") and not blobs.exists("calls/c2/audio.mp3")
+    assert blobs.exists("calls/c1/audio.mp3")
+    assert not blobs.exists("calls/c2/audio.mp3")
     with pytest.raises(KeyError):
         blobs.get("calls/c2/audio.mp3")
     for bad in ("../x", "/etc/passwd", "calls/../../x", "calls//x", ".hidden", "a/./b", "a\\b", ""):
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match="unsafe object key"):
             blobs.put(bad, b"x")
 
 
@@ -222,7 +229,8 @@ def test_jobs_of_a_dead_worker_are_requeued_at_once(queue):
     alive = queue.claim(worker="host:222:1", now=T0, lease_secs=600)
     assert queue.release_orphans(lambda worker: worker != "host:111:1") == 1
     again = queue.claim(worker="host:333:1", now=T0, lease_secs=600)
-    assert again is not None and again.id == dead.id
+    assert again is not None
+    assert again.id == dead.id
     assert queue.claim(worker="host:333:1", now=T0, lease_secs=600) is None  # the live worker keeps its job
     assert alive.id != dead.id
 
@@ -234,7 +242,7 @@ def test_worker_liveness_is_only_denied_for_dead_local_processes():
 
     from agentic_memory.worker import worker_is_alive
 
-    child = subprocess.Popen(["true"])
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
     child.wait()
     host = socket.gethostname()
     assert worker_is_alive(f"{host}:{os.getpid()}:1")
@@ -265,6 +273,7 @@ def test_migration_2_moves_old_keyword_rows_to_per_caller_terms(tmp_path):
 
 
 def test_keyword_terms_split_like_the_index_and_stem_alike(store):
-    store.save_call(update("conv_1", "+1555", [memory("m1", "+1555", "Caller's order number is A-48213; trips to Denver")]))
+    store.save_call(update("conv_1", "+1555",
+                           [memory("m1", "+1555", "Caller's order number is A-48213; trips to Denver")]))
     for terms in (["a-48213"], ["48213"], ["trip"], ["caller's"]):
         assert [i for i, _ in store.keyword_search("+1555", terms, limit=5, type=None)] == ["m1"], terms

@@ -77,7 +77,8 @@ def test_post_call_rejects_bad_signatures_and_bad_json(client):
     assert post_signed(client, raw, timestamp=int(time.time()) - 1801).status_code == 401
     assert post_signed(client, raw, timestamp=int(time.time()) + 1801).status_code == 401
     bad = post_signed(client, b"{not json")
-    assert bad.status_code == 400 and "error" in bad.json()
+    assert bad.status_code == 400
+    assert "error" in bad.json()
     assert post_signed(client, {"type": "post_call_transcription", "data": {}}).status_code == 400
 
 
@@ -97,7 +98,8 @@ def test_audio_before_transcript_is_linked_to_the_caller(client, worker, deps):
     inbox = sqlite3.connect(deps.settings.data_dir / "agentic_memory.sqlite3")
     sizes = dict(inbox.execute("SELECT event_type, length(body) FROM inbox WHERE conversation_id = ?", (cid,)))
     inbox.close()
-    assert sizes["post_call_audio"] == 0 and sizes["post_call_transcription"] > 0
+    assert sizes["post_call_audio"] == 0
+    assert sizes["post_call_transcription"] > 0
 
 
 def test_retrieve_finds_only_the_callers_own_memories(client, worker):
@@ -113,7 +115,8 @@ def test_retrieve_finds_only_the_callers_own_memories(client, worker):
                            headers=auth())
     assert response.status_code == 200
     memories = response.json()["memories"]
-    assert memories and all(m["user_id"] == "+14155550111" for m in memories)
+    assert memories
+    assert all(m["user_id"] == "+14155550111" for m in memories)
     assert any("A-48213" in m["memory"] for m in memories[:5])
     assert not any("Z-99999" in m["memory"] for m in memories)
     top = memories[0]
@@ -133,7 +136,8 @@ def test_retrieve_validates_input(client):
         assert response.status_code == 400, body
     assert client.post("/retrieve", json={"query": "x", "user_id": "+14155550111"}).status_code == 401
     empty = client.post("/retrieve", json={"query": "x", "user_id": "+14155550111"}, headers=auth())
-    assert empty.status_code == 200 and empty.json() == {"memories": []}
+    assert empty.status_code == 200
+    assert empty.json() == {"memories": []}
 
 
 def test_call_initiation_failures_are_stored(client, worker, deps):
@@ -199,5 +203,6 @@ def test_post_call_answers_503_when_storage_fails_so_elevenlabs_retries(client, 
     breaker.execute("BEGIN IMMEDIATE")  # another process holds the write lock: the ack waits on a thread
     threading.Timer(0.3, breaker.execute, ("ROLLBACK",)).start()
     response = post_signed(client, payload)
-    assert response.status_code == 503 and response.json()["error"] == "storage unavailable, retry later"
+    assert response.status_code == 503
+    assert response.json()["error"] == "storage unavailable, retry later"
     breaker.close()

@@ -117,7 +117,8 @@ def test_names_and_greetings(replayed):
     assert card(replayed, PRIYA)["dynamic_variables"]["caller_name"] == "Priya"
     assert card(replayed, LIZ)["dynamic_variables"]["caller_name"] == "Liz"
     omar = card(replayed, OMAR)["dynamic_variables"]
-    assert omar["caller_name"] == "" and omar["returning_caller"] == "yes"
+    assert omar["caller_name"] == ""
+    assert omar["returning_caller"] == "yes"
     stranger = card(replayed, "+12025550142")
     assert stranger["dynamic_variables"]["returning_caller"] == "no"
 

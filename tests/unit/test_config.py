@@ -54,5 +54,5 @@ def test_configured_keys_win_over_generated_ones(tmp_path):
 
 
 def test_bad_region_is_refused():
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="two-letter region code"):
         load_settings({"AGENTIC_MEMORY_DEFAULT_REGION": "USA"}, env_file=None)

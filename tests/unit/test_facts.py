@@ -217,7 +217,8 @@ def test_repeated_statements_are_emitted_once() -> None:
 
 def test_facts_are_capped_and_free_of_control_characters() -> None:
     facts = said("I prefer oat\x00 milk\u200b in my latte " + "and lots of foam " * 30 + ".")
-    assert facts and all(len(f.text) <= 200 for f in facts)
+    assert facts
+    assert all(len(f.text) <= 200 for f in facts)
     assert not any(unicodedata.category(ch)[0] == "C" for f in facts for ch in f.text)
 
 
@@ -228,6 +229,7 @@ def test_extract_never_raises_and_emits_clean_bounded_text(
         turns: list[tuple[str, str]], summary: str) -> None:
     facts = EXTRACTOR.extract(call(*turns, summary=summary, data=(DataPoint("note", summary),)))
     for fact in facts:
-        assert fact.text.strip() and len(fact.text) <= 1000
+        assert fact.text.strip()
+        assert len(fact.text) <= 1000
         assert fact.category == "summary" or len(fact.text) <= 200
         assert not any(unicodedata.category(ch)[0] == "C" for ch in fact.text)

@@ -39,11 +39,10 @@ def test_a_symlink_out_of_the_temp_dir_is_followed_and_refused(tmp_path: Path) -
     assert len(caught) == 1
 
 
-def test_a_caught_violation_still_fails_the_test(tmp_path: Path) -> None:
+def test_a_caught_violation_still_fails_the_test() -> None:
     # Code under test may swallow the error (`except OSError`); the record still holds it for the fixture.
-    with FS_GUARD.expect_violation() as caught:
-        with contextlib.suppress(OSError):
-            SHARED.read_bytes()
+    with FS_GUARD.expect_violation() as caught, contextlib.suppress(OSError):
+        SHARED.read_bytes()
     assert caught
 
 

@@ -64,5 +64,6 @@ bm25s = st.lists(st.tuples(st.sampled_from("abcdefgh"), st.floats(0.01, 50)), ma
 def test_fusion_ranks_each_candidate_once_best_first(dense, keyword):
     ranked = fuse(dense, keyword, {})
     ids = [m for m, _ in ranked]
-    assert len(ids) == len(set(ids)) and set(ids) == {m for m, _ in (*dense, *keyword)}
+    assert len(ids) == len(set(ids))
+    assert set(ids) == {m for m, _ in (*dense, *keyword)}
     assert all(x[1] >= y[1] for x, y in itertools.pairwise(ranked))

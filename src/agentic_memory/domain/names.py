@@ -21,7 +21,7 @@ NAME_KEYS = frozenset({"callername", "name", "firstname", "customername", "fulln
 MAX_TOKEN_CHARS = 30
 MAX_TOKENS = 4
 
-_TOKEN = r"[^\W\d_]+(?:['-][^\W\d_]+)*"
+_TOKEN = r"[^\W\d_]+(?:['-][^\W\d_]+)*"  # noqa: S105 - a word token of a regex, not a secret
 _NEXT_TOKEN = re.compile(rf" ?({_TOKEN})\.?(?![\w'-])")  # "." for initials: "John F. Kennedy"
 _PARTICLES = frozenset(("de", "del", "della", "di", "da", "das", "dos", "du", "la", "las", "le", "los",
                        "van", "von", "der", "den", "ter", "bin", "al"))

@@ -17,7 +17,8 @@ def render_prompt(template: str, *, base_prompt: str, caller_context: str) -> st
     return template.replace("{base_prompt}", base_prompt).replace("{caller_context}", caller_context)
 
 
-def client_data_response(briefing: CallerBriefing, *, prompt_template: str = "", base_prompt: str = "") -> dict[str, Any]:
+def client_data_response(briefing: CallerBriefing, *, prompt_template: str = "",
+                         base_prompt: str = "") -> dict[str, Any]:
     profile = briefing.profile
     agent: dict[str, Any] = {"first_message": briefing.first_message}
     if profile is not None and _LANGUAGE.fullmatch(profile.language):

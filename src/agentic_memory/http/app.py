@@ -9,7 +9,7 @@ import logging
 import time
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from functools import lru_cache
 from typing import Any, TypeVar
 
@@ -114,7 +114,7 @@ def create_app(deps: Deps) -> FastAPI:
         return ack_executor
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         nonlocal ack_executor
         # Each thread-pool thread holds its own SQLite connection and page cache; more threads than this
         # only add memory and GIL contention on 2 cores (the work behind them is CPU or one fsync lock).
@@ -207,10 +207,8 @@ def create_app(deps: Deps) -> FastAPI:
             # thread hop cost more than the commit (A/B in bench/PERF_NOTES.md). Never waits for a lock:
             # if another writer holds it, the commit goes to the thread pool like under load.
             started = time.monotonic()
-            try:
+            with suppress(Busy):
                 accepted = accept(wait=False)
-            except Busy:
-                pass
             inline.observe(time.monotonic() - started)
         if accepted is None:
             # A plain executor hop is leaner than anyio's (no limiter or cancel scope).
@@ -255,14 +253,14 @@ def create_app(deps: Deps) -> FastAPI:
         try:
             stats = deps.queue.stats()
             queue = {"pending": stats.pending, "dead": stats.dead}
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # noqa: BLE001 - as above: reported as a failed check
             checks["queue"] = f"error: {exc.__class__.__name__}"
         checks["worker"] = "running" if deps.worker and not deps.worker.stopping.is_set() else "external"
         ok = all(v in ("ok", "running", "external") for v in checks.values())
         return JSONResponse({"status": "ok" if ok else "degraded", "checks": checks, "queue": queue})
 
-    app.add_middleware(PostCallFastPath, serve=serve_post_call)  # type: ignore[arg-type]
+    app.add_middleware(PostCallFastPath, serve=serve_post_call)
     limits = {"/post-call": settings.max_post_call_bytes}
-    app.add_middleware(RequestMiddleware, limits=limits, default_limit=settings.max_request_bytes,  # type: ignore[arg-type]
+    app.add_middleware(RequestMiddleware, limits=limits, default_limit=settings.max_request_bytes,
                        activity=activity)
     return app

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from agentic_memory.elevenlabs import payloads, signature
+from agentic_memory.errors import InvalidInput
 from agentic_memory.ports import Clock, JobQueue
 
 
@@ -26,7 +27,7 @@ def accept_webhook(body: bytes, signature_header: str | None, *, secrets: Sequen
     if event.type == payloads.AUDIO:
         audio = event.payload["data"].get("full_audio")
         if not isinstance(audio, str) or not audio:
-            raise payloads.InvalidInput("data.full_audio must be a base64 string")
+            raise InvalidInput("data.full_audio must be a base64 string")
     fresh = queue.accept(event_type=event.type, conversation_id=event.conversation_id, body=body, received_at=now,
                          wait=wait)
     return Accepted(event.type, event.conversation_id, duplicate=not fresh)

@@ -126,7 +126,7 @@ def _dedupe_slots(facts: list[Fact]) -> list[Fact]:
     seen: set[str] = set()
     out = []
     for i, fact in enumerate(facts):
-        if fact.slot and last_in_slot[fact.slot] != i or fact.text.lower() in seen:
+        if (fact.slot and last_in_slot[fact.slot] != i) or fact.text.lower() in seen:
             continue
         seen.add(fact.text.lower())
         out.append(fact)
