@@ -145,10 +145,9 @@ class SqliteMemoryStore:
         if not ids:
             return {}
         marks = ",".join("?" * len(ids))
+        sql = f"SELECT {_MEMORY_COLUMNS} FROM memories WHERE id IN ({marks})"  # noqa: S608 - constants and "?"s only
         with translate_errors():
-            rows = self.db.connection().execute(
-                # S608 is a false alarm: the f-string holds constant column names and "?" marks; ids are bound.
-                f"SELECT {_MEMORY_COLUMNS} FROM memories WHERE id IN ({marks})", list(ids)).fetchall()  # noqa: S608
+            rows = self.db.connection().execute(sql, list(ids)).fetchall()
         return {row[0]: _memory(row) for row in rows}
 
     def ping(self) -> None:
