@@ -109,7 +109,7 @@ def test_retrieve_auth_setting_parses_like_an_operator_writes_it():
     assert load_settings(base, env_file=None).retrieve_auth is True  # on unless said otherwise
     for value in ("false", "False", "0", "no", "off"):
         assert load_settings({**base, "AGENTIC_MEMORY_RETRIEVE_AUTH": value}, env_file=None).retrieve_auth is False
-    with pytest.raises(ValueError, match="retrieve_auth"):
+    with pytest.raises(ValueError, match="AGENTIC_MEMORY_RETRIEVE_AUTH"):
         load_settings({**base, "AGENTIC_MEMORY_RETRIEVE_AUTH": "maybe"}, env_file=None)
 
 

@@ -9,6 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from agentic_memory.domain.fact_lexicon import singular, topic_of
+from agentic_memory.domain.fact_text import as_caller
 from agentic_memory.domain.facts import FactExtractor, RuleFactExtractor
 from agentic_memory.domain.models import Conversation, DataPoint, Evaluation, Fact, Turn
 
@@ -233,3 +235,26 @@ def test_extract_never_raises_and_emits_clean_bounded_text(
         assert len(fact.text) <= 1000
         assert fact.category == "summary" or len(fact.text) <= 200
         assert not any(unicodedata.category(ch)[0] == "C" for ch in fact.text)
+
+
+@pytest.mark.parametrize(("phrase", "expected"), [
+    ("I watch the news", "Caller watches the news."), ("I fix bikes", "Caller fixes bikes."),
+    ("I go running", "Caller goes running."), ("I study law", "Caller studies law."),
+    ("I play chess", "Caller plays chess."), ("I can swim", "Caller can swim."),
+    ("I always buy a latte", "Caller always buys a latte."),
+])
+def test_first_person_phrases_are_conjugated_for_the_caller(phrase, expected):
+    assert as_caller(phrase) == expected
+
+
+@pytest.mark.parametrize(("word", "expected"), [
+    ("berries", "berry"), ("boxes", "box"), ("churches", "church"), ("glasses", "glass"), ("cats", "cat"),
+    ("bus", "bus"), ("tea", "tea"),
+])
+def test_topic_words_are_made_singular(word, expected):
+    assert singular(word) == expected
+
+
+@pytest.mark.parametrize("obj", ["", "the a", "..."])
+def test_an_object_without_content_words_has_no_topic(obj):
+    assert topic_of(obj) is None
