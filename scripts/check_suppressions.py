@@ -24,6 +24,16 @@ TYPE_IGNORE = re.compile(r"#\s*type:\s*ignore(?P<codes>\[[a-z0-9-]+(?:,\s*[a-z0-
 REASON = re.compile(r"^\s*(?:-|—|#)\s*\w")
 
 
+def line_problems(line: str) -> list[str]:
+    problems = []
+    for pattern, name, example in ((NOQA, "noqa", "# noqa: S608 - why"),
+                                   (TYPE_IGNORE, "type: ignore", "# type: ignore[code]  # why")):
+        match = pattern.search(line)
+        if match and (not match["codes"] or not REASON.match(match["rest"])):
+            problems.append(f"`{name}` needs rule codes and a reason, as in `{example}`")
+    return problems
+
+
 def source_problems() -> list[str]:
     problems = []
     for folder in FOLDERS:
@@ -31,12 +41,7 @@ def source_problems() -> list[str]:
             if ".venv" in path.parts or path == Path(__file__).resolve():  # its docstring shows the forms
                 continue
             for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-                where = f"{path.relative_to(ROOT)}:{number}"
-                for pattern, name, example in ((NOQA, "noqa", "# noqa: S608 - why"),
-                                               (TYPE_IGNORE, "type: ignore", "# type: ignore[code]  # why")):
-                    match = pattern.search(line)
-                    if match and (not match["codes"] or not REASON.match(match["rest"])):
-                        problems.append(f"{where}: `{name}` needs rule codes and a reason, as in `{example}`")
+                problems += [f"{path.relative_to(ROOT)}:{number}: {p}" for p in line_problems(line)]
     return problems
 
 
