@@ -86,8 +86,14 @@ class Guard:
         if not isinstance(target, str | os.PathLike):
             return
         path = os.fspath(target)
-        if event == "sqlite3.connect" and (path == ":memory:" or path.startswith("file:")):
-            return  # in-memory databases; URIs are not used by the project
+        if event == "sqlite3.connect":
+            if path.startswith("file:"):  # a URI (uri=True): its path is what SQLite opens
+                path, _, query = path.removeprefix("file:").partition("?")
+                path = path.removeprefix("//")  # file:///abs/path
+                if "mode=memory" in query:
+                    return
+            if path in (":memory:", ""):  # in-memory and temporary databases: no file is named
+                return
         self._local.busy = True  # realpath below must not re-enter the hook
         try:
             if self.allowed(path):

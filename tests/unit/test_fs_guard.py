@@ -52,3 +52,12 @@ def test_the_checkout_and_the_temp_dir_are_allowed(tmp_path: Path) -> None:
     sqlite3.connect(tmp_path / "db.sqlite3").close()
     assert str(tmp_path).startswith(FS_GUARD.temp_root)
     assert not str(tmp_path).startswith(str(CHECKOUT.parent) + os.sep + "shared")
+
+
+def test_sqlite_uris_are_checked_by_their_path(tmp_path: Path) -> None:
+    sqlite3.connect(f"file:{tmp_path / 'ok.sqlite3'}?mode=rwc", uri=True).close()
+    sqlite3.connect("file:scratch?mode=memory", uri=True).close()
+    sqlite3.connect(":memory:").close()
+    with FS_GUARD.expect_violation() as caught, pytest.raises(OutsideCheckoutError):
+        sqlite3.connect(f"file://{CHECKOUT.parent / 'shared' / 'x.sqlite3'}?mode=ro", uri=True)
+    assert len(caught) == 1
