@@ -64,7 +64,8 @@ DEVICE_FILES = frozenset({"/dev/null"})
 class Guard:
     def __init__(self, temp_root: str) -> None:
         self.temp_root = temp_root
-        self.roots = tuple(sorted({_real(r) for r in [CHECKOUT, temp_root, *_python_roots()]}))
+        candidates: list[str | os.PathLike[str]] = [CHECKOUT, temp_root, *_python_roots()]
+        self.roots = tuple(sorted({_real(r) for r in candidates}))
         self.violations: list[str] = []
         self._local = threading.local()
 
