@@ -8,16 +8,23 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from agentic_memory.config import Settings, load_settings
 from agentic_memory.domain.keys import check_key
 from agentic_memory.domain.models import CallerProfile, Memory, MemoryType
 from agentic_memory.domain.ranking import stem  # a stand-in for FTS5's porter stemmer: plurals
 from agentic_memory.errors import Busy
 from agentic_memory.ports import CallUpdate, Job, QueueStats
 
+if TYPE_CHECKING:
+    from agentic_memory.bootstrap import Deps
+
 _TOKEN = re.compile(r"[^\W_]+")
+TEST_WORKSPACE_KEY = "amk_fake_workspace_key_0123456789abcdef"
+TEST_HMAC_KEY = "wsec_fake_hmac_key_0123456789abcdefghij"
 
 
 class FixedClock:
@@ -197,3 +204,17 @@ class InMemoryMemoryStore:
 
     def ping(self) -> None:
         return None
+
+
+def in_memory_deps(settings: Settings | None = None, *, clock: FixedClock | None = None,
+                   store: InMemoryMemoryStore | None = None, with_worker: bool = False) -> Deps:
+    """Deps made entirely of the fakes above (no files, no model), for tests of HTTP and the worker."""
+    from agentic_memory.bootstrap import Deps
+
+    settings = settings or load_settings({"ELEVENLABS_WORKSPACE_KEY": TEST_WORKSPACE_KEY,
+                                          "ELEVENLABS_HMAC_KEY": TEST_HMAC_KEY}, env_file=None)
+    deps = Deps(settings=settings, store=store or InMemoryMemoryStore(), queue=InMemoryJobQueue(),
+                blobs=InMemoryBlobStore(), embedder=HashEmbedder(), clock=clock or FixedClock())
+    if with_worker:
+        deps.worker = deps.make_worker()
+    return deps

@@ -6,14 +6,19 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from agentic_memory.adapters.sqlite.database import Database, queries, translate_errors
-from agentic_memory.ports import Job, QueueStats
+from agentic_memory.clock import SystemClock
+from agentic_memory.ports import Clock, Job, QueueStats
 
 MAX_ERROR_LENGTH = 2000
 
 
 class SqliteJobQueue:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, clock: Clock | None = None) -> None:
         self.db = db
+        self.clock = clock or SystemClock()
+
+    def close(self) -> None:
+        return None
 
     def accept(self, *, event_type: str, conversation_id: str, body: bytes, received_at: datetime,
                wait: bool = True) -> bool:
@@ -46,7 +51,7 @@ class SqliteJobQueue:
 
     def complete(self, job_id: int, *, drop_body: bool = False) -> None:
         with self.db.transaction() as conn:
-            conn.execute(queries()["complete"], {"id": job_id, "now": datetime.now(UTC).timestamp(),
+            conn.execute(queries()["complete"], {"id": job_id, "now": self.clock.now().timestamp(),
                                                  "drop_body": drop_body})
 
     def retry(self, job_id: int, *, error: str, run_after: datetime) -> None:
@@ -57,7 +62,7 @@ class SqliteJobQueue:
     def bury(self, job_id: int, *, error: str) -> None:
         with self.db.transaction() as conn:
             conn.execute(queries()["bury"], {
-                "id": job_id, "error": error[:MAX_ERROR_LENGTH], "now": datetime.now(UTC).timestamp()})
+                "id": job_id, "error": error[:MAX_ERROR_LENGTH], "now": self.clock.now().timestamp()})
 
     def stats(self) -> QueueStats:
         with translate_errors():
