@@ -156,7 +156,7 @@ def migrate(settings: Settings) -> None:
 
 def build(settings: Settings, *, embedder: Embedder | None = None, with_worker: bool = True,
           clock: Clock | None = None) -> Deps:
-    """Settings -> adapters -> Deps, the database migrated. `embedder`/`clock` replace the real ones (tests)."""
+    """Settings -> adapters -> Deps, the database migrated. `embedder` and `clock` replace the real ones."""
     from agentic_memory.clock import SystemClock
 
     settings.validate_secrets()
@@ -173,8 +173,8 @@ def build(settings: Settings, *, embedder: Embedder | None = None, with_worker: 
     except BaseException:
         database.close()
         raise
-    deps = Deps(settings=settings, store=database.store, queue=queue, blobs=blobs, embedder=embedder, clock=clock,
-                closers=[database.close])
+    deps = Deps(settings=settings, store=database.store, queue=queue, blobs=blobs, embedder=embedder,
+                clock=clock, closers=[database.close])
     if with_worker:
         deps.worker = deps.make_worker()
     if not settings.retrieve_auth:

@@ -6,6 +6,7 @@ import hashlib
 import re
 import threading
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
@@ -16,7 +17,6 @@ from agentic_memory.config import Settings, load_settings
 from agentic_memory.domain.keys import check_key
 from agentic_memory.domain.models import CallerProfile, Memory, MemoryType
 from agentic_memory.domain.ranking import stem  # a stand-in for FTS5's porter stemmer: plurals
-from agentic_memory.errors import Busy
 from agentic_memory.ports import CallUpdate, Job, QueueStats
 
 if TYPE_CHECKING:
@@ -64,9 +64,6 @@ class InMemoryBlobStore:
     def get(self, key: str) -> bytes:
         return self.blobs[check_key(key)]
 
-    def exists(self, key: str) -> bool:
-        return check_key(key) in self.blobs
-
     def ping(self) -> None:
         return None
 
@@ -87,20 +84,18 @@ class InMemoryJobQueue:
         self.keys: set[tuple[str, str]] = set()
         self.lock = threading.Lock()
 
-    def accept(self, *, event_type: str, conversation_id: str, body: bytes, received_at: datetime,
-               wait: bool = True) -> bool:
-        if not self.lock.acquire(blocking=wait):
-            raise Busy("queue lock held")
-        try:
-            if (conversation_id, event_type) in self.keys:
-                return False
-            self.keys.add((conversation_id, event_type))
-            job_id = len(self.rows) + 1
-            self.rows[job_id] = _Row(Job(job_id, event_type, conversation_id, bytes(body), 0, received_at),
-                                     run_after=received_at)
-            return True
-        finally:
-            self.lock.release()
+    def accept(self, *, event_type: str, conversation_id: str, body: bytes,
+               received_at: datetime) -> Future[bool]:
+        done: Future[bool] = Future()
+        with self.lock:
+            fresh = (conversation_id, event_type) not in self.keys
+            if fresh:
+                self.keys.add((conversation_id, event_type))
+                job_id = len(self.rows) + 1
+                self.rows[job_id] = _Row(Job(job_id, event_type, conversation_id, bytes(body), 0, received_at),
+                                         run_after=received_at)
+        done.set_result(fresh)
+        return done
 
     def claim(self, *, worker: str, now: datetime, lease_secs: int) -> Job | None:
         with self.lock:

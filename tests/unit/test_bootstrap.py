@@ -25,7 +25,7 @@ def _build(tmp_path, **overrides):
 def test_defaults_put_the_database_and_files_under_the_data_dir(tmp_path):
     deps = _build(tmp_path)
     try:
-        assert deps.queue.stats().pending == 0
+        assert deps.queue.accept(event_type="t", conversation_id="c1", body=b"x", received_at=T0).result(5)
         deps.blobs.put("calls/c1/x.json", b"{}")
     finally:
         deps.close()

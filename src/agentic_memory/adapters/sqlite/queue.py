@@ -1,11 +1,19 @@
-"""SqliteJobQueue: the webhook inbox doubles as the work queue, so storing and queueing is one commit."""
+"""SqliteJobQueue: the webhook inbox doubles as the work queue, so storing and queueing is one commit.
+
+`accept` (the webhook ack) goes through a group commit: concurrent acks share a transaction and an fsync
+(`group_commit.py`). The worker's calls run in the calling thread, serialised with it by the write lock.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import sqlite3
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from datetime import UTC, datetime
+from typing import Any
 
 from agentic_memory.adapters.sqlite.database import Database, queries, translate_errors
+from agentic_memory.adapters.sqlite.group_commit import GroupCommit
 from agentic_memory.clock import SystemClock
 from agentic_memory.ports import Clock, Job, QueueStats
 
@@ -16,17 +24,15 @@ class SqliteJobQueue:
     def __init__(self, db: Database, clock: Clock | None = None) -> None:
         self.db = db
         self.clock = clock or SystemClock()
+        self._acks = GroupCommit(db, _insert_all)
 
     def close(self) -> None:
-        return None
+        self._acks.close()
 
-    def accept(self, *, event_type: str, conversation_id: str, body: bytes, received_at: datetime,
-               wait: bool = True) -> bool:
-        with self.db.transaction(wait=wait) as conn:
-            cursor = conn.execute(queries()["accept"], {
-                "event_type": event_type, "conversation_id": conversation_id, "body": body,
-                "received_at": received_at.timestamp()})
-            return cursor.rowcount == 1
+    def accept(self, *, event_type: str, conversation_id: str, body: bytes,
+               received_at: datetime) -> Future[bool]:
+        return self._acks.submit({"event_type": event_type, "conversation_id": conversation_id, "body": body,
+                                  "received_at": received_at.timestamp()})
 
     def claim(self, *, worker: str, now: datetime, lease_secs: int) -> Job | None:
         stamp = now.timestamp()
@@ -68,3 +74,9 @@ class SqliteJobQueue:
         with translate_errors():
             row = self.db.connection().execute(queries()["stats"]).fetchone()
         return QueueStats(pending=int(row[0]), dead=int(row[1]))
+
+
+def _insert_all(conn: sqlite3.Connection, rows: Sequence[dict[str, Any]]) -> list[bool]:
+    """One transaction's acks, in order: True where the row is new (a repeat in the same batch is False)."""
+    sql = queries()["accept"]
+    return [conn.execute(sql, row).rowcount == 1 for row in rows]
