@@ -83,7 +83,7 @@ def worker() -> None:
     settings = _settings()
     configure_logging(settings.log_level)
     deps = _build(settings)
-    assert deps.worker is not None
+    assert deps.worker is not None  # noqa: S101 - narrows the type: build() makes a worker unless told not to
     signal.signal(signal.SIGTERM, lambda *_: deps.worker.stop() if deps.worker else None)
     try:
         deps.worker.run()

@@ -25,7 +25,7 @@ HEADERS = {"X-Workspace-Key": TEST_WORKSPACE_KEY}
 class SlowStore(InMemoryMemoryStore):
     """A store on a slow network: every profile read takes STORE_SECS (a blocking call, like a driver's)."""
 
-    def caller(self, caller_id: str):  # type: ignore[no-untyped-def]
+    def caller(self, caller_id: str):
         time.sleep(STORE_SECS)
         return super().caller(caller_id)
 
@@ -70,7 +70,8 @@ def test_many_slow_client_data_requests_do_not_stop_health_answering_fast():
                 return await asyncio.gather(*slow), elapsed, health
 
         answers, health_secs, health = asyncio.run(main())
-    assert health.status_code == 200 and health.json()["status"] == "ok"
+    assert health.status_code == 200
+    assert health.json()["status"] == "ok"
     # On the loop, the store calls would hold /health for requests x STORE_SECS (16 s); off it, not even one.
     assert health_secs < STORE_SECS / 2, health_secs
     assert [a.status_code for a in answers] == [200] * requests
@@ -91,7 +92,7 @@ def test_health_reports_degraded_instead_of_hanging_on_a_stuck_backend():
 
 def test_an_embedding_outage_is_a_503_not_a_500():
     class BrokenModel(HashEmbedder):
-        def embed(self, texts):  # type: ignore[no-untyped-def]
+        def embed(self, texts):  # noqa: ARG002 - the Embedder port's signature
             raise EmbeddingError("embedding model failed: out of memory")
 
     deps = in_memory_deps()
