@@ -70,22 +70,23 @@ class Worker:
         except InvalidInput as exc:  # the payload itself is unusable: retrying cannot help
             log.warning("job dead-lettered", extra={"job_id": job.id, "event_type": job.event_type,
                                                     "error": str(exc)})
-            self.queue.bury(job.id, error=f"invalid payload: {exc}")
+            self.queue.bury(job.id, lease=job.lease, error=f"invalid payload: {exc}")
             return True
         except Exception as exc:
             error = f"{exc.__class__.__name__}: {exc}"
             if job.attempts >= self.max_attempts:
                 log.exception("job failed for good", extra={"job_id": job.id, "attempts": job.attempts})
-                self.queue.bury(job.id, error=error)
+                self.queue.bury(job.id, lease=job.lease, error=error)
             else:
                 delay = backoff(job.attempts)
                 log.exception("job failed, will retry", extra={"job_id": job.id, "attempts": job.attempts,
                                                                "retry_in_secs": round(delay, 1)})
-                self.queue.retry(job.id, error=error, run_after=self.deps.clock.now() + timedelta(seconds=delay))
+                self.queue.retry(job.id, lease=job.lease, error=error,
+                                 run_after=self.deps.clock.now() + timedelta(seconds=delay))
             return True
         # An audio webhook is megabytes of base64 whose mp3 is now a durable file: keeping it in the inbox
         # too would grow the database by the size of every call's audio.
-        self.queue.complete(job.id, drop_body=job.event_type == AUDIO)
+        self.queue.complete(job.id, lease=job.lease, drop_body=job.event_type == AUDIO)
         log.info("job done", extra={"job_id": job.id, "event_type": job.event_type, "outcome": outcome,
                                     "ms": round((time.perf_counter() - started) * 1000, 1)})
         return True

@@ -1,4 +1,4 @@
-"""One suite per port, run against the shipped fake and the real SQLite/filesystem adapters."""
+"""One suite per port, run against the shipped fake and the real SQLite, PostgreSQL and filesystem adapters."""
 
 from __future__ import annotations
 
@@ -9,6 +9,9 @@ import numpy as np
 import pytest
 
 from agentic_memory.adapters.blobs.filesystem import FilesystemBlobStore
+from agentic_memory.adapters.postgres.database import PostgresDatabase
+from agentic_memory.adapters.postgres.memory_store import PostgresMemoryStore
+from agentic_memory.adapters.postgres.queue import PostgresJobQueue
 from agentic_memory.adapters.sqlite.database import Database
 from agentic_memory.adapters.sqlite.memory_store import SqliteMemoryStore
 from agentic_memory.adapters.sqlite.queue import SqliteJobQueue
@@ -21,15 +24,20 @@ T0 = datetime(2026, 1, 1, tzinfo=UTC)
 EMBED = HashEmbedder()
 
 
-@pytest.fixture(params=["fake", "sqlite"])
+@pytest.fixture(params=["fake", "sqlite", "postgres"])
 def db_kind(request):
     return request.param
 
 
 @pytest.fixture
-def store(db_kind, tmp_path):
+def store(db_kind, tmp_path, request):
     if db_kind == "fake":
         yield InMemoryMemoryStore()
+        return
+    if db_kind == "postgres":
+        pg = PostgresDatabase(request.getfixturevalue("pg_url"))
+        yield PostgresMemoryStore(pg)
+        pg.close()
         return
     db = Database(tmp_path / "m.sqlite3")
     db.migrate()
@@ -38,9 +46,14 @@ def store(db_kind, tmp_path):
 
 
 @pytest.fixture
-def queue(db_kind, tmp_path):
+def queue(db_kind, tmp_path, request):
     if db_kind == "fake":
         yield InMemoryJobQueue()
+        return
+    if db_kind == "postgres":
+        pg = PostgresDatabase(request.getfixturevalue("pg_url"))
+        yield PostgresJobQueue(pg)
+        pg.close()
         return
     db = Database(tmp_path / "q.sqlite3")
     db.migrate()
@@ -126,12 +139,13 @@ def test_queue_dedupes_and_claims_each_job_once(queue):
     assert first and second and first.id != second.id
     assert queue.claim(worker="w", now=T0, lease_secs=60) is None
     assert queue.stats().pending == 2
-    queue.complete(first.id)
-    queue.bury(second.id, error="bad")
+    assert queue.complete(first.id, lease=first.lease)
+    assert queue.bury(second.id, lease=second.lease, error="bad")
     stats = queue.stats()
     assert (stats.pending, stats.dead) == (0, 1)
 
 
+@pytest.mark.parametrize("db_kind", ["fake", "sqlite"])  # PostgreSQL never writes on the event loop
 def test_queue_accept_without_waiting_raises_busy_and_stores_nothing_while_the_write_lock_is_held(queue):
     hold = queue.lock if isinstance(queue, InMemoryJobQueue) else queue.db._write_lock
     with hold, pytest.raises(Busy):
@@ -167,8 +181,8 @@ def test_sqlite_queue_drops_a_completed_jobs_body_only_when_asked_and_still_dedu
     for cid in ("c1", "c2"):
         queue.accept(event_type="post_call_audio", conversation_id=cid, body=b"x" * 10_000, received_at=T0)
     first, second = (queue.claim(worker="w", now=T0, lease_secs=60) for _ in range(2))
-    queue.complete(first.id, drop_body=True)
-    queue.complete(second.id)
+    queue.complete(first.id, lease=first.lease, drop_body=True)
+    queue.complete(second.id, lease=second.lease)
     sizes = dict(db.connection().execute("SELECT id, length(body) FROM inbox").fetchall())
     assert sizes == {first.id: 0, second.id: 10_000}
     assert not queue.accept(event_type="post_call_audio", conversation_id=first.conversation_id, body=b"x",
@@ -180,7 +194,7 @@ def test_sqlite_queue_drops_a_completed_jobs_body_only_when_asked_and_still_dedu
 def test_queue_retries_after_backoff_and_reclaims_expired_leases(queue):
     queue.accept(event_type="t", conversation_id="c1", body=b"x", received_at=T0)
     job = queue.claim(worker="w", now=T0, lease_secs=60)
-    queue.retry(job.id, error="boom", run_after=T0 + timedelta(seconds=30))
+    queue.retry(job.id, lease=job.lease, error="boom", run_after=T0 + timedelta(seconds=30))
     assert queue.claim(worker="w", now=T0 + timedelta(seconds=10), lease_secs=60) is None
     again = queue.claim(worker="w", now=T0 + timedelta(seconds=31), lease_secs=60)
     assert again.id == job.id and again.attempts == 2 and again.body == b"x"
@@ -188,6 +202,35 @@ def test_queue_retries_after_backoff_and_reclaims_expired_leases(queue):
     assert queue.claim(worker="w2", now=T0 + timedelta(seconds=60), lease_secs=60) is None
     stolen = queue.claim(worker="w2", now=T0 + timedelta(seconds=92), lease_secs=60)
     assert stolen.id == job.id and stolen.attempts == 3
+    # The first holder wakes up late: its token no longer holds the job, so its result is refused.
+    assert not again.lease == stolen.lease
+    assert not queue.complete(again.id, lease=again.lease)
+    assert not queue.retry(again.id, lease=again.lease, error="late", run_after=T0)
+    assert not queue.bury(again.id, lease=again.lease, error="late")
+    assert not queue.heartbeat(again.id, lease=again.lease, now=T0 + timedelta(seconds=93), lease_secs=60)
+    assert queue.stats().pending == 1
+    assert queue.complete(stolen.id, lease=stolen.lease)
+    assert not queue.complete(stolen.id, lease=stolen.lease)  # done once; a second call changes nothing
+    assert queue.stats().pending == 0
+
+
+def test_queue_heartbeat_keeps_a_long_job_from_being_claimed_again(queue):
+    queue.accept(event_type="t", conversation_id="c1", body=b"x", received_at=T0)
+    job = queue.claim(worker="w", now=T0, lease_secs=60)
+    assert queue.heartbeat(job.id, lease=job.lease, now=T0 + timedelta(seconds=50), lease_secs=60)
+    assert queue.claim(worker="w2", now=T0 + timedelta(seconds=100), lease_secs=60) is None
+    assert not queue.heartbeat(job.id, lease="not-the-token", now=T0 + timedelta(seconds=100), lease_secs=60)
+    stolen = queue.claim(worker="w2", now=T0 + timedelta(seconds=111), lease_secs=60)
+    assert stolen is not None and stolen.id == job.id
+
+
+def test_queue_released_jobs_void_the_old_token(queue):
+    queue.accept(event_type="t", conversation_id="c1", body=b"x", received_at=T0)
+    job = queue.claim(worker="host:111:1", now=T0, lease_secs=600)
+    assert queue.release_orphans(lambda worker: False) == 1
+    assert not queue.complete(job.id, lease=job.lease)
+    again = queue.claim(worker="host:222:1", now=T0 + timedelta(seconds=1), lease_secs=600)
+    assert again is not None and again.id == job.id and again.lease != job.lease
 
 
 def test_blobs_round_trip_and_refuse_escaping_keys(blobs):

@@ -1,0 +1,68 @@
+"""PostgresJobQueue: jobs claimed with FOR UPDATE SKIP LOCKED, each claim holding a lease token.
+
+Raw webhook bodies live in `job_bodies`, beside the hot `jobs` table that claims scan. Storing a webhook
+and queueing its job is still one statement, so one commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from agentic_memory.adapters.postgres.database import PostgresDatabase
+from agentic_memory.errors import Busy
+from agentic_memory.ports import Job, QueueStats
+
+MAX_ERROR_LENGTH = 2000
+
+
+class PostgresJobQueue:
+    def __init__(self, db: PostgresDatabase) -> None:
+        self.db = db
+
+    def accept(self, *, event_type: str, conversation_id: str, body: bytes, received_at: datetime,
+               wait: bool = True) -> bool:
+        if not wait:
+            # A network round trip must not run on the event loop: the caller retries on its thread pool.
+            raise Busy("PostgreSQL writes always leave the event loop")
+        return self.db.execute("accept", {"event_type": event_type, "conversation_id": conversation_id,
+                                          "body": body, "received_at": received_at}) == 1
+
+    def claim(self, *, worker: str, now: datetime, lease_secs: int) -> Job | None:
+        row = self.db.fetchone("claim", {"now": now, "lease_until": now + timedelta(seconds=lease_secs),
+                                         "worker": worker})
+        if row is None:
+            return None
+        return Job(id=row[0], event_type=row[1], conversation_id=row[2], body=bytes(row[3]), attempts=row[4],
+                   received_at=row[5], lease=row[6])
+
+    def heartbeat(self, job_id: int, *, lease: str, now: datetime, lease_secs: int) -> bool:
+        return self.db.execute("heartbeat", {"id": job_id, "lease": lease, "now": now,
+                                             "lease_until": now + timedelta(seconds=lease_secs)}) == 1
+
+    def complete(self, job_id: int, *, lease: str, drop_body: bool = False) -> bool:
+        row = self.db.fetchone("complete", {"id": job_id, "lease": lease, "drop_body": drop_body})
+        return row is not None and row[0] == 1
+
+    def retry(self, job_id: int, *, lease: str, error: str, run_after: datetime) -> bool:
+        return self.db.execute("retry", {"id": job_id, "lease": lease, "error": error[:MAX_ERROR_LENGTH],
+                                         "run_after": run_after}) == 1
+
+    def bury(self, job_id: int, *, lease: str, error: str) -> bool:
+        return self.db.execute("bury", {"id": job_id, "lease": lease, "error": error[:MAX_ERROR_LENGTH]}) == 1
+
+    def release_orphans(self, is_alive: Callable[[str], bool]) -> int:
+        """Requeue running jobs whose worker `is_alive` says is gone; returns how many."""
+        released = 0
+        for (worker,) in self.db.fetchall("running_workers"):
+            if worker and not is_alive(worker):
+                released += self.db.execute("release_worker", {"worker": worker})
+        return released
+
+    def stats(self) -> QueueStats:
+        row = self.db.fetchone("stats")
+        assert row is not None
+        return QueueStats(pending=int(row[0]), dead=int(row[1]))
+
+    def ping(self) -> None:
+        self.db.ping()
