@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
@@ -31,8 +32,6 @@ class BlobStore(Protocol):
 
     def get(self, key: str) -> bytes: ...
 
-    def exists(self, key: str) -> bool: ...
-
     def ping(self) -> None: ...
 
 
@@ -57,12 +56,14 @@ class QueueStats:
 class JobQueue(Protocol):
     """Durable inbox + work queue. `accept` is the only call on the webhook ack path."""
 
-    def accept(self, *, event_type: str, conversation_id: str, body: bytes, received_at: datetime,
-               wait: bool = True) -> bool:
-        """Store the raw webhook and queue its job in one durable transaction.
+    def accept(self, *, event_type: str, conversation_id: str, body: bytes,
+               received_at: datetime) -> Future[bool]:
+        """Store the raw webhook and queue its job, durably. Never blocks, so it may be called on the event loop:
+        the adapter runs the write however suits it (SQLite: a group commit on its writer thread) and the
+        future resolves once the write is durable.
 
-        Returns False when this (conversation_id, event_type) was already accepted: nothing changes.
-        With `wait=False`, raises Busy at once (nothing stored) if another writer holds the write lock.
+        Result: True when stored now, False when this (conversation_id, event_type) was accepted before
+        (nothing changes). Fails with StorageError when nothing could be stored.
         """
         ...
 

@@ -7,18 +7,25 @@ import re
 import secrets
 import threading
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from agentic_memory.config import Settings, load_settings
 from agentic_memory.domain.keys import check_key
 from agentic_memory.domain.models import CallerProfile, Memory, MemoryType
 from agentic_memory.domain.ranking import stem  # a stand-in for FTS5's porter stemmer: plurals
-from agentic_memory.errors import Busy
 from agentic_memory.ports import CallUpdate, Job, QueueStats
 
+if TYPE_CHECKING:
+    from agentic_memory.bootstrap import Deps
+
 _TOKEN = re.compile(r"[^\W_]+")
+TEST_WORKSPACE_KEY = "amk_fake_workspace_key_0123456789abcdef"
+TEST_HMAC_KEY = "wsec_fake_hmac_key_0123456789abcdefghij"
 
 
 class FixedClock:
@@ -58,9 +65,6 @@ class InMemoryBlobStore:
     def get(self, key: str) -> bytes:
         return self.blobs[check_key(key)]
 
-    def exists(self, key: str) -> bool:
-        return check_key(key) in self.blobs
-
     def ping(self) -> None:
         return None
 
@@ -81,20 +85,18 @@ class InMemoryJobQueue:
         self.keys: set[tuple[str, str]] = set()
         self.lock = threading.Lock()
 
-    def accept(self, *, event_type: str, conversation_id: str, body: bytes, received_at: datetime,
-               wait: bool = True) -> bool:
-        if not self.lock.acquire(blocking=wait):
-            raise Busy("queue lock held")
-        try:
-            if (conversation_id, event_type) in self.keys:
-                return False
-            self.keys.add((conversation_id, event_type))
-            job_id = len(self.rows) + 1
-            self.rows[job_id] = _Row(Job(job_id, event_type, conversation_id, bytes(body), 0, received_at),
-                                     run_after=received_at)
-            return True
-        finally:
-            self.lock.release()
+    def accept(self, *, event_type: str, conversation_id: str, body: bytes,
+               received_at: datetime) -> Future[bool]:
+        done: Future[bool] = Future()
+        with self.lock:
+            fresh = (conversation_id, event_type) not in self.keys
+            if fresh:
+                self.keys.add((conversation_id, event_type))
+                job_id = len(self.rows) + 1
+                self.rows[job_id] = _Row(Job(job_id, event_type, conversation_id, bytes(body), 0, received_at),
+                                         run_after=received_at)
+        done.set_result(fresh)
+        return done
 
     def claim(self, *, worker: str, now: datetime, lease_secs: int) -> Job | None:
         with self.lock:
@@ -218,3 +220,17 @@ class InMemoryMemoryStore:
 
     def ping(self) -> None:
         return None
+
+
+def in_memory_deps(settings: Settings | None = None, *, clock: FixedClock | None = None,
+                   store: InMemoryMemoryStore | None = None, with_worker: bool = False) -> Deps:
+    """Deps made entirely of the fakes above (no files, no model), for tests of HTTP and the worker."""
+    from agentic_memory.bootstrap import Deps
+
+    settings = settings or load_settings({"ELEVENLABS_WORKSPACE_KEY": TEST_WORKSPACE_KEY,
+                                          "ELEVENLABS_HMAC_KEY": TEST_HMAC_KEY}, env_file=None)
+    deps = Deps(settings=settings, store=store or InMemoryMemoryStore(), queue=InMemoryJobQueue(),
+                blobs=InMemoryBlobStore(), embedder=HashEmbedder(), clock=clock or FixedClock())
+    if with_worker:
+        deps.worker = deps.make_worker()
+    return deps

@@ -96,9 +96,10 @@ def test_worker_retries_failures_then_dead_letters_them():
                         clock=clock)
     worker = Worker(queue, broken, max_attempts=3)
     body = json.dumps(transcript("c1", [("user", "hello there")])).encode()
-    queue.accept(event_type="post_call_transcription", conversation_id="c1", body=body, received_at=clock.now())
+    queue.accept(event_type="post_call_transcription", conversation_id="c1", body=body,
+                 received_at=clock.now()).result()
     queue.accept(event_type="post_call_transcription", conversation_id="c2", body=b"{oops",
-                 received_at=clock.now())
+                 received_at=clock.now()).result()
     for _ in range(3):
         assert worker.run_once()
         clock.advance(3600)

@@ -8,7 +8,6 @@ from typing import Literal
 
 Role = Literal["user", "agent"]
 MemoryType = Literal["factual", "semantic"]
-MEMORY_TYPES: tuple[MemoryType, ...] = ("factual", "semantic")
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,3 +113,18 @@ class CallerProfile:
     last_call_summary: str = ""
     memory_count: int = 0
     top_facts: tuple[str, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True, slots=True)
+class CallerBriefing:
+    """What we tell the agent before a call: built from the caller's stored profile."""
+
+    caller_id: str
+    profile: CallerProfile | None
+    memory_summary: str
+    caller_context: str
+    first_message: str
+
+    @property
+    def returning(self) -> bool:
+        return self.profile is not None and self.profile.call_count > 0

@@ -18,8 +18,9 @@ import numpy as np
 import psycopg
 
 from agentic_memory.adapters.postgres.database import PostgresDatabase, queries
+from agentic_memory.clock import SystemClock
 from agentic_memory.domain.models import CallerProfile, Memory, MemoryType
-from agentic_memory.ports import CallUpdate
+from agentic_memory.ports import CallUpdate, Clock
 
 _TOKEN = re.compile(r"[^\W_]+", re.UNICODE)  # what FTS5's unicode61 tokenizer keeps as one token
 
@@ -53,8 +54,9 @@ def _memory(row: Sequence[Any]) -> Memory:
 
 
 class PostgresMemoryStore:
-    def __init__(self, db: PostgresDatabase) -> None:
+    def __init__(self, db: PostgresDatabase, clock: Clock | None = None) -> None:
         self.db = db
+        self.clock = clock or SystemClock()
 
     def caller(self, caller_id: str) -> CallerProfile | None:
         row = self.db.fetchone("get_caller", {"caller_id": caller_id})
@@ -76,7 +78,8 @@ class PostgresMemoryStore:
         with self.db.transaction() as conn:
             inserted = conn.execute(queries()["insert_conversation"], {
                 "conversation_id": update.conversation_id, "caller_id": update.caller_id,
-                "agent_id": update.agent_id, "started_at": update.started_at}).rowcount
+                "agent_id": update.agent_id, "started_at": update.started_at,
+                "processed_at": self.clock.now()}).rowcount
             if inserted != 1:
                 return False
             for memory_id, replacement in update.superseded:

@@ -32,7 +32,7 @@ WHERE id = %(id)s AND status = 'running' AND lease_token = %(lease)s;
 
 -- name: complete
 WITH done AS (
-    UPDATE jobs SET status = 'done', finished_at = now(), lease_until = NULL, lease_token = NULL,
+    UPDATE jobs SET status = 'done', finished_at = %(now)s, lease_until = NULL, lease_token = NULL,
         last_error = NULL
     WHERE id = %(id)s AND status = 'running' AND lease_token = %(lease)s
     RETURNING id
@@ -47,7 +47,7 @@ UPDATE jobs SET status = 'queued', run_after = %(run_after)s, lease_until = NULL
 WHERE id = %(id)s AND status = 'running' AND lease_token = %(lease)s;
 
 -- name: bury
-UPDATE jobs SET status = 'dead', finished_at = now(), lease_until = NULL, lease_token = NULL,
+UPDATE jobs SET status = 'dead', finished_at = %(now)s, lease_until = NULL, lease_token = NULL,
     last_error = %(error)s
 WHERE id = %(id)s AND status = 'running' AND lease_token = %(lease)s;
 
@@ -82,7 +82,7 @@ ON CONFLICT (caller_id) DO UPDATE SET
 
 -- name: insert_conversation
 INSERT INTO conversations (conversation_id, caller_id, agent_id, started_at, processed_at)
-VALUES (%(conversation_id)s, %(caller_id)s, %(agent_id)s, %(started_at)s, now())
+VALUES (%(conversation_id)s, %(caller_id)s, %(agent_id)s, %(started_at)s, %(processed_at)s)
 ON CONFLICT (conversation_id) DO NOTHING;
 
 -- name: insert_memory

@@ -16,8 +16,9 @@ import numpy as np
 
 from agentic_memory.adapters.sqlite.database import Database, queries, translate_errors
 from agentic_memory.adapters.sqlite.scoped_terms import scoped_match, scoped_text
+from agentic_memory.clock import SystemClock
 from agentic_memory.domain.models import CallerProfile, Memory, MemoryType
-from agentic_memory.ports import CallUpdate
+from agentic_memory.ports import CallUpdate, Clock
 
 _MEMORY_COLUMNS = ("id, caller_id, type, text, conversation_id, agent_id, created_at, category, slot, "
                    "turn_start, turn_end")
@@ -42,8 +43,9 @@ def _top_facts(raw: str) -> tuple[str, ...]:
 
 
 class SqliteMemoryStore:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, clock: Clock | None = None) -> None:
         self.db = db
+        self.clock = clock or SystemClock()
 
     def caller(self, caller_id: str) -> CallerProfile | None:
         with translate_errors():
@@ -71,7 +73,7 @@ class SqliteMemoryStore:
             inserted = conn.execute(queries()["insert_conversation"], {
                 "conversation_id": update.conversation_id, "caller_id": update.caller_id,
                 "agent_id": update.agent_id, "started_at": update.started_at.timestamp(),
-                "processed_at": datetime.now(UTC).timestamp()}).rowcount
+                "processed_at": self.clock.now().timestamp()}).rowcount
             if inserted != 1:
                 return False
             for memory_id, replacement in update.superseded:
