@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 
 from agentic_memory.config import Settings, ensure_keys, load_settings
-from agentic_memory.errors import ConfigurationError
+from agentic_memory.errors import ConfigurationError, StorageError
 
 if TYPE_CHECKING:
     from agentic_memory.bootstrap import Deps
@@ -48,6 +48,9 @@ def _build(settings: Settings, *, with_worker: bool = True) -> Deps:
     except ConfigurationError as exc:
         console.print(f"[red]Configuration error:[/red] {exc}")
         raise typer.Exit(2) from exc
+    except StorageError as exc:
+        console.print(f"[red]Database unavailable:[/red] {exc}")
+        raise typer.Exit(3) from exc
 
 
 @app.command()
@@ -104,6 +107,9 @@ def migrate() -> None:
     except ConfigurationError as exc:
         console.print(f"[red]Configuration error:[/red] {exc}")
         raise typer.Exit(2) from exc
+    except StorageError as exc:
+        console.print(f"[red]Database unavailable:[/red] {exc}")
+        raise typer.Exit(3) from exc
     out.print("database is up to date")
 
 
