@@ -60,7 +60,8 @@ def test_concurrent_claims_from_several_processes_never_hand_out_a_job_twice(que
     assert all(w.returncode == 0 for w in workers), [err[-2000:] for _, err in outputs]
     claimed = Counter(line for out, _ in outputs for line in out.split())
     assert "lost" not in claimed
-    assert len(claimed) == 400 and set(claimed.values()) == {1}
+    assert len(claimed) == 400
+    assert set(claimed.values()) == {1}
     assert sum(1 for out, _ in outputs if out.strip()) >= 2  # the work was actually shared
     assert queue.stats().pending == 0
 
@@ -74,7 +75,9 @@ def test_a_killed_workers_job_runs_again_once_its_lease_expires(queue, pg_url):
     assert queue.claim(worker="w2", now=datetime.now(UTC), lease_secs=60) is None  # still leased
     time.sleep(2.2)
     again = queue.claim(worker="w2", now=datetime.now(UTC), lease_secs=60)
-    assert again is not None and again.id == int(job_id) and again.attempts == 2 and again.lease != lease
+    assert again is not None
+    assert (again.id, again.attempts) == (int(job_id), 2)
+    assert again.lease != lease
     assert not queue.complete(again.id, lease=lease)
     assert queue.complete(again.id, lease=again.lease)
 
@@ -87,7 +90,8 @@ def test_a_stalled_worker_resumed_after_its_lease_expired_cannot_complete_the_jo
     try:
         time.sleep(2.2)
         again = queue.claim(worker="w2", now=datetime.now(UTC), lease_secs=60)
-        assert again is not None and again.id == int(job_id)
+        assert again is not None
+        assert again.id == int(job_id)
     finally:
         os.kill(holder.pid, signal.SIGCONT)
     out, err = holder.communicate("go\n", timeout=30)
@@ -181,7 +185,8 @@ def test_acks_answer_503_while_postgresql_is_down_and_nothing_acked_is_lost(tmp_
             time.sleep(2)
             stop.set()
             poster.join(timeout=30)
-        assert statuses[503] > 0 and len(acked) > down_at > 0
+        assert statuses[503] > 0
+        assert len(acked) > down_at > 0
         assert set(statuses) <= {200, 503}
         with psycopg.connect(server.url) as conn:
             stored = {row[0] for row in conn.execute("SELECT conversation_id FROM jobs")}

@@ -251,7 +251,7 @@ def test_queue_retries_after_backoff_and_reclaims_expired_leases(queue):
     stolen = queue.claim(worker="w2", now=T0 + timedelta(seconds=92), lease_secs=60)
     assert stolen.id == job.id and stolen.attempts == 3
     # The first holder wakes up late: its token no longer holds the job, so its result is refused.
-    assert not again.lease == stolen.lease
+    assert again.lease != stolen.lease
     assert not queue.complete(again.id, lease=again.lease)
     assert not queue.retry(again.id, lease=again.lease, error="late", run_after=T0)
     assert not queue.bury(again.id, lease=again.lease, error="late")
@@ -269,16 +269,18 @@ def test_queue_heartbeat_keeps_a_long_job_from_being_claimed_again(queue):
     assert queue.claim(worker="w2", now=T0 + timedelta(seconds=100), lease_secs=60) is None
     assert not queue.heartbeat(job.id, lease="not-the-token", now=T0 + timedelta(seconds=100), lease_secs=60)
     stolen = queue.claim(worker="w2", now=T0 + timedelta(seconds=111), lease_secs=60)
-    assert stolen is not None and stolen.id == job.id
+    assert stolen is not None
+    assert stolen.id == job.id
 
 
 def test_queue_released_jobs_void_the_old_token(queue):
     accept(queue)
     job = queue.claim(worker="host:111:1", now=T0, lease_secs=600)
-    assert queue.release_orphans(lambda worker: False) == 1
+    assert queue.release_orphans(lambda _worker: False) == 1
     assert not queue.complete(job.id, lease=job.lease)
     again = queue.claim(worker="host:222:1", now=T0 + timedelta(seconds=1), lease_secs=600)
-    assert again is not None and again.id == job.id and again.lease != job.lease
+    assert again is not None
+    assert (again.id, again.lease != job.lease) == (job.id, True)
 
 
 def test_blobs_round_trip_and_refuse_escaping_keys(blobs):

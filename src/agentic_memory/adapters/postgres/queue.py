@@ -78,7 +78,8 @@ class PostgresJobQueue:
 
     def stats(self) -> QueueStats:
         row = self.db.fetchone("stats")
-        assert row is not None
+        if row is None:  # an aggregate always returns its row
+            raise StorageError("postgresql: the queue stats query returned no row")
         return QueueStats(pending=int(row[0]), dead=int(row[1]))
 
     def ping(self) -> None:
