@@ -16,9 +16,9 @@ import numpy as np
 
 from agentic_memory.config import Settings, load_settings
 from agentic_memory.domain.keys import check_key
-from agentic_memory.domain.models import CallerProfile, Memory, MemoryType
+from agentic_memory.domain.models import CallContext, CallerProfile, CallUpdate, Memory, MemoryType
 from agentic_memory.domain.ranking import stem  # a stand-in for FTS5's porter stemmer: plurals
-from agentic_memory.ports import CallUpdate, Job, QueueStats
+from agentic_memory.ports import Job, QueueStats
 
 if TYPE_CHECKING:
     from agentic_memory.bootstrap import Deps
@@ -153,8 +153,7 @@ class InMemoryJobQueue:
 
     def stats(self) -> QueueStats:
         statuses = [row.status for row in self.rows.values()]
-        return QueueStats(pending=sum(s in ("queued", "running") for s in statuses),
-                          dead=statuses.count("dead"), done=statuses.count("done"))
+        return QueueStats(pending=sum(s in ("queued", "running") for s in statuses), dead=statuses.count("dead"))
 
 
 class InMemoryMemoryStore:
@@ -168,14 +167,17 @@ class InMemoryMemoryStore:
     def caller(self, caller_id: str) -> CallerProfile | None:
         return self.profiles.get(caller_id)
 
-    def has_conversation(self, conversation_id: str) -> bool:
-        return conversation_id in self.conversations
+    def load_call(self, conversation_id: str, caller_id: str | None) -> CallContext:
+        if conversation_id in self.conversations or caller_id is None:
+            return CallContext(processed=conversation_id in self.conversations, profile=None)
+        return CallContext(processed=False, profile=self.profiles.get(caller_id),
+                           active_facts=tuple(self._facts(caller_id)))
 
     def _active(self, caller_id: str, type: MemoryType | None) -> list[tuple[Memory, np.ndarray, str]]:
         return [row for mid, row in self.rows.items() if row[0].caller_id == caller_id
                 and mid not in self.superseded and (type is None or row[0].type == type)]
 
-    def active_facts(self, caller_id: str) -> list[tuple[Memory, np.ndarray]]:
+    def _facts(self, caller_id: str) -> list[tuple[Memory, np.ndarray]]:
         rows = sorted(self._active(caller_id, "factual"), key=lambda r: r[0].created_at)
         return [(m, v) for m, v, _ in rows]
 

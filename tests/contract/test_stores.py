@@ -19,7 +19,7 @@ from agentic_memory.adapters.sqlite.memory_store import SqliteMemoryStore
 from agentic_memory.adapters.sqlite.queue import SqliteJobQueue
 from agentic_memory.domain.models import CallerProfile, Memory
 from agentic_memory.errors import StorageError
-from agentic_memory.ports import CallUpdate, StoredMemory
+from agentic_memory.ports import CallUpdate, QueueStats, StoredMemory
 from agentic_memory.testing import HashEmbedder, InMemoryBlobStore, InMemoryJobQueue, InMemoryMemoryStore
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -84,12 +84,33 @@ def update(conversation, caller, memories, superseded=(), profile=None):
                       superseded=list(superseded))
 
 
+def active_facts(store, caller):
+    context = store.load_call("conv_not_yet_seen", caller)
+    assert not context.processed
+    return list(context.active_facts)
+
+
+def test_load_call_reads_the_profile_and_facts_at_once(store):
+    assert store.load_call("conv_1", "+1555") == store.load_call("conv_1", "+1555")
+    empty = store.load_call("conv_1", "+1555")
+    assert (empty.processed, empty.profile, tuple(empty.active_facts)) == (False, None, ())
+    profile = CallerProfile(caller_id="+1555", first_seen=T0, last_seen=T0, call_count=1)
+    store.save_call(update("conv_1", "+1555", [memory("m1", "+1555", "prefers oat milk")], profile=profile))
+    seen = store.load_call("conv_1", "+1555")
+    assert seen.processed
+    fresh = store.load_call("conv_2", "+1555")
+    assert not fresh.processed and fresh.profile == profile
+    assert [m.id for m, _ in fresh.active_facts] == ["m1"]
+    assert store.load_call("conv_3", "+1999").profile is None
+    assert not store.load_call("conv_3", None).processed
+
+
 def test_save_call_is_applied_once_per_conversation(store):
     first = update("conv_1", "+1555", [memory("m1", "+1555", "prefers oat milk")])
     assert store.save_call(first) is True
     assert store.save_call(first) is False
-    assert store.has_conversation("conv_1")
-    assert [m.id for m, _ in store.active_facts("+1555")] == ["m1"]
+    assert store.load_call("conv_1", "+1555").processed
+    assert [m.id for m, _ in active_facts(store, "+1555")] == ["m1"]
 
 
 def test_searches_are_scoped_to_one_caller_and_type(store):
@@ -110,7 +131,7 @@ def test_superseded_memories_leave_search_but_stay_stored(store):
     later = memory("m2", "+1555", "prefers almond milk", slot="preference:milk", at=T0 + timedelta(days=1),
                    conversation="conv_2")
     store.save_call(update("conv_2", "+1555", [later], superseded=[("m1", "m2")]))
-    assert [m.id for m, _ in store.active_facts("+1555")] == ["m2"]
+    assert [m.id for m, _ in active_facts(store, "+1555")] == ["m2"]
     assert [i for i, _ in store.keyword_search("+1555", ["milk"], limit=10, type=None)] == ["m2"]
     assert set(store.memories(["m1", "m2"])) == {"m1", "m2"}
 
@@ -118,7 +139,7 @@ def test_superseded_memories_leave_search_but_stay_stored(store):
 def test_supersession_cannot_touch_another_callers_memory(store):
     store.save_call(update("conv_1", "+1555", [memory("m1", "+1555", "prefers oat milk")]))
     store.save_call(update("conv_2", "+1666", [memory("m2", "+1666", "x")], superseded=[("m1", "m2")]))
-    assert [m.id for m, _ in store.active_facts("+1555")] == ["m1"]
+    assert [m.id for m, _ in active_facts(store, "+1555")] == ["m1"]
 
 
 def test_profiles_round_trip(store):
@@ -149,11 +170,10 @@ def test_queue_dedupes_and_claims_each_job_once(queue):
     second = queue.claim(worker="w", now=T0, lease_secs=60)
     assert first and second and first.id != second.id
     assert queue.claim(worker="w", now=T0, lease_secs=60) is None
-    assert queue.stats().pending == 2
+    assert queue.stats() == QueueStats(pending=2, dead=0)
     assert queue.complete(first.id, lease=first.lease)
     assert queue.bury(second.id, lease=second.lease, error="bad")
-    stats = queue.stats()
-    assert (stats.pending, stats.dead) == (0, 1)
+    assert queue.stats() == QueueStats(pending=0, dead=1)  # the whole value: every adapter must agree
 
 
 def test_concurrent_acks_share_a_commit_and_resolve_only_once_it_is_done(tmp_path):
@@ -301,7 +321,7 @@ def test_sqlite_vectors_round_trip_exactly(tmp_path):
     vector = np.random.default_rng(1).standard_normal(64).astype(np.float32)
     store.save_call(CallUpdate(conversation_id="c", caller_id="+1", agent_id="a", started_at=T0, profile=None,
                                new_memories=[StoredMemory(memory("m", "+1", "t"), vector)]))
-    (_, stored), = store.active_facts("+1")
+    (_, stored), = active_facts(store, "+1")
     assert np.array_equal(stored, vector)
     assert db.integrity_check() == "ok"
     db.close()

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
+
+import numpy as np
 
 Role = Literal["user", "agent"]
 MemoryType = Literal["factual", "semantic"]
@@ -128,3 +131,35 @@ class CallerBriefing:
     @property
     def returning(self) -> bool:
         return self.profile is not None and self.profile.call_count > 0
+
+
+@dataclass(frozen=True, slots=True)
+class StoredMemory:
+    """A memory about to be written, with its embedding."""
+
+    memory: Memory
+    vector: np.ndarray
+    keywords: str = ""  # indexed for keyword search but never returned (speaker names, dates)
+
+
+@dataclass(frozen=True, slots=True)
+class CallContext:
+    """Everything processing one call needs from the store, read at once."""
+
+    processed: bool  # this conversation was saved before: nothing to do
+    profile: CallerProfile | None
+    active_facts: tuple[tuple[Memory, np.ndarray], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class CallUpdate:
+    """Everything one processed call changes, applied atomically and at most once per conversation."""
+
+    conversation_id: str
+    caller_id: str | None
+    agent_id: str
+    started_at: datetime
+    profile: CallerProfile | None
+    new_memories: Sequence[StoredMemory] = ()
+    superseded: Sequence[tuple[str, str]] = ()  # (old memory id, id of the memory replacing it)
+    files: dict[str, str] = field(default_factory=dict)

@@ -19,8 +19,8 @@ import psycopg
 
 from agentic_memory.adapters.postgres.database import PostgresDatabase, queries
 from agentic_memory.clock import SystemClock
-from agentic_memory.domain.models import CallerProfile, Memory, MemoryType
-from agentic_memory.ports import CallUpdate, Clock
+from agentic_memory.domain.models import CallContext, CallerProfile, CallUpdate, Memory, MemoryType
+from agentic_memory.ports import Clock
 
 _TOKEN = re.compile(r"[^\W_]+", re.UNICODE)  # what FTS5's unicode61 tokenizer keeps as one token
 
@@ -53,26 +53,35 @@ def _memory(row: Sequence[Any]) -> Memory:
                   turn_start=row[9], turn_end=row[10])
 
 
+def _profile(conn: psycopg.Connection[Any], caller_id: str) -> CallerProfile | None:
+    row = conn.execute(queries()["get_caller"], {"caller_id": caller_id}).fetchone()
+    if row is None:
+        return None
+    return CallerProfile(
+        caller_id=row[0], first_seen=_utc(row[1]), last_seen=_utc(row[2]), call_count=row[3],
+        first_name=row[4], name_source=row[5], language=row[6], last_call_summary=row[7],
+        memory_count=row[8], top_facts=tuple(row[9]))
+
+
 class PostgresMemoryStore:
     def __init__(self, db: PostgresDatabase, clock: Clock | None = None) -> None:
         self.db = db
         self.clock = clock or SystemClock()
 
     def caller(self, caller_id: str) -> CallerProfile | None:
-        row = self.db.fetchone("get_caller", {"caller_id": caller_id})
-        if row is None:
-            return None
-        return CallerProfile(
-            caller_id=row[0], first_seen=_utc(row[1]), last_seen=_utc(row[2]), call_count=row[3],
-            first_name=row[4], name_source=row[5], language=row[6], last_call_summary=row[7],
-            memory_count=row[8], top_facts=tuple(row[9]))
+        with self.db.connection() as conn:
+            return _profile(conn, caller_id)
 
-    def has_conversation(self, conversation_id: str) -> bool:
-        return self.db.fetchone("has_conversation", {"conversation_id": conversation_id}) is not None
-
-    def active_facts(self, caller_id: str) -> list[tuple[Memory, np.ndarray]]:
-        rows = self.db.fetchall("active_facts", {"caller_id": caller_id})
-        return [(_memory(row), np.frombuffer(row[11], dtype=np.float32)) for row in rows]
+    def load_call(self, conversation_id: str, caller_id: str | None) -> CallContext:
+        with self.db.transaction() as conn:
+            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")  # one snapshot
+            processed = conn.execute(queries()["has_conversation"],
+                                     {"conversation_id": conversation_id}).fetchone() is not None
+            if processed or caller_id is None:
+                return CallContext(processed=processed, profile=None)
+            rows = conn.execute(queries()["active_facts"], {"caller_id": caller_id}).fetchall()
+            return CallContext(processed=False, profile=_profile(conn, caller_id), active_facts=tuple(
+                (_memory(row), np.frombuffer(row[11], dtype=np.float32)) for row in rows))
 
     def save_call(self, update: CallUpdate) -> bool:
         with self.db.transaction() as conn:
