@@ -109,7 +109,9 @@ WHERE caller_id = %(caller_id)s AND superseded_by IS NULL AND (%(type)s::text IS
 
 -- name: keyword_search
 -- Weights {D, C, B, A}: index-only keywords (B) count 0.3 of the text (A), as in SQLite's bm25 call.
-SELECT m.id, ts_rank('{0.1, 0.2, 0.3, 1.0}', m.search, q) AS rank
+-- Cover density divided by 1 + log(length): of PostgreSQL's rankings the closest to SQLite's BM25 order
+-- (tests/e2e/test_backends_agree.py measures how close).
+SELECT m.id, ts_rank_cd('{0.1, 0.2, 0.3, 1.0}', m.search, q, 1) AS rank
 FROM memories m, to_tsquery('am_english', %(query)s) q
 WHERE m.caller_id = %(caller_id)s AND m.superseded_by IS NULL AND m.search @@ q
   AND (%(type)s::text IS NULL OR m.type = %(type)s)
