@@ -18,10 +18,12 @@ from pathlib import Path
 import psycopg
 import pytest
 from fastapi.testclient import TestClient
+from typer.testing import CliRunner
 
 from agentic_memory.adapters.postgres.database import PostgresDatabase, latest_version
 from agentic_memory.adapters.postgres.queue import PostgresJobQueue
 from agentic_memory.bootstrap import build, migrate
+from agentic_memory.cli import app as cli
 from agentic_memory.elevenlabs import builders
 from agentic_memory.errors import ConfigurationError, StorageError
 from agentic_memory.http.app import create_app
@@ -124,6 +126,21 @@ def test_the_server_refuses_an_unmigrated_or_newer_schema(pg_server, tmp_path):
         conn.execute("INSERT INTO schema_migrations (version) VALUES (%s)", (latest_version() + 1,))
     with pytest.raises(ConfigurationError, match="newer than this code"):
         build(settings, embedder=HashEmbedder(), with_worker=False)
+
+
+def test_the_cli_worker_refuses_to_start_on_an_unmigrated_database_and_says_why(pg_server, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # no .env here
+    url = create_database(pg_server)
+    result = CliRunner().invoke(cli, ["worker"], env={"AGENTIC_MEMORY_DATABASE_URL": url,
+                                                     "AGENTIC_MEMORY_DATA_DIR": str(tmp_path / "data")})
+    assert result.exit_code == 2
+    assert "agentic-memory migrate" in " ".join(result.output.split())
+
+
+def test_missing_server_binaries_fail_the_tests_with_what_to_install(monkeypatch, tmp_path):
+    monkeypatch.setenv("AGENTIC_MEMORY_TEST_PG_BIN", str(tmp_path))
+    with pytest.raises(RuntimeError, match="apt-get install postgresql-15"):
+        PostgresServer()
 
 
 def test_a_statement_past_the_timeout_is_a_storage_error(pg_url):
