@@ -1,6 +1,6 @@
 """A throwaway PostgreSQL server for the tests: initdb into a temp dir, start on a free 127.0.0.1 port.
 
-The binaries come from `AGENTIC_MEMORY_TEST_PG_BIN` or Debian's `postgresql-15` package (`.ci/run`
+The binaries come from `TEST_POSTGRES_BIN` or Debian's `postgresql-15` package (`.ci/run`
 installs it when missing). `initdb` and `postgres` refuse to run as root, and CI runs as root: there the
 server runs as an unprivileged user (`postgres` when the package created it, else `nobody`) via `runuser`.
 A missing binary fails the tests with a message that says what to install; it never skips them.
@@ -28,13 +28,13 @@ def _free_port() -> int:
 
 
 def _bin_dir() -> Path:
-    bin_dir = Path(os.environ.get("AGENTIC_MEMORY_TEST_PG_BIN", str(DEFAULT_BIN)))
+    bin_dir = Path(os.environ.get("TEST_POSTGRES_BIN", str(DEFAULT_BIN)))
     for tool in ("initdb", "pg_ctl", "postgres"):
         if not (bin_dir / tool).exists():
             raise RuntimeError(
                 f"PostgreSQL server binaries not found in {bin_dir} (missing {tool}). The PostgreSQL tests need "
                 "a real server: `apt-get install postgresql-15` (what .ci/run does), or point "
-                "AGENTIC_MEMORY_TEST_PG_BIN at a directory holding initdb, pg_ctl and postgres.")
+                "TEST_POSTGRES_BIN at a directory holding initdb, pg_ctl and postgres.")
     return bin_dir
 
 

@@ -138,7 +138,7 @@ def test_the_cli_worker_refuses_to_start_on_an_unmigrated_database_and_says_why(
 
 
 def test_missing_server_binaries_fail_the_tests_with_what_to_install(monkeypatch, tmp_path):
-    monkeypatch.setenv("AGENTIC_MEMORY_TEST_PG_BIN", str(tmp_path))
+    monkeypatch.setenv("TEST_POSTGRES_BIN", str(tmp_path))
     with pytest.raises(RuntimeError, match="apt-get install postgresql-15"):
         PostgresServer()
 
