@@ -63,10 +63,27 @@ def pg_template(pg_server: PostgresServer) -> str:
     return url.rsplit("/", 1)[1]
 
 
+def drop_database(server: PostgresServer, url: str) -> None:
+    import psycopg
+
+    with psycopg.connect(server.url, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {url.rsplit('/', 1)[1]} WITH (FORCE)")
+
+
 @pytest.fixture
-def pg_url(pg_server: PostgresServer, pg_template: str) -> str:
-    """A fresh, migrated PostgreSQL database for one test."""
-    return create_database(pg_server, template=pg_template)
+def pg_empty_url(pg_server: PostgresServer) -> Iterator[str]:
+    """A fresh PostgreSQL database that `migrate` never ran on."""
+    url = create_database(pg_server)
+    yield url
+    drop_database(pg_server, url)
+
+
+@pytest.fixture
+def pg_url(pg_server: PostgresServer, pg_template: str) -> Iterator[str]:
+    """A fresh, migrated PostgreSQL database for one test (dropped after it: each copy is ~8 MB of files)."""
+    url = create_database(pg_server, template=pg_template)
+    yield url
+    drop_database(pg_server, url)
 
 
 @pytest.fixture(scope="session")

@@ -28,7 +28,7 @@ from agentic_memory.elevenlabs import builders
 from agentic_memory.errors import ConfigurationError, StorageError
 from agentic_memory.http.app import create_app
 from agentic_memory.testing import HashEmbedder
-from tests.conftest import auth, create_database, make_settings, post_signed
+from tests.conftest import auth, make_settings, post_signed
 from tests.postgres_server import PostgresServer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -102,8 +102,8 @@ def test_a_stalled_worker_resumed_after_its_lease_expired_cannot_complete_the_jo
     assert queue.stats().pending == 0
 
 
-def test_migrate_from_two_processes_at_once_applies_each_migration_once(pg_server, tmp_path):
-    url = create_database(pg_server)
+def test_migrate_from_two_processes_at_once_applies_each_migration_once(pg_empty_url, tmp_path):
+    url = pg_empty_url
     env = {**os.environ, "AGENTIC_MEMORY_DATABASE_URL": url, "AGENTIC_MEMORY_DATA_DIR": str(tmp_path)}
     command = [str(Path(sys.executable).with_name("agentic-memory")), "migrate"]
     runs = [subprocess.Popen(command, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -115,8 +115,8 @@ def test_migrate_from_two_processes_at_once_applies_each_migration_once(pg_serve
     assert versions == list(range(1, latest_version() + 1))
 
 
-def test_the_server_refuses_an_unmigrated_or_newer_schema(pg_server, tmp_path):
-    url = create_database(pg_server)
+def test_the_server_refuses_an_unmigrated_or_newer_schema(pg_empty_url, tmp_path):
+    url = pg_empty_url
     settings = make_settings(tmp_path, database_url=url)
     with pytest.raises(ConfigurationError, match="agentic-memory migrate"):
         build(settings, embedder=HashEmbedder(), with_worker=False)
@@ -128,9 +128,9 @@ def test_the_server_refuses_an_unmigrated_or_newer_schema(pg_server, tmp_path):
         build(settings, embedder=HashEmbedder(), with_worker=False)
 
 
-def test_the_cli_worker_refuses_to_start_on_an_unmigrated_database_and_says_why(pg_server, tmp_path, monkeypatch):
+def test_the_cli_worker_refuses_to_start_on_an_unmigrated_database_and_says_why(pg_empty_url, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # no .env here
-    url = create_database(pg_server)
+    url = pg_empty_url
     result = CliRunner().invoke(cli, ["worker"], env={"AGENTIC_MEMORY_DATABASE_URL": url,
                                                      "AGENTIC_MEMORY_DATA_DIR": str(tmp_path / "data")})
     assert result.exit_code == 2
