@@ -118,7 +118,7 @@ def _postgres(url: str, settings: Settings, clock: Clock) -> Database:
     db = PostgresDatabase(url, max_size=settings.database_pool_size,
                           pool_timeout=settings.database_timeout_secs,
                           statement_timeout_ms=settings.database_statement_timeout_ms)
-    queue = PostgresJobQueue(db, clock)
+    queue = PostgresJobQueue(db, clock, ack_threads=min(8, settings.database_pool_size))
 
     def close() -> None:
         queue.close()

@@ -380,3 +380,14 @@ def test_keyword_terms_split_like_the_index_and_stem_alike(store):
     store.save_call(update("conv_1", "+1555", [memory("m1", "+1555", "Caller's order number is A-48213; trips to Denver")]))
     for terms in (["a-48213"], ["48213"], ["trip"], ["caller's"]):
         assert [i for i, _ in store.keyword_search("+1555", terms, limit=5, type=None)] == ["m1"], terms
+
+
+def test_text_with_a_nul_character_is_stored_and_found(store):
+    # JSON can carry \u0000 in a transcript; a store must keep such a call, not fail on it forever.
+    profile = CallerProfile(caller_id="+1555", first_seen=T0, last_seen=T0, call_count=1, first_name="Ann\x00",
+                            top_facts=("likes\x00tea",))
+    assert store.save_call(update("conv\x00_1", "+1555", [memory("m1", "+1555", "prefers oat\x00 milk")],
+                                  profile=profile))
+    assert [i for i, _ in store.keyword_search("+1555", ["milk"], limit=5, type=None)] == ["m1"]
+    assert store.caller("+1555") is not None
+    assert store.load_call("conv\x00_1", "+1555").processed

@@ -45,6 +45,22 @@ def latest_version() -> int:
     return max(version for version, _ in migrations())
 
 
+def clean(params: dict[str, Any] | None) -> dict[str, Any] | None:
+    """PostgreSQL text cannot hold NUL (SQLite's can, and JSON may carry one as \\u0000): it becomes U+FFFD,
+    so such a call is stored instead of failing, and being retried, forever."""
+    if params is None:
+        return None
+    return {key: _clean_value(value) for key, value in params.items()}
+
+
+def _clean_value(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
+    if isinstance(value, list):
+        return [_clean_value(item) for item in value]
+    return value
+
+
 @contextmanager
 def translate_errors() -> Iterator[None]:
     try:
@@ -96,16 +112,16 @@ class PostgresDatabase:
 
     def fetchone(self, name: str, params: dict[str, Any] | None = None) -> tuple[Any, ...] | None:
         with self.connection() as conn:
-            return conn.execute(queries()[name], params).fetchone()
+            return conn.execute(queries()[name], clean(params)).fetchone()
 
     def fetchall(self, name: str, params: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
         with self.connection() as conn:
-            return conn.execute(queries()[name], params).fetchall()
+            return conn.execute(queries()[name], clean(params)).fetchall()
 
     def execute(self, name: str, params: dict[str, Any] | None = None) -> int:
         """Run one write statement in its own transaction; returns the rows it changed."""
         with self.connection() as conn:
-            return conn.execute(queries()[name], params).rowcount
+            return conn.execute(queries()[name], clean(params)).rowcount
 
     def migrate(self) -> list[int]:
         """Apply the missing migrations, each in its own transaction; returns the versions applied.

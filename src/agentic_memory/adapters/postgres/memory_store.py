@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import psycopg
 
-from agentic_memory.adapters.postgres.database import PostgresDatabase, queries
+from agentic_memory.adapters.postgres.database import PostgresDatabase, clean, queries
 from agentic_memory.clock import SystemClock
 from agentic_memory.domain.models import CallContext, CallerProfile, CallUpdate, Memory, MemoryType
 from agentic_memory.ports import Clock
@@ -54,7 +54,7 @@ def _memory(row: Sequence[Any]) -> Memory:
 
 
 def _profile(conn: psycopg.Connection[Any], caller_id: str) -> CallerProfile | None:
-    row = conn.execute(queries()["get_caller"], {"caller_id": caller_id}).fetchone()
+    row = conn.execute(queries()["get_caller"], clean({"caller_id": caller_id})).fetchone()
     if row is None:
         return None
     return CallerProfile(
@@ -76,47 +76,47 @@ class PostgresMemoryStore:
         with self.db.transaction() as conn:
             conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")  # one snapshot
             processed = conn.execute(queries()["has_conversation"],
-                                     {"conversation_id": conversation_id}).fetchone() is not None
+                                     clean({"conversation_id": conversation_id})).fetchone() is not None
             if processed or caller_id is None:
                 return CallContext(processed=processed, profile=None)
-            rows = conn.execute(queries()["active_facts"], {"caller_id": caller_id}).fetchall()
+            rows = conn.execute(queries()["active_facts"], clean({"caller_id": caller_id})).fetchall()
             return CallContext(processed=False, profile=_profile(conn, caller_id), active_facts=tuple(
                 (_memory(row), np.frombuffer(row[11], dtype=np.float32)) for row in rows))
 
     def save_call(self, update: CallUpdate) -> bool:
         with self.db.transaction() as conn:
-            inserted = conn.execute(queries()["insert_conversation"], {
+            inserted = conn.execute(queries()["insert_conversation"], clean({
                 "conversation_id": update.conversation_id, "caller_id": update.caller_id,
                 "agent_id": update.agent_id, "started_at": update.started_at,
-                "processed_at": self.clock.now()}).rowcount
+                "processed_at": self.clock.now()})).rowcount
             if inserted != 1:
                 return False
             for memory_id, replacement in update.superseded:
-                conn.execute(queries()["supersede_memory"], {
-                    "id": memory_id, "by": replacement, "caller_id": update.caller_id or ""})
+                conn.execute(queries()["supersede_memory"], clean({
+                    "id": memory_id, "by": replacement, "caller_id": update.caller_id or ""}))
             for stored in update.new_memories:
                 self._insert(conn, stored.memory, stored.vector, stored.keywords)
             for kind, key in update.files.items():
-                conn.execute(queries()["link_file"], {
-                    "conversation_id": update.conversation_id, "kind": kind, "key": key})
+                conn.execute(queries()["link_file"], clean({
+                    "conversation_id": update.conversation_id, "kind": kind, "key": key}))
             if update.profile is not None:
                 self._upsert_caller(conn, update.profile)
         return True
 
     def _insert(self, conn: psycopg.Connection[Any], m: Memory, vector: np.ndarray, keywords: str) -> None:
-        conn.execute(queries()["insert_memory"], {
+        conn.execute(queries()["insert_memory"], clean({
             "id": m.id, "caller_id": m.caller_id, "type": m.type, "text": m.text, "category": m.category,
             "slot": m.slot, "conversation_id": m.conversation_id, "agent_id": m.agent_id,
             "created_at": m.created_at, "turn_start": m.turn_start, "turn_end": m.turn_end,
             "vector": np.asarray(vector, dtype=np.float32).tobytes(), "text_terms": search_text(m.text),
-            "keyword_terms": search_text(keywords)})
+            "keyword_terms": search_text(keywords)}))
 
     def _upsert_caller(self, conn: psycopg.Connection[Any], p: CallerProfile) -> None:
-        conn.execute(queries()["upsert_caller"], {
+        conn.execute(queries()["upsert_caller"], clean({
             "caller_id": p.caller_id, "first_seen": p.first_seen, "last_seen": p.last_seen,
             "call_count": p.call_count, "first_name": p.first_name, "name_source": p.name_source,
             "language": p.language, "last_call_summary": p.last_call_summary, "memory_count": p.memory_count,
-            "top_facts": list(p.top_facts)})
+            "top_facts": list(p.top_facts)}))
 
     def link_file(self, conversation_id: str, kind: str, key: str) -> None:
         self.db.execute("link_file", {"conversation_id": conversation_id, "kind": kind, "key": key})
