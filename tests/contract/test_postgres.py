@@ -171,6 +171,21 @@ def test_an_exhausted_pool_is_a_503_within_the_timeout(pg_url, tmp_path):
         deps.close()
 
 
+def test_connections_the_server_dropped_are_replaced_without_failing_a_request(pg_url, tmp_path):
+    deps = build(make_settings(tmp_path, database_url=pg_url), embedder=HashEmbedder(), with_worker=False)
+    try:
+        with TestClient(create_app(deps), raise_server_exceptions=False) as client:
+            assert client.post("/client-data", json={"caller_id": "+14155550123"}, headers=auth()).status_code == 200
+            with psycopg.connect(pg_url, autocommit=True) as admin:  # a failover or an idle-connection reaper
+                admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                              "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+            for _ in range(3):
+                response = client.post("/client-data", json={"caller_id": "+14155550123"}, headers=auth())
+                assert response.status_code == 200
+    finally:
+        deps.close()
+
+
 def test_acks_answer_503_while_postgresql_is_down_and_nothing_acked_is_lost(tmp_path):
     server = PostgresServer().start()
     try:
