@@ -51,7 +51,9 @@ def test_worker_processes_drain_the_queue_exactly_once_though_one_is_killed_and_
            "AGENTIC_MEMORY_LEASE_SECS": "5"}
     command = [str(Path(sys.executable).with_name("agentic-memory")), "worker"]
     logs = [(tmp_path / f"worker{i}.log").open("wb") for i in range(WORKERS)]
-    workers = [subprocess.Popen(command, env=env, cwd=tmp_path, stdout=log, stderr=log) for log in logs]
+    # The last one runs two jobs at once (`--concurrency 2`): it drains alone once the others are gone.
+    workers = [subprocess.Popen([*command, *(["--concurrency", "2"] if i == WORKERS - 1 else [])], env=env,
+                                cwd=tmp_path, stdout=log, stderr=log) for i, log in enumerate(logs)]
     try:
         deadline = time.monotonic() + 240
         while counts(pg_url)[0] < CALLS // 4 and time.monotonic() < deadline:
