@@ -66,6 +66,9 @@ class Database:
     queue: JobQueue
     migrate: Callable[[], None]
     close: Callable[[], None]
+    # What a server or worker runs before it serves: SQLite migrates itself (one command to `make run`);
+    # PostgreSQL only checks, since `agentic-memory migrate` owns its schema and refuses an unknown one.
+    prepare: Callable[[], None] | None = None
 
 
 def open_database(settings: Settings, clock: Clock) -> Database:
@@ -81,11 +84,11 @@ def open_database(settings: Settings, clock: Clock) -> Database:
             raise ConfigurationError("AGENTIC_MEMORY_DATABASE_URL: a SQLite URL has no host; use "
                                      "sqlite:///relative/path or sqlite:////absolute/path")
         return _sqlite(Path(unquote(rest[1:])), clock)
-    # PostgreSQL (issue 10) is chosen here: `if scheme in ("postgresql", "postgres"): return _postgres(url,
-    # clock)`, with psycopg imported inside `_postgres` only.
+    if scheme in ("postgresql", "postgres"):
+        return _postgres(url, settings, clock)
     # The URL is never echoed: it may carry a password.
     raise ConfigurationError(f"AGENTIC_MEMORY_DATABASE_URL: unsupported scheme {scheme!r} "
-                             "(expected sqlite:///path)")
+                             "(expected sqlite:///path or postgresql://...)")
 
 
 def _sqlite(path: Path, clock: Clock) -> Database:
@@ -101,6 +104,31 @@ def _sqlite(path: Path, clock: Clock) -> Database:
         db.close()
 
     return Database(store=SqliteMemoryStore(db, clock), queue=queue, migrate=db.migrate, close=close)
+
+
+def _postgres(url: str, settings: Settings, clock: Clock) -> Database:
+    try:
+        from agentic_memory.adapters.postgres.database import PostgresDatabase
+        from agentic_memory.adapters.postgres.memory_store import PostgresMemoryStore
+        from agentic_memory.adapters.postgres.queue import PostgresJobQueue
+    except ImportError as exc:
+        raise ConfigurationError("AGENTIC_MEMORY_DATABASE_URL names PostgreSQL, whose driver is not installed: "
+                                 "pip install 'agentic-memory[postgres]'") from exc
+
+    db = PostgresDatabase(url, max_size=settings.database_pool_size,
+                          pool_timeout=settings.database_timeout_secs,
+                          statement_timeout_ms=settings.database_statement_timeout_ms)
+    queue = PostgresJobQueue(db, clock, ack_threads=min(8, settings.database_pool_size))
+
+    def close() -> None:
+        queue.close()
+        db.close()
+
+    def migrate() -> None:
+        db.migrate()
+
+    return Database(store=PostgresMemoryStore(db, clock), queue=queue, migrate=migrate, close=close,
+                    prepare=db.check_schema)
 
 
 def open_blobs(settings: Settings) -> BlobStore:
@@ -167,7 +195,7 @@ def build(settings: Settings, *, embedder: Embedder | None = None, with_worker: 
         settings.data_dir.mkdir(parents=True, exist_ok=True)
     database = open_database(settings, clock)
     try:
-        database.migrate()
+        (database.prepare or database.migrate)()
         queue = _queue(settings, database)
         embedder = embedder or _local_embedder(settings)
     except BaseException:

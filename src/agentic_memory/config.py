@@ -68,6 +68,14 @@ class Settings(BaseSettings):
     # A SecretStr: a postgresql:// URL may carry a password.
     database_url: SecretStr = Field(SecretStr(""), validation_alias=AliasChoices(
         "AGENTIC_MEMORY_DATABASE_URL", "database_url"))
+    # PostgreSQL only: connections per process, how long a request waits for one (then 503), and the
+    # server-side limit on any one statement.
+    database_pool_size: int = Field(10, ge=1, le=1000, validation_alias=AliasChoices(
+        "AGENTIC_MEMORY_DATABASE_POOL_SIZE", "database_pool_size"))
+    database_timeout_secs: float = Field(5.0, gt=0, le=300, validation_alias=AliasChoices(
+        "AGENTIC_MEMORY_DATABASE_TIMEOUT_SECS", "database_timeout_secs"))
+    database_statement_timeout_ms: int = Field(15_000, ge=100, validation_alias=AliasChoices(
+        "AGENTIC_MEMORY_DATABASE_STATEMENT_TIMEOUT_MS", "database_statement_timeout_ms"))
     blob_url: str = Field("", validation_alias=AliasChoices("AGENTIC_MEMORY_BLOB_URL", "blob_url"))
     queue_url: str = Field("", validation_alias=AliasChoices("AGENTIC_MEMORY_QUEUE_URL", "queue_url"))
     memory_engine: str = Field("local", validation_alias=AliasChoices(

@@ -50,6 +50,7 @@ class Job:
     body: bytes
     attempts: int
     received_at: datetime
+    lease: str = ""  # the claim's token: only its holder may complete, retry, bury or extend the job
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,16 +75,28 @@ class JobQueue(Protocol):
         """
         ...
 
-    def claim(self, *, worker: str, now: datetime, lease_secs: int) -> Job | None: ...
+    def claim(self, *, worker: str, now: datetime, lease_secs: int) -> Job | None:
+        """Lease the oldest ready job (or one whose lease expired) to `worker` until now + lease_secs.
 
-    def complete(self, job_id: int, *, drop_body: bool = False) -> None:
-        """Mark the job done. `drop_body`: its content now lives elsewhere (a call's audio, decoded into a
-        durable file), so the inbox keeps only the row, whose key still turns retries into no-ops."""
+        Each claim carries a fresh `Job.lease` token. Once the lease expires (or the job is released) the
+        job can be claimed again and the old token stops working, so a stalled worker that wakes up late
+        cannot complete, retry or bury a job someone else now runs.
+        """
         ...
 
-    def retry(self, job_id: int, *, error: str, run_after: datetime) -> None: ...
+    def heartbeat(self, job_id: int, *, lease: str, now: datetime, lease_secs: int) -> bool:
+        """Extend a held lease to now + lease_secs (long jobs); False if `lease` no longer holds the job."""
+        ...
 
-    def bury(self, job_id: int, *, error: str) -> None: ...
+    def complete(self, job_id: int, *, lease: str, drop_body: bool = False) -> bool:
+        """Mark the job done; False (nothing changed) if `lease` no longer holds it. `drop_body`: its content
+        now lives elsewhere (a call's audio, decoded into a durable file), so the inbox keeps only the row,
+        whose key still turns retries into no-ops."""
+        ...
+
+    def retry(self, job_id: int, *, lease: str, error: str, run_after: datetime) -> bool: ...
+
+    def bury(self, job_id: int, *, lease: str, error: str) -> bool: ...
 
     def stats(self) -> QueueStats: ...
 

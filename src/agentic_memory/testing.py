@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import secrets
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
@@ -105,29 +106,49 @@ class InMemoryJobQueue:
                 if ready or expired:
                     row.status, row.lease_until = "running", now + timedelta(seconds=lease_secs)
                     row.worker = worker
-                    row.job = replace(row.job, attempts=row.job.attempts + 1)
+                    row.job = replace(row.job, attempts=row.job.attempts + 1, lease=secrets.token_hex(16))
                     return row.job
         return None
 
-    def complete(self, job_id: int, *, drop_body: bool = False) -> None:
-        row = self.rows[job_id]
-        row.status = "done"
-        if drop_body:
-            row.job = replace(row.job, body=b"")
+    def _held(self, job_id: int, lease: str) -> _Row | None:
+        row = self.rows.get(job_id)
+        return row if row is not None and row.status == "running" and row.job.lease == lease else None
 
-    def retry(self, job_id: int, *, error: str, run_after: datetime) -> None:
-        row = self.rows[job_id]
-        row.status, row.run_after, row.error = "queued", run_after, error
+    def heartbeat(self, job_id: int, *, lease: str, now: datetime, lease_secs: int) -> bool:
+        with self.lock:
+            row = self._held(job_id, lease)
+            if row is not None:
+                row.lease_until = now + timedelta(seconds=lease_secs)
+            return row is not None
 
-    def bury(self, job_id: int, *, error: str) -> None:
-        row = self.rows[job_id]
-        row.status, row.error = "dead", error
+    def complete(self, job_id: int, *, lease: str, drop_body: bool = False) -> bool:
+        with self.lock:
+            row = self._held(job_id, lease)
+            if row is not None:
+                row.status, row.job = "done", replace(row.job, body=b"" if drop_body else row.job.body, lease="")
+            return row is not None
+
+    def retry(self, job_id: int, *, lease: str, error: str, run_after: datetime) -> bool:
+        with self.lock:
+            row = self._held(job_id, lease)
+            if row is not None:
+                row.status, row.run_after, row.error = "queued", run_after, error
+                row.job = replace(row.job, lease="")
+            return row is not None
+
+    def bury(self, job_id: int, *, lease: str, error: str) -> bool:
+        with self.lock:
+            row = self._held(job_id, lease)
+            if row is not None:
+                row.status, row.error, row.job = "dead", error, replace(row.job, lease="")
+            return row is not None
 
     def release_orphans(self, is_alive: Callable[[str], bool]) -> int:
         released = 0
         for row in self.rows.values():
             if row.status == "running" and not is_alive(row.worker):
                 row.status, row.lease_until, released = "queued", None, released + 1
+                row.job = replace(row.job, lease="")
         return released
 
     def stats(self) -> QueueStats:

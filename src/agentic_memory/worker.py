@@ -9,10 +9,12 @@ import secrets
 import socket
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 
 from agentic_memory.errors import InvalidInput
-from agentic_memory.ports import JobQueue
+from agentic_memory.ports import Clock, Job, JobQueue
 from agentic_memory.services.process_call import WorkerDeps, process_job
 
 log = logging.getLogger(__name__)
@@ -25,6 +27,30 @@ _INCARNATION = secrets.token_hex(4)
 def backoff(attempts: int) -> float:
     """Exponential with jitter: ~2 s, 4 s, 8 s ... capped at 10 minutes."""
     return min(MAX_BACKOFF_SECS, 2.0 ** attempts) * random.uniform(0.8, 1.2)  # noqa: S311 - jitter, not a secret
+
+
+@contextmanager
+def heartbeat(queue: JobQueue, job: Job, *, clock: Clock, lease_secs: int) -> Iterator[None]:
+    """Extend the job's lease every third of it while the body runs, so a long call (a big audio file, a
+    slow embedding) is not handed to another worker while this one is still on it."""
+    done = threading.Event()
+
+    def beat() -> None:
+        while not done.wait(lease_secs / 3):
+            try:
+                if not queue.heartbeat(job.id, lease=job.lease, now=clock.now(), lease_secs=lease_secs):
+                    log.warning("lease lost while running", extra={"job_id": job.id})
+                    return
+            except Exception:  # a missed beat only shortens the lease; the job itself goes on
+                log.exception("lease heartbeat failed", extra={"job_id": job.id})
+
+    beater = threading.Thread(target=beat, name=f"lease-{job.id}", daemon=True)
+    beater.start()
+    try:
+        yield
+    finally:
+        done.set()
+        beater.join()
 
 
 def worker_is_alive(name: str) -> bool:
@@ -65,24 +91,30 @@ class Worker:
             return False
         started = time.perf_counter()
         try:
-            outcome = process_job(job, self.deps)
+            with heartbeat(self.queue, job, clock=self.deps.clock, lease_secs=self.lease_secs):
+                outcome = process_job(job, self.deps)
         except InvalidInput as exc:  # the payload itself is unusable: retrying cannot help
             log.warning("job dead-lettered", extra={"job_id": job.id, "event_type": job.event_type,
                                                     "error": str(exc)})
-            self.queue.bury(job.id, error=f"invalid payload: {exc}")
+            self.queue.bury(job.id, lease=job.lease, error=f"invalid payload: {exc}")
             return True
         except Exception as exc:
             error = f"{exc.__class__.__name__}: {exc}"
             if job.attempts >= self.max_attempts:
                 log.exception("job failed for good", extra={"job_id": job.id, "attempts": job.attempts})
-                self.queue.bury(job.id, error=error)
+                self.queue.bury(job.id, lease=job.lease, error=error)
             else:
                 delay = backoff(job.attempts)
                 log.exception("job failed, will retry", extra={"job_id": job.id, "attempts": job.attempts,
                                                                "retry_in_secs": round(delay, 1)})
-                self.queue.retry(job.id, error=error, run_after=self.deps.clock.now() + timedelta(seconds=delay))
+                self.queue.retry(job.id, lease=job.lease, error=error,
+                                 run_after=self.deps.clock.now() + timedelta(seconds=delay))
             return True
-        self.queue.complete(job.id, drop_body=outcome.drop_body)
+        if not self.queue.complete(job.id, lease=job.lease, drop_body=outcome.drop_body):
+            # The lease expired and another worker took the job; saving a call is idempotent per
+            # conversation, so whichever run saved first wins and the other changes nothing.
+            log.warning("job finished after its lease was lost", extra={"job_id": job.id})
+            return True
         log.info("job done", extra={"job_id": job.id, "event_type": job.event_type, "outcome": outcome.summary,
                                     "ms": round((time.perf_counter() - started) * 1000, 1)})
         return True

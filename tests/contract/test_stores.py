@@ -1,4 +1,4 @@
-"""One suite per port, run against the shipped fake and the real SQLite/filesystem adapters."""
+"""One suite per port, run against the shipped fake and the real SQLite, PostgreSQL and filesystem adapters."""
 
 from __future__ import annotations
 
@@ -11,6 +11,9 @@ import numpy as np
 import pytest
 
 from agentic_memory.adapters.blobs.filesystem import FilesystemBlobStore
+from agentic_memory.adapters.postgres.database import PostgresDatabase
+from agentic_memory.adapters.postgres.memory_store import PostgresMemoryStore
+from agentic_memory.adapters.postgres.queue import PostgresJobQueue
 from agentic_memory.adapters.sqlite.database import Database
 from agentic_memory.adapters.sqlite.group_commit import GroupCommit
 from agentic_memory.adapters.sqlite.memory_store import SqliteMemoryStore
@@ -24,15 +27,20 @@ T0 = datetime(2026, 1, 1, tzinfo=UTC)
 EMBED = HashEmbedder()
 
 
-@pytest.fixture(params=["fake", "sqlite"])
+@pytest.fixture(params=["fake", "sqlite", "postgres"])
 def db_kind(request):
     return request.param
 
 
 @pytest.fixture
-def store(db_kind, tmp_path):
+def store(db_kind, tmp_path, request):
     if db_kind == "fake":
         yield InMemoryMemoryStore()
+        return
+    if db_kind == "postgres":
+        pg = PostgresDatabase(request.getfixturevalue("pg_url"))
+        yield PostgresMemoryStore(pg)
+        pg.close()
         return
     db = Database(tmp_path / "m.sqlite3")
     db.migrate()
@@ -41,9 +49,16 @@ def store(db_kind, tmp_path):
 
 
 @pytest.fixture
-def queue(db_kind, tmp_path):
+def queue(db_kind, tmp_path, request):
     if db_kind == "fake":
         yield InMemoryJobQueue()
+        return
+    if db_kind == "postgres":
+        pg = PostgresDatabase(request.getfixturevalue("pg_url"))
+        pg_queue = PostgresJobQueue(pg)
+        yield pg_queue
+        pg_queue.close()
+        pg.close()
         return
     db = Database(tmp_path / "q.sqlite3")
     db.migrate()
@@ -160,9 +175,9 @@ def test_queue_dedupes_and_claims_each_job_once(queue):
     assert first.id != second.id
     assert queue.claim(worker="w", now=T0, lease_secs=60) is None
     assert queue.stats() == QueueStats(pending=2, dead=0)
-    queue.complete(first.id)
-    queue.bury(second.id, error="bad")
-    assert queue.stats() == QueueStats(pending=0, dead=1)  # the whole value: fake and SQLite must agree
+    assert queue.complete(first.id, lease=first.lease)
+    assert queue.bury(second.id, lease=second.lease, error="bad")
+    assert queue.stats() == QueueStats(pending=0, dead=1)  # the whole value: every adapter must agree
 
 
 def test_concurrent_acks_share_a_commit_and_resolve_only_once_it_is_done(tmp_path):
@@ -240,8 +255,8 @@ def test_sqlite_queue_drops_a_completed_jobs_body_only_when_asked_and_still_dedu
     for cid in ("c1", "c2"):
         accept(queue, cid, event_type="post_call_audio", body=b"x" * 10_000)
     first, second = (queue.claim(worker="w", now=T0, lease_secs=60) for _ in range(2))
-    queue.complete(first.id, drop_body=True)
-    queue.complete(second.id)
+    queue.complete(first.id, lease=first.lease, drop_body=True)
+    queue.complete(second.id, lease=second.lease)
     sizes = dict(db.connection().execute("SELECT id, length(body) FROM inbox").fetchall())
     assert sizes == {first.id: 0, second.id: 10_000}
     # a retry after completion is still a no-op
@@ -253,7 +268,7 @@ def test_sqlite_queue_drops_a_completed_jobs_body_only_when_asked_and_still_dedu
 def test_queue_retries_after_backoff_and_reclaims_expired_leases(queue):
     accept(queue)
     job = queue.claim(worker="w", now=T0, lease_secs=60)
-    queue.retry(job.id, error="boom", run_after=T0 + timedelta(seconds=30))
+    queue.retry(job.id, lease=job.lease, error="boom", run_after=T0 + timedelta(seconds=30))
     assert queue.claim(worker="w", now=T0 + timedelta(seconds=10), lease_secs=60) is None
     again = queue.claim(worker="w", now=T0 + timedelta(seconds=31), lease_secs=60)
     assert again.id == job.id
@@ -264,6 +279,37 @@ def test_queue_retries_after_backoff_and_reclaims_expired_leases(queue):
     stolen = queue.claim(worker="w2", now=T0 + timedelta(seconds=92), lease_secs=60)
     assert stolen.id == job.id
     assert stolen.attempts == 3
+    # The first holder wakes up late: its token no longer holds the job, so its result is refused.
+    assert again.lease != stolen.lease
+    assert not queue.complete(again.id, lease=again.lease)
+    assert not queue.retry(again.id, lease=again.lease, error="late", run_after=T0)
+    assert not queue.bury(again.id, lease=again.lease, error="late")
+    assert not queue.heartbeat(again.id, lease=again.lease, now=T0 + timedelta(seconds=93), lease_secs=60)
+    assert queue.stats().pending == 1
+    assert queue.complete(stolen.id, lease=stolen.lease)
+    assert not queue.complete(stolen.id, lease=stolen.lease)  # done once; a second call changes nothing
+    assert queue.stats().pending == 0
+
+
+def test_queue_heartbeat_keeps_a_long_job_from_being_claimed_again(queue):
+    accept(queue)
+    job = queue.claim(worker="w", now=T0, lease_secs=60)
+    assert queue.heartbeat(job.id, lease=job.lease, now=T0 + timedelta(seconds=50), lease_secs=60)
+    assert queue.claim(worker="w2", now=T0 + timedelta(seconds=100), lease_secs=60) is None
+    assert not queue.heartbeat(job.id, lease="not-the-token", now=T0 + timedelta(seconds=100), lease_secs=60)
+    stolen = queue.claim(worker="w2", now=T0 + timedelta(seconds=111), lease_secs=60)
+    assert stolen is not None
+    assert stolen.id == job.id
+
+
+def test_queue_released_jobs_void_the_old_token(queue):
+    accept(queue)
+    job = queue.claim(worker="host:111:1", now=T0, lease_secs=600)
+    assert queue.release_orphans(lambda _worker: False) == 1
+    assert not queue.complete(job.id, lease=job.lease)
+    again = queue.claim(worker="host:222:1", now=T0 + timedelta(seconds=1), lease_secs=600)
+    assert again is not None
+    assert (again.id, again.lease != job.lease) == (job.id, True)
 
 
 def test_blobs_round_trip_and_refuse_escaping_keys(blobs):
@@ -346,3 +392,21 @@ def test_keyword_terms_split_like_the_index_and_stem_alike(store):
                            [memory("m1", "+1555", "Caller's order number is A-48213; trips to Denver")]))
     for terms in (["a-48213"], ["48213"], ["trip"], ["caller's"]):
         assert [i for i, _ in store.keyword_search("+1555", terms, limit=5, type=None)] == ["m1"], terms
+
+
+def test_text_with_a_nul_character_is_stored_and_found(store):
+    # JSON can carry \u0000 in a transcript; a store must keep such a call, not fail on it forever.
+    profile = CallerProfile(caller_id="+1555", first_seen=T0, last_seen=T0, call_count=1, first_name="Ann\x00",
+                            top_facts=("likes\x00tea",))
+    assert store.save_call(update("conv\x00_1", "+1555", [memory("m1", "+1555", "prefers oat\x00 milk")],
+                                  profile=profile))
+    assert [i for i, _ in store.keyword_search("+1555", ["milk"], limit=5, type=None)] == ["m1"]
+    assert store.caller("+1555") is not None
+    assert store.load_call("conv\x00_1", "+1555").processed
+
+
+@pytest.mark.parametrize("db_kind", ["sqlite", "postgres"])  # the fake has nothing to close
+def test_an_ack_after_the_queue_closed_fails_with_a_storage_error_instead_of_hanging(queue):
+    queue.close()
+    with pytest.raises(StorageError):
+        accept(queue)

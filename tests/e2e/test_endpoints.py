@@ -1,4 +1,4 @@
-"""The HTTP contract, end to end over a real SQLite database and the real embedding model."""
+"""The HTTP contract, end to end over a real database (SQLite and PostgreSQL) and the real embedding model."""
 
 from __future__ import annotations
 
@@ -7,9 +7,12 @@ import sqlite3
 import threading
 import time
 
+import pytest
+
 from agentic_memory.elevenlabs import builders
 from agentic_memory.http.schemas import RetrieveResponse
 from tests.conftest import HMAC_KEY, auth, drain, example, post_signed
+from tests.e2e.conftest import inbox_body_sizes
 
 
 def test_health_needs_no_auth_and_reports_the_queue(client):
@@ -95,9 +98,7 @@ def test_audio_before_transcript_is_linked_to_the_caller(client, worker, deps):
     assert deps.blobs.get(files["audio"]) == builders.FAKE_MP3
     assert "transcript" in files
     # Once the mp3 is a file the inbox keeps only the audio webhook's row; the transcript's raw body stays.
-    inbox = sqlite3.connect(deps.settings.data_dir / "agentic_memory.sqlite3")
-    sizes = dict(inbox.execute("SELECT event_type, length(body) FROM inbox WHERE conversation_id = ?", (cid,)))
-    inbox.close()
+    sizes = inbox_body_sizes(deps, cid)
     assert sizes["post_call_audio"] == 0
     assert sizes["post_call_transcription"] > 0
 
@@ -191,6 +192,7 @@ def test_authentication_comes_before_any_parsing(client):
     assert client.post("/client-data", content=b"{nope", headers=auth()).status_code == 400
 
 
+@pytest.mark.parametrize("deps", ["sqlite"], indirect=True)  # breaks SQLite's file; PostgreSQL: test_postgres.py
 def test_post_call_answers_503_when_storage_fails_so_elevenlabs_retries(client, deps):
     db_path = deps.settings.data_dir / "agentic_memory.sqlite3"
     breaker = sqlite3.connect(db_path, isolation_level=None, check_same_thread=False)

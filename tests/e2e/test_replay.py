@@ -34,6 +34,11 @@ def long_call():
 
 @pytest.fixture
 def replayed(client, worker):
+    return replay(client, worker)
+
+
+def replay(client, worker):
+    """Post every call of the replay (with a retry and audio on either side), process them, return `client`."""
     audio_first = builders.audio(conversation_id="conv_stefan_1", mp3=builders.FAKE_MP3)
     events = [
         audio_first,

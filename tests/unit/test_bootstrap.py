@@ -47,7 +47,7 @@ def test_urls_move_the_database_and_the_files(tmp_path):
 
 
 @pytest.mark.parametrize(("field", "value", "setting"), [
-    ("database_url", "postgresql://user:hunter2hunter2@db/x", "AGENTIC_MEMORY_DATABASE_URL"),
+    ("database_url", "postgresql://user:hunter2hunter2@db/x?not_a_libpq_param=1", "AGENTIC_MEMORY_DATABASE_URL"),
     ("database_url", "mysql://db/x", "AGENTIC_MEMORY_DATABASE_URL"),
     ("database_url", "sqlite://host/x", "AGENTIC_MEMORY_DATABASE_URL"),
     ("blob_url", "s3://bucket/prefix", "AGENTIC_MEMORY_BLOB_URL"),

@@ -83,3 +83,8 @@ SELECT m.rowid, am_scoped_text(m.caller_id, m.text), am_scoped_text(m.caller_id,
 FROM memories m LEFT JOIN fts_keywords_v1 k ON k.rid = m.rowid
 WHERE m.superseded_by IS NULL;
 DROP TABLE fts_keywords_v1;
+
+-- migration: 3
+-- Each claim gets a token; only its holder may complete, retry or bury the job (a stalled worker whose
+-- lease expired and whose job was claimed again cannot apply a late result).
+ALTER TABLE inbox ADD COLUMN lease_token TEXT;
