@@ -18,10 +18,10 @@ from agentic_memory.elevenlabs.signature import sign
 from agentic_memory.http.app import create_app
 from agentic_memory.worker import Worker
 from tests import fs_guard
+from tests.postgres_server import PostgresServer
 
 # Installed at import, before any test runs: the suite proves it reads nothing outside the checkout.
 FS_GUARD = fs_guard.install()
-from tests.postgres_server import PostgresServer
 
 WORKSPACE_KEY = "amk_test_workspace_key_0123456789abcdef"
 HMAC_KEY = "wsec_test_hmac_key_0123456789abcdefghij"

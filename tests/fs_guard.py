@@ -127,6 +127,9 @@ def install() -> Guard:
     if _installed is not None:
         return _installed
     temp_root = tempfile.mkdtemp(prefix="agentic-memory-tests-")
+    # Searchable, not listable: a test server that refuses root (PostgreSQL, run as `postgres`) must reach
+    # its own folder inside; mkdtemp's 0700 would shut it out.
+    os.chmod(temp_root, 0o711)
     os.environ["TMPDIR"] = temp_root  # for subprocesses
     tempfile.tempdir = temp_root  # for this process, pytest's tmp_path included (it asks tempfile)
     guard = Guard(temp_root)
