@@ -6,7 +6,10 @@ import logging
 from dataclasses import dataclass, field
 
 from agentic_memory.config import Settings
-from agentic_memory.ports import BlobStore, Clock, Embedder, JobQueue, MemoryStore
+from agentic_memory.errors import ConfigurationError
+from agentic_memory.metrics import Metrics, TimedEmbedder
+from agentic_memory.ports import AdminStore, BlobStore, Clock, Embedder, JobQueue, MemoryStore
+from agentic_memory.services.admin import AdminDeps
 from agentic_memory.services.process_call import WorkerDeps
 from agentic_memory.worker import Worker
 
@@ -23,6 +26,15 @@ class Deps:
     clock: Clock
     worker: Worker | None = None
     closers: list[object] = field(default_factory=list)
+    admin: AdminStore | None = None
+    metrics: Metrics = field(default_factory=Metrics)
+
+    def admin_deps(self) -> AdminDeps:
+        if self.admin is None:
+            raise ConfigurationError("this backend has no admin store")
+        return AdminDeps(admin=self.admin, store=self.store, blobs=self.blobs, embedder=self.embedder,
+                         clock=self.clock, ref_secret=self.settings.caller_ref_secret,
+                         default_region=self.settings.default_region)
 
     def worker_deps(self) -> WorkerDeps:
         from agentic_memory.domain.facts import RuleFactExtractor
@@ -32,8 +44,11 @@ class Deps:
                           default_region=self.settings.default_region)
 
     def make_worker(self) -> Worker:
+        from agentic_memory.services.retention import Sweeper, policy_from
+
+        sweeper = Sweeper(self.admin_deps(), policy_from(self.settings)) if self.admin is not None else None
         return Worker(self.queue, self.worker_deps(), max_attempts=self.settings.max_attempts,
-                      lease_secs=self.settings.lease_secs)
+                      lease_secs=self.settings.lease_secs, metrics=self.metrics, sweeper=sweeper)
 
     def close(self) -> None:
         for closer in self.closers:
@@ -45,6 +60,7 @@ class Deps:
 def build(settings: Settings, *, embedder: Embedder | None = None, with_worker: bool = True) -> Deps:
     """Embedded default: SQLite + files under the data dir + the packaged ONNX model."""
     from agentic_memory.adapters.blobs.filesystem import FilesystemBlobStore
+    from agentic_memory.adapters.sqlite.admin_store import SqliteAdminStore
     from agentic_memory.adapters.sqlite.database import Database
     from agentic_memory.adapters.sqlite.memory_store import SqliteMemoryStore
     from agentic_memory.adapters.sqlite.queue import SqliteJobQueue
@@ -59,9 +75,10 @@ def build(settings: Settings, *, embedder: Embedder | None = None, with_worker: 
         from agentic_memory.adapters.embeddings.onnx import OnnxEmbedder
 
         embedder = BatchingEmbedder(OnnxEmbedder(threads=settings.embed_threads))
+    metrics = Metrics()
     deps = Deps(settings=settings, store=SqliteMemoryStore(db), queue=SqliteJobQueue(db),
-                blobs=FilesystemBlobStore(settings.data_dir / "files"), embedder=embedder, clock=SystemClock(),
-                closers=[db])
+                blobs=FilesystemBlobStore(settings.data_dir / "files"), embedder=TimedEmbedder(embedder, metrics),
+                clock=SystemClock(), closers=[db], admin=SqliteAdminStore(db), metrics=metrics)
     if with_worker:
         deps.worker = deps.make_worker()
     if not settings.retrieve_auth:

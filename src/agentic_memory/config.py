@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import secrets
@@ -64,6 +65,24 @@ class Settings(BaseSettings):
     embed_threads: int = Field(1, ge=1, le=16, validation_alias=AliasChoices(
         "AGENTIC_MEMORY_EMBED_THREADS", "embed_threads"))
     log_level: str = Field("INFO", validation_alias=AliasChoices("AGENTIC_MEMORY_LOG_LEVEL", "log_level"))
+    # The operator's side (http/admin.py, cli_admin.py): its own key, never the workspace key.
+    admin_key: SecretStr | None = Field(None, validation_alias=AliasChoices("AGENTIC_MEMORY_ADMIN_KEY", "admin_key"))
+    # Keys the HMAC that names callers in audit events and receipts (domain/pseudonym.py).
+    audit_secret: SecretStr | None = Field(None, validation_alias=AliasChoices(
+        "AGENTIC_MEMORY_AUDIT_SECRET", "audit_secret"))
+    # Retention per data kind, in days; unset keeps forever (services/retention.py).
+    retention_raw_bodies_days: int | None = Field(None, ge=0, validation_alias=AliasChoices(
+        "AGENTIC_MEMORY_RETENTION_RAW_BODIES_DAYS", "retention_raw_bodies_days"))
+    retention_transcripts_days: int | None = Field(None, ge=0, validation_alias=AliasChoices(
+        "AGENTIC_MEMORY_RETENTION_TRANSCRIPTS_DAYS", "retention_transcripts_days"))
+    retention_audio_days: int | None = Field(None, ge=0, validation_alias=AliasChoices(
+        "AGENTIC_MEMORY_RETENTION_AUDIO_DAYS", "retention_audio_days"))
+    retention_semantic_days: int | None = Field(None, ge=0, validation_alias=AliasChoices(
+        "AGENTIC_MEMORY_RETENTION_SEMANTIC_DAYS", "retention_semantic_days"))
+    retention_factual_days: int | None = Field(None, ge=0, validation_alias=AliasChoices(
+        "AGENTIC_MEMORY_RETENTION_FACTUAL_DAYS", "retention_factual_days"))
+    retention_inactive_callers_days: int | None = Field(None, ge=0, validation_alias=AliasChoices(
+        "AGENTIC_MEMORY_RETENTION_INACTIVE_CALLERS_DAYS", "retention_inactive_callers_days"))
 
     @field_validator("default_region")
     @classmethod
@@ -81,6 +100,18 @@ class Settings(BaseSettings):
     def hmac_keys(self) -> tuple[str, ...]:
         return _split(self.hmac_key)
 
+    @property
+    def admin_keys(self) -> tuple[str, ...]:
+        return _split(self.admin_key)
+
+    @property
+    def caller_ref_secret(self) -> str:
+        """The audit secret; without one (tests, older data dirs), one derived from the webhook secret."""
+        if self.audit_secret is not None and self.audit_secret.get_secret_value():
+            return self.audit_secret.get_secret_value()
+        keys = self.hmac_keys or ("",)
+        return hashlib.sha256(b"agentic-memory caller ref\x00" + keys[0].encode()).hexdigest()
+
     def validate_secrets(self) -> None:
         if not self.workspace_keys or not self.hmac_keys:
             raise ConfigurationError("ELEVENLABS_WORKSPACE_KEY and ELEVENLABS_HMAC_KEY must both be set")
@@ -88,6 +119,8 @@ class Settings(BaseSettings):
             check_secret("ELEVENLABS_WORKSPACE_KEY", key)
         for key in self.hmac_keys:
             check_secret("ELEVENLABS_HMAC_KEY", key)
+        for key in self.admin_keys:
+            check_secret("AGENTIC_MEMORY_ADMIN_KEY", key)
 
 
 def load_settings(environ: Mapping[str, str] | None = None, *, env_file: str | None = ".env") -> Settings:
@@ -110,14 +143,17 @@ def ensure_keys(settings: Settings, *, create: bool = True) -> tuple[Settings, d
         stored = json.loads(path.read_text(encoding="utf-8"))
     generated: dict[str, str] = {}
     updates: dict[str, Any] = {}
-    for field, env_name in (("workspace_key", "ELEVENLABS_WORKSPACE_KEY"), ("hmac_key", "ELEVENLABS_HMAC_KEY")):
+    for field, env_name in (("workspace_key", "ELEVENLABS_WORKSPACE_KEY"), ("hmac_key", "ELEVENLABS_HMAC_KEY"),
+                            ("admin_key", "AGENTIC_MEMORY_ADMIN_KEY"), ("audit_secret", "AGENTIC_MEMORY_AUDIT_SECRET")):
         if getattr(settings, field) is not None and _split(getattr(settings, field)):
             continue
         value = stored.get(env_name)
         if not value and not create:
+            if field in ("admin_key", "audit_secret"):
+                continue  # optional for clients such as `demo`; the server generates them
             raise ConfigurationError(f"{env_name} is not set and {path} holds no generated key")
         if not value:
-            prefix = "wsec_" if field == "hmac_key" else "amk_"
+            prefix = {"hmac_key": "wsec_", "admin_key": "amadm_", "audit_secret": "amaud_"}.get(field, "amk_")
             value = prefix + secrets.token_urlsafe(32)
             generated[env_name] = value
         updates[field] = SecretStr(value)

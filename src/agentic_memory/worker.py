@@ -10,10 +10,15 @@ import socket
 import threading
 import time
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from agentic_memory.elevenlabs.payloads import AUDIO
 from agentic_memory.errors import InvalidInput
 from agentic_memory.ports import JobQueue
+
+if TYPE_CHECKING:
+    from agentic_memory.metrics import Metrics
+    from agentic_memory.services.retention import Sweeper
 from agentic_memory.services.process_call import WorkerDeps, process_job
 
 log = logging.getLogger(__name__)
@@ -49,12 +54,14 @@ def worker_is_alive(name: str) -> bool:
 
 class Worker:
     def __init__(self, queue: JobQueue, deps: WorkerDeps, *, max_attempts: int = 8, lease_secs: int = 300,
-                 idle_wait: float = 0.5) -> None:
+                 idle_wait: float = 0.5, metrics: Metrics | None = None, sweeper: Sweeper | None = None) -> None:
         self.queue = queue
         self.deps = deps
         self.max_attempts = max_attempts
         self.lease_secs = lease_secs
         self.idle_wait = idle_wait
+        self.metrics = metrics
+        self.sweeper = sweeper  # retention, run from the loop when idle (services/retention.py)
         self.name = f"{socket.gethostname()}:{os.getpid()}:{_INCARNATION}:{threading.get_ident()}"
         self.wake = threading.Event()
         self.stopping = threading.Event()
@@ -71,24 +78,41 @@ class Worker:
             log.warning("job dead-lettered", extra={"job_id": job.id, "event_type": job.event_type,
                                                     "error": str(exc)})
             self.queue.bury(job.id, error=f"invalid payload: {exc}")
+            self._observe(job.event_type, "dead", started)
             return True
         except Exception as exc:
             error = f"{exc.__class__.__name__}: {exc}"
             if job.attempts >= self.max_attempts:
                 log.exception("job failed for good", extra={"job_id": job.id, "attempts": job.attempts})
                 self.queue.bury(job.id, error=error)
+                self._observe(job.event_type, "dead", started)
             else:
                 delay = backoff(job.attempts)
                 log.exception("job failed, will retry", extra={"job_id": job.id, "attempts": job.attempts,
                                                                "retry_in_secs": round(delay, 1)})
                 self.queue.retry(job.id, error=error, run_after=self.deps.clock.now() + timedelta(seconds=delay))
+                self._observe(job.event_type, "retry", started)
             return True
         # An audio webhook is megabytes of base64 whose mp3 is now a durable file: keeping it in the inbox
         # too would grow the database by the size of every call's audio.
         self.queue.complete(job.id, drop_body=job.event_type == AUDIO)
+        self._observe(job.event_type, "done", started)
         log.info("job done", extra={"job_id": job.id, "event_type": job.event_type, "outcome": outcome,
                                     "ms": round((time.perf_counter() - started) * 1000, 1)})
         return True
+
+    def _observe(self, event_type: str, outcome: str, started: float) -> None:
+        if self.metrics is not None:
+            self.metrics.observe_job(event_type, outcome, time.perf_counter() - started)
+
+    def sweep(self) -> None:
+        """Run retention if it is due; a failure is logged and tried again at the next interval."""
+        if self.sweeper is None:
+            return
+        try:
+            self.sweeper.maybe_run()
+        except Exception:
+            log.exception("retention sweep failed")
 
     def run(self) -> None:
         log.info("worker started", extra={"worker": self.name})
@@ -106,6 +130,7 @@ class Worker:
                 busy = False
                 self.stopping.wait(2.0)
             if not busy:
+                self.sweep()
                 self.wake.wait(self.idle_wait)
                 self.wake.clear()
         log.info("worker stopped", extra={"worker": self.name})

@@ -28,6 +28,7 @@ from agentic_memory.elevenlabs.responses import client_data_response, memory_jso
 from agentic_memory.errors import AgenticMemoryError, Busy, InvalidInput, StorageError, Unauthorized
 from agentic_memory.http import schemas
 from agentic_memory.http.ack import InlineAckGuard, PostCallFastPath
+from agentic_memory.http.admin import include_admin
 from agentic_memory.http.middleware import Activity, RequestMiddleware
 from agentic_memory.logs import annotate
 from agentic_memory.services.client_data import CallerBriefing, brief_caller
@@ -265,4 +266,5 @@ def create_app(deps: Deps) -> FastAPI:
     limits = {"/post-call": settings.max_post_call_bytes}
     app.add_middleware(RequestMiddleware, limits=limits, default_limit=settings.max_request_bytes,  # type: ignore[arg-type]
                        activity=activity)
+    include_admin(app, deps)  # the admin API, /metrics, and the request-latency layer outside everything
     return app

@@ -20,6 +20,7 @@ from agentic_memory.domain.facts import FactExtractor
 from agentic_memory.domain.keys import call_key, safe_id
 from agentic_memory.domain.language import detect_language, normalise_language
 from agentic_memory.domain.models import CallerProfile, Conversation, Fact, Memory, NameClaim
+from agentic_memory.domain.name_source import may_replace
 from agentic_memory.domain.names import extract_name
 from agentic_memory.elevenlabs import payloads
 from agentic_memory.ports import BlobStore, CallUpdate, Clock, Embedder, Job, MemoryStore, StoredMemory
@@ -166,10 +167,11 @@ def _profile(conversation: Conversation, deps: WorkerDeps, claim: NameClaim | No
                       top_facts=card.top_facts(facts))
     if not newest:
         return profile
+    take_name = claim is not None and may_replace(old.name_source, claim.source)
     language = normalise_language(conversation.language) or detect_language(
         t.text for t in conversation.caller_turns())
     return replace(profile,
-                   first_name=claim.first_name if claim else old.first_name,
-                   name_source=claim.source if claim else old.name_source,
+                   first_name=claim.first_name if claim and take_name else old.first_name,
+                   name_source=claim.source if claim and take_name else old.name_source,
                    language=language or old.language,
                    last_call_summary=card.clean_text(conversation.summary, 300) or old.last_call_summary)

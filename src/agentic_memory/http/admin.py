@@ -1,0 +1,182 @@
+"""The admin API under /admin/ and GET /metrics, on their own key (never the workspace key).
+
+Phone numbers travel in query strings or JSON bodies, never in paths: the access log records paths.
+Every route runs its service in the thread pool (they read and write the database).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+from collections.abc import Callable
+from datetime import datetime
+from typing import Annotated, Any, TypeVar
+
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, Field, ValidationError
+from starlette.concurrency import run_in_threadpool
+
+from agentic_memory.bootstrap import Deps
+from agentic_memory.errors import InvalidInput, NotFound, Unauthorized
+from agentic_memory.metrics import CONTENT_TYPE, MetricsMiddleware
+from agentic_memory.services import admin, dead_letters, erasure, retention
+
+Body = TypeVar("Body", bound=BaseModel)
+_OPERATOR = re.compile(r"^[A-Za-z0-9._@-]{1,64}$")
+
+
+class NumberBody(BaseModel):
+    number: str = Field(min_length=1, max_length=64)
+
+
+class RenameBody(NumberBody):
+    name: str = Field(min_length=1, max_length=100)
+
+
+class MemoryBody(BaseModel):
+    text: str = Field(min_length=1, max_length=admin.MAX_MEMORY_TEXT)
+
+
+class JobsBody(BaseModel):
+    ids: list[int] | None = Field(None, description="Job ids; omit or null for every dead letter")
+
+
+def _parse(model: type[Body], raw: bytes) -> Body:
+    try:
+        return model.model_validate_json(raw or b"{}")
+    except ValidationError as exc:
+        fields = ", ".join(".".join(str(p) for p in e["loc"]) or "body" for e in exc.errors())
+        raise InvalidInput(f"invalid request body: {fields}") from None
+
+
+def presented_admin_key(request: Request) -> str:
+    key = request.headers.get("x-admin-key")
+    if key:
+        return key
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else ""
+
+
+def _matching_key(presented: str, keys: tuple[str, ...]) -> str | None:
+    found = None
+    for key in keys:  # every key is compared, so timing does not tell which one is close
+        if hmac.compare_digest(presented.encode("utf-8", "replace"), key.encode()) and presented:
+            found = key
+    return found
+
+
+def admin_router(deps: Deps) -> APIRouter:
+    keys = deps.settings.admin_keys
+    ops = deps.admin_deps()
+
+    async def operator(request: Request) -> str:
+        """The audit trail's "who": which admin key (a fingerprint), plus the X-Operator name if given."""
+        key = _matching_key(presented_admin_key(request), keys)
+        if key is None:
+            raise Unauthorized("missing or invalid admin key (X-Admin-Key or Authorization: Bearer)"
+                               if keys else "admin API disabled: AGENTIC_MEMORY_ADMIN_KEY is not set")
+        who = f"key:{hashlib.sha256(key.encode()).hexdigest()[:8]}"
+        name = request.headers.get("x-operator", "")
+        return f"{who}/{name}" if _OPERATOR.match(name) else who
+
+    Actor = Annotated[str, Depends(operator)]
+    router = APIRouter(prefix="/admin", tags=["admin"])
+
+    async def run(fn: Callable[..., dict[str, Any]], *args: Any, **kwargs: Any) -> JSONResponse:
+        return JSONResponse(await run_in_threadpool(fn, ops, *args, **kwargs))
+
+    @router.get("/callers", summary="List or search callers (number in any format or digits, name, last seen)")
+    async def list_callers(actor: Actor, q: str = "", name: str = "", seen_after: datetime | None = None,
+                           seen_before: datetime | None = None, limit: Annotated[int, Query(ge=1, le=500)] = 50,
+                           offset: Annotated[int, Query(ge=0)] = 0) -> JSONResponse:
+        return await run(admin.list_callers, actor=actor, query=q, name=name, seen_after=seen_after,
+                         seen_before=seen_before, limit=limit, offset=offset)
+
+    @router.get("/caller", summary="One caller: profile, memories with history, calls")
+    async def show_caller(actor: Actor, number: str, transcripts: bool = False) -> JSONResponse:
+        return await run(admin.show_caller, number, actor=actor, transcripts=transcripts)
+
+    @router.get("/caller/export", summary="Everything held about one caller (right of access)")
+    async def export_caller(actor: Actor, number: str) -> JSONResponse:
+        return await run(erasure.export_caller, number, actor=actor)
+
+    @router.put("/caller/name", summary="Correct a caller's name (source becomes 'operator')")
+    async def rename(actor: Actor, request: Request) -> JSONResponse:
+        body = _parse(RenameBody, await request.body())
+        return await run(admin.rename_caller, body.number, body.name, actor=actor)
+
+    @router.post("/caller/erase", summary="Erase a caller everywhere; returns the receipt")
+    async def erase(actor: Actor, request: Request) -> JSONResponse:
+        body = _parse(NumberBody, await request.body())
+        return await run(erasure.erase_caller, body.number, actor=actor)
+
+    @router.get("/calls/{conversation_id}/audio", summary="A call's audio (MP3)")
+    async def audio(actor: Actor, conversation_id: str) -> Response:
+        data = await run_in_threadpool(admin.call_audio, ops, conversation_id, actor=actor)
+        return Response(data, media_type="audio/mpeg")
+
+    @router.patch("/memories/{memory_id}", summary="Edit one memory (the old text stays in its history)")
+    async def edit_memory(actor: Actor, memory_id: str, request: Request) -> JSONResponse:
+        body = _parse(MemoryBody, await request.body())
+        return await run(admin.edit_memory, memory_id, body.text, actor=actor)
+
+    @router.delete("/memories/{memory_id}", summary="Delete one memory (kept in history, never recalled)")
+    async def delete_memory(actor: Actor, memory_id: str) -> JSONResponse:
+        return await run(admin.delete_memory, memory_id, actor=actor)
+
+    @router.get("/dead", summary="Dead letters (or jobs in another state)")
+    async def list_dead(actor: Actor, status: str = "dead", limit: Annotated[int, Query(ge=1, le=500)] = 50,
+                        offset: Annotated[int, Query(ge=0)] = 0) -> JSONResponse:
+        return await run(dead_letters.list_jobs, actor=actor, status=None if status == "any" else status,
+                         limit=limit, offset=offset)
+
+    @router.get("/dead/{job_id}", summary="One job: error, attempts, event type, conversation id")
+    async def show_dead(actor: Actor, job_id: int) -> JSONResponse:
+        return await run(dead_letters.show_job, job_id, actor=actor)
+
+    @router.post("/dead/replay", summary="Queue dead letters again (body {ids}; no ids = all)")
+    async def replay(actor: Actor, request: Request) -> JSONResponse:
+        body = _parse(JobsBody, await request.body())
+        return await run(dead_letters.replay, body.ids, actor=actor)
+
+    @router.post("/dead/purge", summary="Delete dead letters (body {ids}; no ids = all)")
+    async def purge(actor: Actor, request: Request) -> JSONResponse:
+        body = _parse(JobsBody, await request.body())
+        return await run(dead_letters.purge, body.ids, actor=actor)
+
+    @router.post("/retention/run", summary="Apply the configured retention now")
+    async def run_retention(actor: Actor) -> JSONResponse:
+        policy = retention.policy_from(deps.settings)
+        return JSONResponse({"removed": await run_in_threadpool(retention.run_retention, ops, policy, actor=actor)})
+
+    @router.get("/audit", summary="Audit events, newest first")
+    async def audit_log(actor: Actor, limit: Annotated[int, Query(ge=1, le=500)] = 100,
+                        offset: Annotated[int, Query(ge=0)] = 0) -> JSONResponse:
+        return await run(admin.audit_log, limit=limit, offset=offset)
+
+    metrics_router = APIRouter()
+
+    @metrics_router.get("/metrics", summary="Prometheus metrics (admin key required when one is set)")
+    async def metrics(request: Request) -> Response:
+        if keys:
+            await operator(request)
+        body = await run_in_threadpool(deps.metrics.render, deps.admin)
+        return Response(body, media_type=CONTENT_TYPE)
+
+    root = APIRouter()
+    root.include_router(router)
+    root.include_router(metrics_router)
+    return root
+
+
+def include_admin(app: FastAPI, deps: Deps) -> None:
+    """Mount the admin API and /metrics, map NotFound to 404, and time every request (outermost layer)."""
+    app.include_router(admin_router(deps))
+
+    @app.exception_handler(NotFound)
+    async def _not_found(_: Request, exc: NotFound) -> JSONResponse:
+        return JSONResponse({"error": str(exc)}, status_code=404)
+
+    app.add_middleware(MetricsMiddleware, metrics=deps.metrics)  # type: ignore[arg-type]

@@ -1,0 +1,101 @@
+"""The right to erasure and the right of access: erase a caller everywhere, export what is held.
+
+Scope: what came from the caller's own calls (their profile, memories and history, indexes, processed
+and unprocessed webhooks, files). Another caller who said this number in their own call keeps that call.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from typing import Any
+
+from agentic_memory.domain.keys import call_key
+from agentic_memory.domain.phone import normalise_phone
+from agentic_memory.domain.pseudonym import caller_ref
+from agentic_memory.elevenlabs import payloads
+from agentic_memory.errors import InvalidInput, NotFound
+from agentic_memory.services.admin import EPOCH, AdminDeps, audit, history_json, iso, number, profile_json
+
+Json = dict[str, Any]
+# Files a call may have even when no link to them was committed (a crash between write and link).
+KNOWN_FILES = ("post_call_transcription.json", "transcript.json", "audio.mp3", "call_initiation_failure.json")
+Progress = Callable[[int, int], None]
+
+
+def _dig(value: Any, *path: str) -> dict[str, Any]:
+    for name in path:
+        value = value.get(name) if isinstance(value, dict) else None
+    return value if isinstance(value, dict) else {}
+
+
+def _failure_numbers(event: payloads.Event, region: str) -> set[str]:
+    body = _dig(event.payload, "data", "metadata", "body")
+    found = set()
+    for raw in (body.get("From"), body.get("To"), body.get("from_number"), body.get("to_number")):
+        try:
+            found.add(normalise_phone(raw, region))
+        except InvalidInput:
+            continue
+    return found
+
+
+def webhook_callers(body: bytes, region: str) -> set[str]:
+    """The numbers a stored webhook belongs to (unparseable bodies belong to no one we can name)."""
+    try:
+        event = payloads.parse_event(body)
+        if event.type == payloads.TRANSCRIPTION:
+            caller = payloads.parse_conversation(event, default_region=region, received_at=EPOCH).caller_id
+            return {caller} if caller else set()
+        if event.type == payloads.FAILURE:
+            return _failure_numbers(event, region)
+    except InvalidInput:
+        return set()
+    return set()
+
+
+def erase_caller(deps: AdminDeps, raw_number: str, *, actor: str, reason: str = "request",
+                 compact: bool = True) -> Json:
+    """Delete everything held about one caller; returns the receipt (keyed hash, counts, time)."""
+    caller = number(raw_number, deps)
+    unprocessed = [cid for kind in (payloads.TRANSCRIPTION, payloads.FAILURE)
+                   for cid, body in deps.admin.pending_bodies(kind)
+                   if caller in webhook_callers(body, deps.default_region)]
+    if deps.store.caller(caller) is None and not unprocessed and not deps.admin.caller_calls(caller):
+        raise NotFound("nothing is held about this number")
+    rows = deps.admin.erase_caller(caller, conversation_ids=unprocessed)
+    conversations = {key.split("/")[1] for key in rows.file_keys if key.startswith("calls/")}
+    keys = set(rows.file_keys) | {call_key(cid, name) for cid in unprocessed for name in KNOWN_FILES}
+    keys |= {f"calls/{folder}/{name}" for folder in conversations for name in KNOWN_FILES}
+    files = sum(deps.blobs.delete(key) for key in sorted(keys))
+    if compact:
+        deps.admin.compact()
+    at = deps.clock.now()
+    ref = caller_ref(caller, deps.ref_secret)
+    receipt = {"receipt_id": "er_" + hashlib.sha256(f"{ref}\x00{at.isoformat()}".encode()).hexdigest()[:20],
+               "caller_ref": ref, "erased_at": iso(at), "reason": reason,
+               "counts": {"profile": rows.profile, "conversations": rows.conversations,
+                          "unprocessed_webhooks": len(unprocessed), "memories": rows.memories,
+                          "inbox_rows": rows.inbox, "files": files}}
+    audit(deps, actor, "callers.erase", caller, receipt_id=receipt["receipt_id"], **receipt["counts"])
+    return receipt
+
+
+def export_caller(deps: AdminDeps, raw_number: str, *, actor: str) -> Json:
+    """Everything held about one caller, as one JSON document (audio as links; `callers export --zip`)."""
+    caller = number(raw_number, deps)
+    profile = deps.store.caller(caller)
+    if profile is None:
+        raise NotFound("no caller with this number")
+    calls = []
+    for call in deps.admin.caller_calls(caller):
+        item: Json = {"conversation_id": call.conversation_id, "agent_id": call.agent_id,
+                      "started_at": iso(call.started_at), "files": call.files}
+        for kind in ("transcript", "payload"):
+            key = call.files.get(kind)
+            if key and deps.blobs.exists(key):
+                item[kind] = payloads.load_json(deps.blobs.get(key))
+        calls.append(item)
+    audit(deps, actor, "callers.export", caller)
+    return {"exported_at": iso(deps.clock.now()), "caller": profile_json(profile, deps),
+            **history_json(deps.admin.caller_memories(caller)), "calls": calls}
