@@ -121,6 +121,8 @@ class Settings(BaseSettings):
             check_secret("ELEVENLABS_HMAC_KEY", key)
         for key in self.admin_keys:
             check_secret("AGENTIC_MEMORY_ADMIN_KEY", key)
+            if key in self.workspace_keys or key in self.hmac_keys:
+                raise ConfigurationError("AGENTIC_MEMORY_ADMIN_KEY must differ from the workspace and webhook keys")
 
 
 def load_settings(environ: Mapping[str, str] | None = None, *, env_file: str | None = ".env") -> Settings:
