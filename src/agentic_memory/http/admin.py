@@ -67,21 +67,25 @@ def _matching_key(presented: str, keys: tuple[str, ...]) -> str | None:
     return found
 
 
+async def operator(request: Request) -> str:
+    """The audit trail's "who": which admin key (a fingerprint), plus the X-Operator name if given."""
+    keys: tuple[str, ...] = request.app.state.deps.settings.admin_keys
+    key = _matching_key(presented_admin_key(request), keys)
+    if key is None:
+        raise Unauthorized("missing or invalid admin key (X-Admin-Key or Authorization: Bearer)"
+                           if keys else "admin API disabled: AGENTIC_MEMORY_ADMIN_KEY is not set")
+    who = f"key:{hashlib.sha256(key.encode()).hexdigest()[:8]}"
+    name = request.headers.get("x-operator", "")
+    return f"{who}/{name}" if _OPERATOR.match(name) else who
+
+
+Actor = Annotated[str, Depends(operator)]
+
+
 def admin_router(deps: Deps) -> APIRouter:
     keys = deps.settings.admin_keys
     ops = deps.admin_deps()
 
-    async def operator(request: Request) -> str:
-        """The audit trail's "who": which admin key (a fingerprint), plus the X-Operator name if given."""
-        key = _matching_key(presented_admin_key(request), keys)
-        if key is None:
-            raise Unauthorized("missing or invalid admin key (X-Admin-Key or Authorization: Bearer)"
-                               if keys else "admin API disabled: AGENTIC_MEMORY_ADMIN_KEY is not set")
-        who = f"key:{hashlib.sha256(key.encode()).hexdigest()[:8]}"
-        name = request.headers.get("x-operator", "")
-        return f"{who}/{name}" if _OPERATOR.match(name) else who
-
-    Actor = Annotated[str, Depends(operator)]
     router = APIRouter(prefix="/admin", tags=["admin"])
 
     async def run(fn: Callable[..., dict[str, Any]], *args: Any, **kwargs: Any) -> JSONResponse:
