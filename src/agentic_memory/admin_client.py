@@ -100,6 +100,9 @@ class RemoteAdmin:
                                  headers={"X-Admin-Key": key, "X-Operator": getpass.getuser()[:64]},
                                  transport=transport)
 
+    def close(self) -> None:
+        self.http.close()
+
     def _call(self, method: str, path: str, **kwargs: Any) -> Json:
         try:
             response = self.http.request(method, path, **kwargs)

@@ -46,7 +46,11 @@ def admin_session(url: str | None) -> Iterator[Admin]:
         if url is not None:
             if not settings.admin_keys:
                 raise ConfigurationError("AGENTIC_MEMORY_ADMIN_KEY is not set and keys.json holds none")
-            yield RemoteAdmin(url, settings.admin_keys[0])
+            remote = RemoteAdmin(url, settings.admin_keys[0])
+            try:
+                yield remote
+            finally:
+                remote.close()
             return
         from agentic_memory.bootstrap import build
 
