@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -141,3 +142,14 @@ def test_cli_against_a_running_server_and_metrics_across_processes(data_dir: Pat
         worker.terminate()
         worker.wait(timeout=30)
         server.stop()
+
+
+def test_every_operator_command_is_documented_with_an_example():
+    from agentic_memory.cli_admin import callers_app, dead_app, memories_app, retention_app
+
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "operations.md").read_text()
+    for group, sub in (("callers", callers_app), ("memories", memories_app), ("dead", dead_app),
+                       ("retention", retention_app)):
+        for command in sub.registered_commands:
+            example = rf"^(?:[A-Z_]+=\S+ )?agentic-memory {group} {command.name}\b"  # a line of a code block
+            assert re.search(example, docs, flags=re.MULTILINE), (group, command.name)

@@ -162,7 +162,7 @@ def admin_router(deps: Deps) -> APIRouter:
 
     metrics_router = APIRouter()
 
-    @metrics_router.get("/metrics", summary="Prometheus metrics (admin key required when one is set)")
+    @metrics_router.get("/metrics", include_in_schema=False)  # Prometheus text, not JSON: kept out of /docs
     async def metrics(request: Request) -> Response:
         if keys:
             await operator(request)
