@@ -63,7 +63,7 @@ class Metrics:
     def render(self, admin: AdminStore | None) -> bytes:
         registry = CollectorRegistry(auto_describe=False)
         if multiprocess_dir():
-            MultiProcessCollector(registry)
+            MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
         else:
             for collector in self._own:
                 registry.register(collector)

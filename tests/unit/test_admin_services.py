@@ -11,10 +11,9 @@ from agentic_memory.domain.facts import RuleFactExtractor
 from agentic_memory.domain.name_source import may_replace
 from agentic_memory.elevenlabs import builders
 from agentic_memory.errors import InvalidInput, NotFound
-from agentic_memory.ports import Job
 from agentic_memory.services import admin, dead_letters, erasure, retention
 from agentic_memory.services.admin import AdminDeps
-from agentic_memory.services.process_call import WorkerDeps, process_job
+from agentic_memory.services.process_call import WorkerDeps
 from agentic_memory.testing import (
     FixedClock,
     HashEmbedder,
@@ -80,7 +79,7 @@ def test_show_lists_memories_with_slot_history_and_calls(world):
     assert doc["caller"]["number"] == ANN and doc["caller"]["caller_ref"].startswith("c_")
     statuses = {m["text"]: m["status"] for m in doc["memories"] if m["type"] == "factual"}
     assert "superseded" in statuses.values() and "active" in statuses.values()
-    [(slot, chain)] = [(s, c) for s, c in doc["slots"].items() if len(c) == 2]
+    [chain] = [c for c in doc["slots"].values() if len(c) == 2]
     assert [i["status"] for i in chain] == ["superseded", "active"] and chain[0]["superseded_by"] == chain[1]["id"]
     old = next(m for m in doc["memories"] if m["id"] == chain[0]["id"])
     assert old["replaced_in_call"] == "c2" and old["retired_at"] is not None

@@ -183,4 +183,4 @@ def include_admin(app: FastAPI, deps: Deps) -> None:
     async def _not_found(_: Request, exc: NotFound) -> JSONResponse:
         return JSONResponse({"error": str(exc)}, status_code=404)
 
-    app.add_middleware(MetricsMiddleware, metrics=deps.metrics)  # type: ignore[arg-type]
+    app.add_middleware(MetricsMiddleware, metrics=deps.metrics)

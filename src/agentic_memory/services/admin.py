@@ -60,7 +60,7 @@ def iso(value: datetime | None) -> str | None:
     return None if value is None else value.isoformat()
 
 
-def audit(deps: AdminDeps, actor: str, action: str, caller_id: str = "", **detail: object) -> None:
+def audit(deps: AdminDeps, actor: str, action: str, caller_id: str = "", /, **detail: object) -> None:
     """Store and log one audit event. The caller appears only as a keyed hash."""
     ref = caller_ref(caller_id, deps.ref_secret) if caller_id else ""
     deps.admin.record_audit(AuditEvent(at=deps.clock.now(), actor=actor, action=action, caller_ref=ref,

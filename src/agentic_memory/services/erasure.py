@@ -72,13 +72,11 @@ def erase_caller(deps: AdminDeps, raw_number: str, *, actor: str, reason: str = 
         deps.admin.compact()
     at = deps.clock.now()
     ref = caller_ref(caller, deps.ref_secret)
-    receipt = {"receipt_id": "er_" + hashlib.sha256(f"{ref}\x00{at.isoformat()}".encode()).hexdigest()[:20],
-               "caller_ref": ref, "erased_at": iso(at), "reason": reason,
-               "counts": {"profile": rows.profile, "conversations": rows.conversations,
-                          "unprocessed_webhooks": len(unprocessed), "memories": rows.memories,
-                          "inbox_rows": rows.inbox, "files": files}}
-    audit(deps, actor, "callers.erase", caller, receipt_id=receipt["receipt_id"], **receipt["counts"])
-    return receipt
+    counts = {"profile": rows.profile, "conversations": rows.conversations, "unprocessed_webhooks": len(unprocessed),
+              "memories": rows.memories, "inbox_rows": rows.inbox, "files": files}
+    receipt_id = "er_" + hashlib.sha256(f"{ref}\x00{at.isoformat()}".encode()).hexdigest()[:20]
+    audit(deps, actor, "callers.erase", caller, receipt_id=receipt_id, **counts)
+    return {"receipt_id": receipt_id, "caller_ref": ref, "erased_at": iso(at), "reason": reason, "counts": counts}
 
 
 def export_caller(deps: AdminDeps, raw_number: str, *, actor: str) -> Json:

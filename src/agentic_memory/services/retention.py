@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from agentic_memory.domain import card
-from agentic_memory.ports import MemoryType
+from agentic_memory.domain.models import MemoryType
 from agentic_memory.services.admin import AdminDeps, audit
 from agentic_memory.services.erasure import erase_caller
 
