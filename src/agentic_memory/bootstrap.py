@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from agentic_memory.config import Settings
 from agentic_memory.errors import ConfigurationError
 from agentic_memory.metrics import Metrics, TimedEmbedder
-from agentic_memory.ports import AdminStore, BlobStore, Clock, Embedder, JobQueue, MemoryStore
+from agentic_memory.ports import AdminStore, BackupArchives, BlobStore, Clock, Embedder, JobQueue, MemoryStore
 from agentic_memory.services.admin import AdminDeps
 from agentic_memory.services.process_call import WorkerDeps
 from agentic_memory.worker import Worker
@@ -27,6 +27,7 @@ class Deps:
     worker: Worker | None = None
     closers: list[object] = field(default_factory=list)
     admin: AdminStore | None = None
+    backups: BackupArchives | None = None
     metrics: Metrics = field(default_factory=Metrics)
 
     def admin_deps(self) -> AdminDeps:
@@ -34,7 +35,7 @@ class Deps:
             raise ConfigurationError("this backend has no admin store")
         return AdminDeps(admin=self.admin, store=self.store, blobs=self.blobs, embedder=self.embedder,
                          clock=self.clock, ref_secret=self.settings.caller_ref_secret,
-                         default_region=self.settings.default_region)
+                         default_region=self.settings.default_region, backups=self.backups)
 
     def worker_deps(self) -> WorkerDeps:
         from agentic_memory.domain.facts import RuleFactExtractor
@@ -61,6 +62,7 @@ def build(settings: Settings, *, embedder: Embedder | None = None, with_worker: 
     """Embedded default: SQLite + files under the data dir + the packaged ONNX model."""
     from agentic_memory.adapters.blobs.filesystem import FilesystemBlobStore
     from agentic_memory.adapters.sqlite.admin_store import SqliteAdminStore
+    from agentic_memory.adapters.sqlite.backup import SqliteBackups
     from agentic_memory.adapters.sqlite.database import Database
     from agentic_memory.adapters.sqlite.memory_store import SqliteMemoryStore
     from agentic_memory.adapters.sqlite.queue import SqliteJobQueue
@@ -78,7 +80,8 @@ def build(settings: Settings, *, embedder: Embedder | None = None, with_worker: 
     metrics = Metrics()
     deps = Deps(settings=settings, store=SqliteMemoryStore(db), queue=SqliteJobQueue(db),
                 blobs=FilesystemBlobStore(settings.data_dir / "files"), embedder=TimedEmbedder(embedder, metrics),
-                clock=SystemClock(), closers=[db], admin=SqliteAdminStore(db), metrics=metrics)
+                clock=SystemClock(), closers=[db], admin=SqliteAdminStore(db), backups=SqliteBackups(db),
+                metrics=metrics)
     if with_worker:
         deps.worker = deps.make_worker()
     if not settings.retrieve_auth:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
@@ -221,6 +221,14 @@ class Totals:
     callers: int
     memories: dict[str, int]  # active memories by type
     inbox: dict[str, int]  # inbox rows by status
+
+
+class BackupArchives(Protocol):
+    """Backups made by the backup command, reachable so that an erasure reaches them too."""
+
+    def stores(self) -> Iterator[tuple[AdminStore, MemoryStore, BlobStore]]:
+        """Each archive opened as stores; changes are written back into it before the next is opened."""
+        ...
 
 
 class AdminStore(Protocol):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import logging
+import tarfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +15,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from agentic_memory.adapters.sqlite.backup import create_backup
 from agentic_memory.bootstrap import build
 from agentic_memory.elevenlabs import builders
 from agentic_memory.http.app import create_app
@@ -33,6 +35,12 @@ def scan(root: Path, logs: str, needles: tuple[str, ...]) -> dict[str, list[str]
     """Every needle -> where it appears (file names under root, or "logs"), case-insensitive, UTF-8 bytes."""
     hits: dict[str, list[str]] = {}
     blobs = {str(p.relative_to(root)): p.read_bytes().lower() for p in root.rglob("*") if p.is_file()}
+    for archive in root.rglob("*.tar.gz"):  # a backup is read the way an auditor would: unpacked
+        with tarfile.open(archive) as tar:
+            for member in tar.getmembers():
+                handle = tar.extractfile(member)
+                if handle is not None:
+                    blobs[f"{archive.name}:{member.name}"] = handle.read().lower()
     blobs["logs"] = logs.lower().encode()
     for needle in needles:
         where = [name for name, data in blobs.items() if needle.lower().encode() in data]
@@ -83,19 +91,23 @@ def test_erased_caller_leaves_no_trace_in_database_files_or_logs(tmp_path: Path,
                                              turns=[("user", "Zebediah here, one more velociraptor please.")])
         assert post_signed(client, unprocessed).status_code == 200  # queued, not processed yet
 
+        (data / "backups").mkdir()
+        create_backup(data, data / "backups" / "nightly.tar.gz")
         before = scan(data, logs.getvalue(), SECRETS)
         assert {"+14155550168", "Zebediah", "quokka marmalade", "velociraptor"} <= set(before)  # positive control
         assert any(name.endswith(("-wal", ".sqlite3")) for name in before["Zebediah"])
+        assert any(name.startswith("nightly.tar.gz:") for name in before["quokka marmalade"])
 
         receipt = client.post("/admin/caller/erase", json={"number": "(415) 555-0168"}, headers=ADMIN)
         assert receipt.status_code == 200
         counts = receipt.json()["counts"]
         assert counts["profile"] == 1 and counts["conversations"] == 2 and counts["unprocessed_webhooks"] == 1
-        assert counts["files"] >= 5 and counts["memories"] >= 3
+        assert counts["files"] >= 5 and counts["memories"] >= 3 and counts["backups"] == 1
         assert "4155550168" not in receipt.text
 
         assert scan(data, logs.getvalue(), SECRETS) == {}
-        assert OTHER_PHRASE in scan(data, "", (OTHER_PHRASE,))  # the other caller's call is untouched
+        kept = scan(data, "", (OTHER_PHRASE,))[OTHER_PHRASE]  # the other caller's call is untouched, backup too
+        assert any(name.startswith("nightly.tar.gz:") for name in kept)
         found = client.post("/retrieve", json={"query": "kumquat", "user_id": OTHER}, headers=auth()).json()
         assert any(OTHER_PHRASE in m["memory"] for m in found["memories"])
         gone = client.post("/client-data", json={"caller_id": NUMBER}, headers=auth()).json()

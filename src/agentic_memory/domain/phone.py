@@ -41,3 +41,18 @@ def mask_phone(e164: str) -> str:
     if len(e164) <= 5:
         return "***"
     return e164[:2] + "*" * (len(e164) - 4) + e164[-2:]
+
+
+WITHHELD = frozenset({"", "anonymous", "private", "restricted", "unknown", "unavailable", "withheld", "blocked"})
+
+
+def identify_caller(raw: object, default_region: str = "US") -> str | None:
+    """E.164 for a usable caller id; None when it is withheld (missing, "anonymous", "private",
+    "restricted", "unknown") or is not a phone number at all. Such calls have no memory: a shared
+    "anonymous" caller would mix strangers' memories together."""
+    if raw is None or (isinstance(raw, str) and raw.strip().lower() in WITHHELD):
+        return None
+    try:
+        return normalise_phone(raw, default_region)
+    except InvalidPhoneNumber:
+        return None

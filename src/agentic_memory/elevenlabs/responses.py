@@ -25,7 +25,7 @@ def client_data_response(briefing: CallerBriefing, *, prompt_template: str = "",
     if prompt_template:
         agent["prompt"] = {"prompt": render_prompt(prompt_template, base_prompt=base_prompt,
                                                    caller_context=briefing.caller_context)}
-    return {
+    body = {
         "type": "conversation_initiation_client_data",
         "dynamic_variables": {
             "caller_id": briefing.caller_id,
@@ -37,8 +37,10 @@ def client_data_response(briefing: CallerBriefing, *, prompt_template: str = "",
             "last_call_summary": clean_text(profile.last_call_summary, 300) if profile else "",
         },
         "conversation_config_override": {"agent": agent},
-        "user_id": briefing.caller_id,
     }
+    if briefing.caller_id:  # a withheld number has no user id: ElevenLabs would group strangers under ""
+        body["user_id"] = briefing.caller_id
+    return body
 
 
 def memory_json(hit: MemoryHit) -> dict[str, Any]:

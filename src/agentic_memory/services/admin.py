@@ -28,6 +28,7 @@ from agentic_memory.ports import (
     DELETED,
     AdminStore,
     AuditEvent,
+    BackupArchives,
     BlobStore,
     CallerQuery,
     Clock,
@@ -54,6 +55,7 @@ class AdminDeps:
     clock: Clock
     ref_secret: str
     default_region: str = "US"
+    backups: BackupArchives | None = None
 
 
 def iso(value: datetime | None) -> str | None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from agentic_memory.domain.keys import call_key
@@ -54,26 +55,39 @@ def webhook_callers(body: bytes, region: str) -> set[str]:
     return set()
 
 
-def erase_caller(deps: AdminDeps, raw_number: str, *, actor: str, reason: str = "request",
-                 compact: bool = True) -> Json:
-    """Delete everything held about one caller; returns the receipt (keyed hash, counts, time)."""
-    caller = number(raw_number, deps)
+def _erase(deps: AdminDeps, caller: str) -> dict[str, int]:
+    """Erase `caller` from one set of stores (the live ones, or one backup's); returns the counts."""
     unprocessed = [cid for kind in (payloads.TRANSCRIPTION, payloads.FAILURE)
                    for cid, body in deps.admin.pending_bodies(kind)
                    if caller in webhook_callers(body, deps.default_region)]
-    if deps.store.caller(caller) is None and not unprocessed and not deps.admin.caller_calls(caller):
-        raise NotFound("nothing is held about this number")
     rows = deps.admin.erase_caller(caller, conversation_ids=unprocessed)
-    conversations = {key.split("/")[1] for key in rows.file_keys if key.startswith("calls/")}
+    folders = {key.split("/")[1] for key in rows.file_keys if key.startswith("calls/")}
     keys = set(rows.file_keys) | {call_key(cid, name) for cid in unprocessed for name in KNOWN_FILES}
-    keys |= {f"calls/{folder}/{name}" for folder in conversations for name in KNOWN_FILES}
+    keys |= {f"calls/{folder}/{name}" for folder in folders for name in KNOWN_FILES}
     files = sum(deps.blobs.delete(key) for key in sorted(keys))
+    return {"profile": rows.profile, "conversations": rows.conversations, "unprocessed_webhooks": len(unprocessed),
+            "memories": rows.memories, "inbox_rows": rows.inbox, "files": files}
+
+
+def erase_caller(deps: AdminDeps, raw_number: str, *, actor: str, reason: str = "request",
+                 compact: bool = True, include_backups: bool = True) -> Json:
+    """Delete everything held about one caller, in backups made by the backup command too; returns the
+    receipt (keyed hash, counts, time)."""
+    caller = number(raw_number, deps)
+    if deps.store.caller(caller) is None and not deps.admin.caller_calls(caller) and not any(
+            caller in webhook_callers(body, deps.default_region) for kind in (payloads.TRANSCRIPTION, payloads.FAILURE)
+            for _, body in deps.admin.pending_bodies(kind)):
+        raise NotFound("nothing is held about this number")
+    counts = _erase(deps, caller)
     if compact:
         deps.admin.compact()
+    counts["backups"] = 0
+    if deps.backups is not None and include_backups:
+        for admin_store, store, blobs in deps.backups.stores():
+            _erase(replace(deps, admin=admin_store, store=store, blobs=blobs, backups=None), caller)
+            counts["backups"] += 1
     at = deps.clock.now()
     ref = caller_ref(caller, deps.ref_secret)
-    counts = {"profile": rows.profile, "conversations": rows.conversations, "unprocessed_webhooks": len(unprocessed),
-              "memories": rows.memories, "inbox_rows": rows.inbox, "files": files}
     receipt_id = "er_" + hashlib.sha256(f"{ref}\x00{at.isoformat()}".encode()).hexdigest()[:20]
     audit(deps, actor, "callers.erase", caller, receipt_id=receipt_id, **counts)
     return {"receipt_id": receipt_id, "caller_ref": ref, "erased_at": iso(at), "reason": reason, "counts": counts}

@@ -67,7 +67,9 @@ def run_retention(deps: AdminDeps, policy: Mapping[str, int], *, actor: str = "r
         if kind == "inactive_callers":
             while callers := deps.admin.inactive_callers(before, limit=BATCH):
                 for caller in callers:
-                    erase_caller(deps, caller, actor=actor, reason="retention", compact=False)
+                    # Backups age out with their own rotation; rewriting each per caller would not scale.
+                    erase_caller(deps, caller, actor=actor, reason="retention", compact=False,
+                                 include_backups=False)
                 count += len(callers)
         done[kind] = count
     if any(done.values()):

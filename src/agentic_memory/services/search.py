@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from agentic_memory.domain.models import MemoryHit, MemoryType
-from agentic_memory.domain.phone import normalise_phone
+from agentic_memory.domain.phone import identify_caller
 from agentic_memory.domain.ranking import FusionWeights, fuse, pinned, prior, query_terms
 from agentic_memory.ports import Embedder, MemoryStore
 
@@ -16,15 +16,18 @@ CANDIDATES = 100
 @dataclass(frozen=True, slots=True)
 class SearchQuery:
     query: str
-    user_id: str
+    user_id: str | None
     limit: int = 10
     type: MemoryType | None = None
 
 
 def search(command: SearchQuery, *, store: MemoryStore, embedder: Embedder, default_region: str = "US",
            weights: FusionWeights | None = None) -> tuple[str, list[MemoryHit]]:
-    """Returns the caller's E.164 id and their best memories for the query."""
-    caller = normalise_phone(command.user_id, default_region)
+    """Returns the caller's E.164 id and their best memories for the query; a withheld caller id ("", None
+    for no number) has none."""
+    caller = identify_caller(command.user_id, default_region)
+    if caller is None:
+        return "", []
     weights = weights or FusionWeights()
     limit = max(1, min(command.limit, MAX_LIMIT))
     pool = max(CANDIDATES, limit * 2)

@@ -99,3 +99,8 @@ CREATE TABLE audit_events (
     caller_ref TEXT NOT NULL DEFAULT '',
     detail    TEXT NOT NULL DEFAULT '{}'
 );
+-- Archives written by `agentic-memory backup`: erasing a caller rewrites each one still at its path.
+CREATE TABLE backups (
+    path       TEXT PRIMARY KEY,
+    created_at REAL NOT NULL
+);
