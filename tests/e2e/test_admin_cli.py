@@ -153,3 +153,80 @@ def test_every_operator_command_is_documented_with_an_example():
         for command in sub.registered_commands:
             example = rf"^(?:[A-Z_]+=\S+ )?agentic-memory {group} {command.name}\b"  # a line of a code block
             assert re.search(example, docs, flags=re.MULTILINE), (group, command.name)
+    for command in ("backup", "restore", "doctor", "import", "export"):
+        assert re.search(rf"^agentic-memory {command}\b", docs, flags=re.MULTILINE), command
+
+
+def test_backup_then_restore_gives_back_the_same_memories(data_dir: Path, tmp_path: Path, embedder: Any):
+    from agentic_memory.config import ensure_keys, load_settings
+    from agentic_memory.services.search import SearchQuery, search
+
+    def memories() -> list[str]:
+        settings, _ = ensure_keys(load_settings(), create=False)
+        deps = build(settings, embedder=embedder, with_worker=False)
+        try:
+            _, hits = search(SearchQuery(query="which milk do I like", user_id=ANN), store=deps.store,
+                             embedder=deps.embedder)
+            return [hit.memory.id for hit in hits]
+        finally:
+            deps.close()
+
+    before = memories()
+    assert before
+    archive = tmp_path / "nightly.tar.gz"
+    assert run("backup", str(archive), "--json")["path"] == str(archive)
+    shown = run("callers", "show", ANN, "--json")
+    active = [m["id"] for m in shown["memories"] if m["status"] == "active"]
+    for memory_id in active:
+        run("memories", "delete", memory_id)
+    run("callers", "rename", ANN, "Elizabeth")
+    assert memories() == []
+    assert CliRunner().invoke(app, ["restore", str(archive)], input="n\n").exit_code == 1
+    run("restore", str(archive), "--yes")
+    assert memories() == before
+    assert run("callers", "show", ANN, "--json")["caller"]["first_name"] == "Liz"
+    broken = tmp_path / "broken.tar.gz"
+    broken.write_bytes(b"not a tarball")
+    failed = CliRunner().invoke(app, ["restore", str(broken), "--yes"])
+    assert failed.exit_code == 1 and "backup" in failed.output
+
+
+def test_doctor_reports_each_check_and_fails_on_a_problem(data_dir: Path, monkeypatch: pytest.MonkeyPatch):
+    doc = run("doctor", "--json")
+    assert doc["ok"] and {c["name"] for c in doc["checks"]} == {
+        "configuration", "keys", "database", "data dir", "model", "clock"}
+    assert "Doctor" in run("doctor")
+    monkeypatch.setenv("AGENTIC_MEMORY_ADMIN_KEY", "changeme")
+    result = CliRunner().invoke(app, ["doctor", "--json"])
+    assert result.exit_code == 1
+    assert {c["name"]: c["status"] for c in json.loads(result.stdout)["checks"]}["keys"] == "fail"
+    monkeypatch.setenv("AGENTIC_MEMORY_ADMIN_KEY", ADMIN_KEY)
+    monkeypatch.setenv("AGENTIC_MEMORY_DATA_DIR", str(data_dir.parent / "empty"))
+    (data_dir.parent / "empty").mkdir()
+    failed = CliRunner().invoke(app, ["doctor", "--json"])
+    assert failed.exit_code == 1
+    assert {c["name"]: c["status"] for c in json.loads(failed.stdout)["checks"]}["database"] == "fail"
+
+
+def test_bulk_import_is_resumable_and_export_writes_every_memory(data_dir: Path, tmp_path: Path):
+    history = tmp_path / "history"
+    history.mkdir()
+    now = int(time.time())
+    lines = [json.dumps(builders.transcription(conversation_id=f"conv_imp_{i}", caller=f"+1415555020{i}",
+                                               turns=[("user", f"Hi, I'm Guest{i}. I prefer rooibos tea.")],
+                                               start_time=now - 1000 + i)) for i in range(3)]
+    (history / "part1.jsonl").write_text("\n".join(lines[:2]) + "\n{broken\n")
+    (history / "part2.json").write_text(lines[2])
+    first = run("import", str(history), "--process", "--json")
+    assert first["accepted"] == 3 and first["invalid"] == 1 and first["processed"] == 3
+    again = run("import", str(history), "--json")
+    assert again == {"accepted": 0, "already_imported": 3, "invalid": 1}
+    assert len(run("callers", "list", "--json")["callers"]) == 5
+    out = tmp_path / "memories.jsonl"
+    counts = run("export", str(out), "--json")
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert counts == {"callers": 5, "memories": len(rows)}
+    assert {"caller", "id", "text", "status", "type"} <= set(rows[0])
+    assert any("rooibos" in r["text"] for r in rows if r["caller"] == "+14155550201")
+    missing = CliRunner().invoke(app, ["import", str(tmp_path / "nope")])
+    assert missing.exit_code == 1
