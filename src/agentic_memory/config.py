@@ -83,6 +83,14 @@ class Settings(BaseSettings):
         "AGENTIC_MEMORY_RETENTION_FACTUAL_DAYS", "retention_factual_days"))
     retention_inactive_callers_days: int | None = Field(None, ge=0, validation_alias=AliasChoices(
         "AGENTIC_MEMORY_RETENTION_INACTIVE_CALLERS_DAYS", "retention_inactive_callers_days"))
+    # Backends, chosen by bootstrap.build(). Empty means the embedded default under data_dir.
+    # A SecretStr: a postgresql:// URL may carry a password.
+    database_url: SecretStr = Field(SecretStr(""), validation_alias=AliasChoices(
+        "AGENTIC_MEMORY_DATABASE_URL", "database_url"))
+    blob_url: str = Field("", validation_alias=AliasChoices("AGENTIC_MEMORY_BLOB_URL", "blob_url"))
+    queue_url: str = Field("", validation_alias=AliasChoices("AGENTIC_MEMORY_QUEUE_URL", "queue_url"))
+    memory_engine: str = Field("local", validation_alias=AliasChoices(
+        "AGENTIC_MEMORY_MEMORY_ENGINE", "memory_engine"))
 
     @field_validator("default_region")
     @classmethod

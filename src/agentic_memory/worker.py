@@ -12,14 +12,13 @@ import time
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from agentic_memory.elevenlabs.payloads import AUDIO
 from agentic_memory.errors import InvalidInput
 from agentic_memory.ports import JobQueue
+from agentic_memory.services.process_call import WorkerDeps, process_job
 
 if TYPE_CHECKING:
     from agentic_memory.metrics import Metrics
     from agentic_memory.services.retention import Sweeper
-from agentic_memory.services.process_call import WorkerDeps, process_job
 
 log = logging.getLogger(__name__)
 MAX_BACKOFF_SECS = 600.0
@@ -93,11 +92,9 @@ class Worker:
                 self.queue.retry(job.id, error=error, run_after=self.deps.clock.now() + timedelta(seconds=delay))
                 self._observe(job.event_type, "retry", started)
             return True
-        # An audio webhook is megabytes of base64 whose mp3 is now a durable file: keeping it in the inbox
-        # too would grow the database by the size of every call's audio.
-        self.queue.complete(job.id, drop_body=job.event_type == AUDIO)
+        self.queue.complete(job.id, drop_body=outcome.drop_body)
         self._observe(job.event_type, "done", started)
-        log.info("job done", extra={"job_id": job.id, "event_type": job.event_type, "outcome": outcome,
+        log.info("job done", extra={"job_id": job.id, "event_type": job.event_type, "outcome": outcome.summary,
                                     "ms": round((time.perf_counter() - started) * 1000, 1)})
         return True
 

@@ -12,6 +12,7 @@ from agentic_memory.adapters.sqlite.memory_store import SqliteMemoryStore
 from agentic_memory.adapters.sqlite.queue import SqliteJobQueue
 from agentic_memory.domain.models import CallerProfile, Memory
 from agentic_memory.ports import DELETED, AuditEvent, CallerQuery, CallUpdate, MemoryChange, StoredMemory
+from agentic_memory.services.admin import active_facts
 from agentic_memory.testing import HashEmbedder, InMemoryAdminStore, InMemoryJobQueue, InMemoryMemoryStore
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -27,7 +28,9 @@ def stores(request, tmp_path):
         return
     db = Database(tmp_path / "a.sqlite3")
     db.migrate()
-    yield SqliteMemoryStore(db), SqliteJobQueue(db), SqliteAdminStore(db)
+    queue = SqliteJobQueue(db)
+    yield SqliteMemoryStore(db), queue, SqliteAdminStore(db)
+    queue.close()
     db.close()
 
 
@@ -76,7 +79,7 @@ def test_history_edit_and_delete_keep_old_memories_out_of_search(stores):
     assert [records[i].superseded_by for i in ("m1", "m2", "m3", "m4")] == ["m3", DELETED, "m4", None]
     assert records["m3"].retired_reason == "operator_edit"
     assert records["m2"].retired_at == T0 + timedelta(days=2)
-    assert [m.id for m, _ in store.active_facts(ANN)] == ["m4"]
+    assert [m.id for m in active_facts(store, ANN)] == ["m4"]
     assert store.keyword_search(ANN, ["jazz"], limit=5, type=None) == []
     assert [i for i, _ in store.keyword_search(ANN, ["almond"], limit=5, type=None)] == ["m4"]
     profile = store.caller(ANN)
@@ -98,8 +101,8 @@ def test_erase_removes_the_caller_and_tombstones_their_webhooks(stores):
     store, queue, admin = stores
     for cid in ("c1", "c_pending"):
         queue.accept(event_type="post_call_transcription", conversation_id=cid, body=b'{"x": "+15550100001"}',
-                     received_at=T0)
-    queue.accept(event_type="post_call_transcription", conversation_id="c_bob", body=b"bob", received_at=T0)
+                     received_at=T0).result()
+    queue.accept(event_type="post_call_transcription", conversation_id="c_bob", body=b"bob", received_at=T0).result()
     save(store, "c1", ANN, [memory("m1", ANN, "prefers oat milk")], files={"payload": "calls/c1/p.json"})
     save(store, "c_bob", BOB, [memory("b1", BOB, "prefers oat milk", conversation="c_bob")])
     assert [cid for cid, _ in admin.pending_bodies("post_call_transcription")] == ["c1", "c_pending", "c_bob"]
@@ -107,14 +110,14 @@ def test_erase_removes_the_caller_and_tombstones_their_webhooks(stores):
     assert (rows.profile, rows.conversations, rows.memories, rows.inbox) == (1, 1, 1, 2)
     assert rows.file_keys == ("calls/c1/p.json",)
     assert store.caller(ANN) is None and admin.caller_memories(ANN) == [] and admin.caller_calls(ANN) == []
-    assert not store.has_conversation("c1")
+    assert store.load_call("c1", ANN).processed is False
     assert store.keyword_search(ANN, ["oat"], limit=5, type=None) == []
     assert [i for i, _ in store.keyword_search(BOB, ["oat"], limit=5, type=None)] == ["b1"]
     erased = admin.inbox(status="erased", limit=10, offset=0)
     assert sorted(e.conversation_id for e in erased) == ["c1", "c_pending"]
     assert all(e.body_bytes == 0 for e in erased)
     assert not queue.accept(event_type="post_call_transcription", conversation_id="c1", body=b"again",
-                            received_at=T0)  # a retried webhook stays a no-op
+                            received_at=T0).result()  # a retried webhook stays a no-op
     assert queue.claim(worker="w", now=T0, lease_secs=5).conversation_id == "c_bob"
     admin.compact()
 
@@ -122,7 +125,7 @@ def test_erase_removes_the_caller_and_tombstones_their_webhooks(stores):
 def test_dead_letters_list_requeue_purge(stores):
     _, queue, admin = stores
     for cid in ("a", "b", "c"):
-        queue.accept(event_type="post_call_transcription", conversation_id=cid, body=b"{}", received_at=T0)
+        queue.accept(event_type="post_call_transcription", conversation_id=cid, body=b"{}", received_at=T0).result()
     for _ in range(3):
         job = queue.claim(worker="w", now=T0, lease_secs=5)
         queue.bury(job.id, error=f"boom {job.conversation_id}")
@@ -141,7 +144,7 @@ def test_dead_letters_list_requeue_purge(stores):
 
 def test_expiry_of_bodies_files_memories_and_inactive_callers(stores):
     store, queue, admin = stores
-    queue.accept(event_type="post_call_transcription", conversation_id="c1", body=b"old", received_at=T0)
+    queue.accept(event_type="post_call_transcription", conversation_id="c1", body=b"old", received_at=T0).result()
     queue.complete(queue.claim(worker="w", now=T0, lease_secs=5).id)
     save(store, "c1", ANN, [memory("m1", ANN, "prefers oat milk"),
                             memory("s1", ANN, "Caller: hello", type="semantic")],

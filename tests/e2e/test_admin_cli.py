@@ -40,9 +40,9 @@ def data_dir(tmp_path: Path, embedder: Any, monkeypatch: pytest.MonkeyPatch) -> 
         payload = builders.transcription(conversation_id=cid, caller=caller, turns=[("user", text)],
                                          start_time=now - ago)
         deps.queue.accept(event_type="post_call_transcription", conversation_id=cid,
-                          body=json.dumps(payload).encode(), received_at=deps.clock.now())
+                          body=json.dumps(payload).encode(), received_at=deps.clock.now()).result()
     deps.queue.accept(event_type="post_call_transcription", conversation_id="conv_bad", body=b"{oops",
-                      received_at=deps.clock.now())
+                      received_at=deps.clock.now()).result()
     drain(deps.make_worker())
     deps.close()
     for name in [k for k in os.environ if k.startswith(("ELEVENLABS_", "AGENTIC_MEMORY_"))]:

@@ -12,7 +12,7 @@ from agentic_memory.domain.name_source import may_replace
 from agentic_memory.elevenlabs import builders
 from agentic_memory.errors import InvalidInput, NotFound
 from agentic_memory.services import admin, dead_letters, erasure, retention
-from agentic_memory.services.admin import AdminDeps
+from agentic_memory.services.admin import AdminDeps, active_facts
 from agentic_memory.services.process_call import WorkerDeps
 from agentic_memory.testing import (
     FixedClock,
@@ -43,7 +43,7 @@ class World:
         payload = builders.transcription(conversation_id=cid, caller=caller, turns=turns,
                                          start_time=T0 + day * 86400, **kw)
         self.queue.accept(event_type="post_call_transcription", conversation_id=cid,
-                          body=json.dumps(payload).encode(), received_at=self.clock.now())
+                          body=json.dumps(payload).encode(), received_at=self.clock.now()).result()
         worker = Worker(self.queue, self.worker_deps)
         while worker.run_once():
             pass
@@ -108,7 +108,7 @@ def test_list_search_and_every_action_is_audited_without_the_number(world):
 
 def test_edit_and_delete_memory_keep_history_and_refresh_the_profile(world):
     world.call("c1", [("user", "I prefer oat milk in my latte. I'm allergic to peanuts.")])
-    facts = {m.text: m for m, _ in world.store.active_facts(ANN)}
+    facts = {m.text: m for m in active_facts(world.store, ANN)}
     oat = next(m for t, m in facts.items() if "oat" in t)
     edited = admin.edit_memory(world.ops, oat.id, "Prefers soy milk", actor="ops")
     assert edited["replaces"] == oat.id
@@ -118,7 +118,7 @@ def test_edit_and_delete_memory_keep_history_and_refresh_the_profile(world):
         admin.edit_memory(world.ops, edited["memory"]["id"], "  ", actor="ops")
     assert "Prefers soy milk" in world.store.caller(ANN).top_facts
     admin.delete_memory(world.ops, edited["memory"]["id"], actor="ops")
-    texts = [m.text for m, _ in world.store.active_facts(ANN)]
+    texts = [m.text for m in active_facts(world.store, ANN)]
     assert not any("soy" in t or "oat" in t for t in texts)
     statuses = {m["text"]: m["status"] for m in admin.show_caller(world.ops, ANN, actor="ops")["memories"]}
     assert statuses[oat.text] == "edited" and statuses["Prefers soy milk"] == "deleted"
@@ -132,7 +132,7 @@ def test_erase_removes_profile_memories_files_and_unprocessed_webhooks_but_not_o
     pending = builders.transcription(conversation_id="c_pending", caller=ANN, turns=[("user", "hello")],
                                      start_time=T0)
     world.queue.accept(event_type="post_call_transcription", conversation_id="c_pending",
-                       body=json.dumps(pending).encode(), received_at=world.clock.now())
+                       body=json.dumps(pending).encode(), received_at=world.clock.now()).result()
     receipt = erasure.erase_caller(world.ops, "612.978.2029", actor="ops")
     assert receipt["counts"]["profile"] == 1 and receipt["counts"]["unprocessed_webhooks"] == 1
     assert receipt["counts"]["files"] == 2 and receipt["caller_ref"].startswith("c_")
@@ -157,7 +157,7 @@ def test_export_holds_profile_memories_and_transcripts(world):
 
 def test_dead_letters_list_show_replay_purge(world):
     world.queue.accept(event_type="post_call_transcription", conversation_id="bad", body=b"{not json",
-                       received_at=world.clock.now())
+                       received_at=world.clock.now()).result()
     Worker(world.queue, world.worker_deps).run_once()
     [job] = dead_letters.list_jobs(world.ops, actor="ops")["jobs"]
     assert job["status"] == "dead" and "invalid payload" in job["error"] and job["conversation_id"] == "bad"
@@ -186,7 +186,7 @@ def test_retention_sweeper_follows_the_injected_clock(world):
     world.clock.advance(15 * 86400)
     removed = sweeper.maybe_run()
     assert removed["audio"] == 1 and removed["semantic"] >= 1 and removed["inactive_callers"] == 0
-    assert not world.blobs.exists("calls/c1/audio.mp3")
+    assert "calls/c1/audio.mp3" not in world.blobs.blobs
     assert [m.type for m, _, _ in world.store.rows.values() if m.caller_id == ANN] == ["factual"]
     assert world.store.caller(ANN).memory_count == 1
     world.clock.advance(30 * 86400)
@@ -201,6 +201,6 @@ def test_worker_runs_the_sweeper_when_idle(world):
     world.clock.advance(10 * 86400)
     worker = Worker(world.queue, world.worker_deps, sweeper=retention.Sweeper(world.ops, {"factual": 1}))
     worker.sweep()
-    assert world.store.active_facts(ANN) == []
+    assert active_facts(world.store, ANN) == []
     assert retention.policy_from(type("S", (), {"retention_audio_days": 7})()) == {"audio": 7}
     assert world.admin.audit_events(limit=1)[0].action == "retention.run"

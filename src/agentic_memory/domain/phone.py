@@ -36,13 +36,6 @@ def normalise_phone(raw: object, default_region: str = "US") -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
-def mask_phone(e164: str) -> str:
-    """For logs: keep the country code and last two digits only."""
-    if len(e164) <= 5:
-        return "***"
-    return e164[:2] + "*" * (len(e164) - 4) + e164[-2:]
-
-
 WITHHELD = frozenset({"", "anonymous", "private", "restricted", "unknown", "unavailable", "withheld", "blocked"})
 
 

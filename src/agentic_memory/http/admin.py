@@ -16,11 +16,11 @@ from typing import Annotated, Any, TypeVar
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field, ValidationError
-from starlette.concurrency import run_in_threadpool
 
 from agentic_memory.bootstrap import Deps
 from agentic_memory.errors import InvalidInput, NotFound, Unauthorized
 from agentic_memory.metrics import CONTENT_TYPE, MetricsMiddleware
+from agentic_memory.offload import run_blocking
 from agentic_memory.services import admin, dead_letters, erasure, retention
 
 Body = TypeVar("Body", bound=BaseModel)
@@ -69,7 +69,7 @@ def _matching_key(presented: str, keys: tuple[str, ...]) -> str | None:
 
 async def operator(request: Request) -> str:
     """The audit trail's "who": which admin key (a fingerprint), plus the X-Operator name if given."""
-    keys: tuple[str, ...] = request.app.state.deps.settings.admin_keys
+    keys: tuple[str, ...] = request.app.state.admin_keys
     key = _matching_key(presented_admin_key(request), keys)
     if key is None:
         raise Unauthorized("missing or invalid admin key (X-Admin-Key or Authorization: Bearer)"
@@ -89,7 +89,7 @@ def admin_router(deps: Deps) -> APIRouter:
     router = APIRouter(prefix="/admin", tags=["admin"])
 
     async def run(fn: Callable[..., dict[str, Any]], *args: Any, **kwargs: Any) -> JSONResponse:
-        return JSONResponse(await run_in_threadpool(fn, ops, *args, **kwargs))
+        return JSONResponse(await run_blocking(fn, ops, *args, **kwargs))
 
     @router.get("/callers", summary="List or search callers (number in any format or digits, name, last seen)")
     async def list_callers(actor: Actor, q: str = "", name: str = "", seen_after: datetime | None = None,
@@ -118,7 +118,7 @@ def admin_router(deps: Deps) -> APIRouter:
 
     @router.get("/calls/{conversation_id}/audio", summary="A call's audio (MP3)")
     async def audio(actor: Actor, conversation_id: str) -> Response:
-        data = await run_in_threadpool(admin.call_audio, ops, conversation_id, actor=actor)
+        data = await run_blocking(admin.call_audio, ops, conversation_id, actor=actor)
         return Response(data, media_type="audio/mpeg")
 
     @router.patch("/memories/{memory_id}", summary="Edit one memory (the old text stays in its history)")
@@ -153,7 +153,7 @@ def admin_router(deps: Deps) -> APIRouter:
     @router.post("/retention/run", summary="Apply the configured retention now")
     async def run_retention(actor: Actor) -> JSONResponse:
         policy = retention.policy_from(deps.settings)
-        return JSONResponse({"removed": await run_in_threadpool(retention.run_retention, ops, policy, actor=actor)})
+        return JSONResponse({"removed": await run_blocking(retention.run_retention, ops, policy, actor=actor)})
 
     @router.get("/audit", summary="Audit events, newest first")
     async def audit_log(actor: Actor, limit: Annotated[int, Query(ge=1, le=500)] = 100,
@@ -166,7 +166,7 @@ def admin_router(deps: Deps) -> APIRouter:
     async def metrics(request: Request) -> Response:
         if keys:
             await operator(request)
-        body = await run_in_threadpool(deps.metrics.render, deps.admin)
+        body = await run_blocking(deps.metrics.render, deps.admin)
         return Response(body, media_type=CONTENT_TYPE)
 
     root = APIRouter()
@@ -177,6 +177,7 @@ def admin_router(deps: Deps) -> APIRouter:
 
 def include_admin(app: FastAPI, deps: Deps) -> None:
     """Mount the admin API and /metrics, map NotFound to 404, and time every request (outermost layer)."""
+    app.state.admin_keys = deps.settings.admin_keys
     app.include_router(admin_router(deps))
 
     @app.exception_handler(NotFound)

@@ -75,6 +75,21 @@ def number(raw: str, deps: AdminDeps) -> str:
     return normalise_phone(raw, deps.default_region)
 
 
+def read_blob(blobs: BlobStore, key: str | None) -> bytes | None:
+    """The file's bytes, or None when it is gone (expired by retention, or never written)."""
+    if not key:
+        return None
+    try:
+        return blobs.get(key)
+    except KeyError:
+        return None
+
+
+def active_facts(store: MemoryStore, caller_id: str) -> list[Memory]:
+    """The caller's active facts, as the worker reads them (no call is ever saved under id "")."""
+    return [m for m, _ in store.load_call("", caller_id).active_facts]
+
+
 def profile_json(profile: CallerProfile, deps: AdminDeps) -> Json:
     return {"number": profile.caller_id, "caller_ref": caller_ref(profile.caller_id, deps.ref_secret),
             "first_name": profile.first_name, "name_source": profile.name_source, "language": profile.language,
@@ -147,14 +162,16 @@ def _profile(deps: AdminDeps, raw_number: str) -> CallerProfile:
 
 def _call_details(deps: AdminDeps, conversation_id: str, files: dict[str, str], *, transcript: bool) -> Json:
     detail: Json = {"summary": "", "title": ""}
-    if "payload" in files and deps.blobs.exists(files["payload"]):
-        event = payloads.parse_event(deps.blobs.get(files["payload"]))
+    raw = read_blob(deps.blobs, files.get("payload"))
+    if raw is not None:
+        event = payloads.parse_event(raw)
         conversation = payloads.parse_conversation(event, default_region=deps.default_region,
                                                    received_at=EPOCH)
         detail = {"summary": conversation.summary, "title": conversation.title,
                   "duration_secs": conversation.duration_secs}
-    if transcript and "transcript" in files and deps.blobs.exists(files["transcript"]):
-        detail["transcript"] = orjson.loads(deps.blobs.get(files["transcript"]))
+    turns = read_blob(deps.blobs, files.get("transcript")) if transcript else None
+    if turns is not None:
+        detail["transcript"] = orjson.loads(turns)
     detail["audio"] = f"/admin/calls/{conversation_id}/audio" if "audio" in files else None
     return detail
 
@@ -171,11 +188,11 @@ def show_caller(deps: AdminDeps, raw_number: str, *, actor: str, transcripts: bo
 
 
 def call_audio(deps: AdminDeps, conversation_id: str, *, actor: str) -> bytes:
-    key = deps.store.files(conversation_id).get("audio")
-    if key is None or not deps.blobs.exists(key):
+    audio = read_blob(deps.blobs, deps.store.files(conversation_id).get("audio"))
+    if audio is None:
         raise NotFound("no audio for this call")
     audit(deps, actor, "calls.audio", conversation_id=conversation_id)
-    return deps.blobs.get(key)
+    return audio
 
 
 def rename_caller(deps: AdminDeps, raw_number: str, name: str, *, actor: str) -> Json:
@@ -199,7 +216,7 @@ def _memory(deps: AdminDeps, memory_id: str) -> Memory:
 
 
 def _top_facts(deps: AdminDeps, caller_id: str, *, drop: str, add: Memory | None) -> tuple[str, ...]:
-    facts = [m for m, _ in deps.store.active_facts(caller_id) if m.id != drop]
+    facts = [m for m in active_facts(deps.store, caller_id) if m.id != drop]
     if add is not None and add.type == "factual":
         facts.append(add)
     return card.top_facts(facts)

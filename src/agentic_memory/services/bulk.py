@@ -59,7 +59,7 @@ def import_payloads(path: Path, *, queue: JobQueue, clock: Clock, progress: Prog
                 counts["invalid"] += 1
                 continue
             fresh = queue.accept(event_type=event.type, conversation_id=event.conversation_id, body=body,
-                                 received_at=clock.now())
+                                 received_at=clock.now()).result()
             counts["accepted" if fresh else "already_imported"] += 1
         if progress is not None:
             progress(done, len(sources))

@@ -16,7 +16,16 @@ from agentic_memory.domain.phone import normalise_phone
 from agentic_memory.domain.pseudonym import caller_ref
 from agentic_memory.elevenlabs import payloads
 from agentic_memory.errors import InvalidInput, NotFound
-from agentic_memory.services.admin import EPOCH, AdminDeps, audit, history_json, iso, number, profile_json
+from agentic_memory.services.admin import (
+    EPOCH,
+    AdminDeps,
+    audit,
+    history_json,
+    iso,
+    number,
+    profile_json,
+    read_blob,
+)
 
 Json = dict[str, Any]
 # Files a call may have even when no link to them was committed (a crash between write and link).
@@ -104,9 +113,9 @@ def export_caller(deps: AdminDeps, raw_number: str, *, actor: str) -> Json:
         item: Json = {"conversation_id": call.conversation_id, "agent_id": call.agent_id,
                       "started_at": iso(call.started_at), "files": call.files}
         for kind in ("transcript", "payload"):
-            key = call.files.get(kind)
-            if key and deps.blobs.exists(key):
-                item[kind] = payloads.load_json(deps.blobs.get(key))
+            raw = read_blob(deps.blobs, call.files.get(kind))
+            if raw is not None:
+                item[kind] = payloads.load_json(raw)
         calls.append(item)
     audit(deps, actor, "callers.export", caller)
     return {"exported_at": iso(deps.clock.now()), "caller": profile_json(profile, deps),

@@ -22,7 +22,7 @@ from typing import Any
 
 from agentic_memory.domain import card
 from agentic_memory.domain.models import MemoryType
-from agentic_memory.services.admin import AdminDeps, audit
+from agentic_memory.services.admin import AdminDeps, active_facts, audit
 from agentic_memory.services.erasure import erase_caller
 
 log = logging.getLogger(__name__)
@@ -40,7 +40,7 @@ def policy_from(settings: Any) -> dict[str, int]:
 
 def _refresh(deps: AdminDeps, callers: list[str]) -> None:
     for caller in callers:
-        facts = [m for m, _ in deps.store.active_facts(caller)]
+        facts = active_facts(deps.store, caller)
         deps.admin.refresh_profile(caller, card.top_facts(facts))
 
 

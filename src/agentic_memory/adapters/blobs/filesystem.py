@@ -50,9 +50,6 @@ class FilesystemBlobStore:
         except OSError as exc:
             raise StorageError(f"could not read blob: {exc.strerror}") from exc
 
-    def exists(self, key: str) -> bool:
-        return self._path(key).is_file()
-
     def delete(self, key: str) -> bool:
         """Unlink the file, then its folders left empty (a call's folder is named after its conversation)."""
         path = self._path(key)
