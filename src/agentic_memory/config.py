@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
+from dotenv import dotenv_values
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from agentic_memory.errors import ConfigurationError
@@ -21,6 +22,7 @@ PLACEHOLDERS = frozenset(
 )
 MIN_SECRET_LENGTH = 16
 KEYS_FILE = "keys.json"
+TEMPLATE_PREFIX = "AGENTIC_MEMORY_FIRST_MESSAGE_TEMPLATE_"
 
 
 def _split(value: SecretStr | None) -> tuple[str, ...]:
@@ -65,6 +67,10 @@ class Settings(BaseSettings):
     embed_threads: int = Field(1, ge=1, le=16, validation_alias=AliasChoices(
         "AGENTIC_MEMORY_EMBED_THREADS", "embed_threads"))
     log_level: str = Field("INFO", validation_alias=AliasChoices("AGENTIC_MEMORY_LOG_LEVEL", "log_level"))
+    # Greeting control (domain/greeting.py): off never replaces the agent's own first message.
+    first_message: bool = Field(True, validation_alias=AliasChoices("AGENTIC_MEMORY_FIRST_MESSAGE", "first_message"))
+    # From AGENTIC_MEMORY_FIRST_MESSAGE_TEMPLATE_<LANG> variables (collected by load_settings).
+    first_message_templates: dict[str, str] = Field(default_factory=dict)
     # The operator's side (http/admin.py, cli_admin.py): its own key, never the workspace key.
     admin_key: SecretStr | None = Field(None, validation_alias=AliasChoices("AGENTIC_MEMORY_ADMIN_KEY", "admin_key"))
     # Keys the HMAC that names callers in audit events and receipts (domain/pseudonym.py).
@@ -133,12 +139,24 @@ class Settings(BaseSettings):
                 raise ConfigurationError("AGENTIC_MEMORY_ADMIN_KEY must differ from the workspace and webhook keys")
 
 
+def _templates(environ: Mapping[str, str], env_file: str | None) -> dict[str, str]:
+    """AGENTIC_MEMORY_FIRST_MESSAGE_TEMPLATE_<LANG> from `.env` and the environment (which wins)."""
+    values: dict[str, str] = {}
+    if env_file and Path(env_file).is_file():
+        values.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
+    values.update(environ)
+    return {key[len(TEMPLATE_PREFIX):].lower(): value for key, value in values.items()
+            if key.startswith(TEMPLATE_PREFIX) and len(key) > len(TEMPLATE_PREFIX) and value.strip()}
+
+
 def load_settings(environ: Mapping[str, str] | None = None, *, env_file: str | None = ".env") -> Settings:
     """Build settings from `environ` (default: the process environment) and `env_file`."""
+    templates = _templates(os.environ if environ is None else environ, env_file)
     if environ is None:
-        return Settings(_env_file=env_file)  # type: ignore[call-arg]
-    known = {k: v for k, v in environ.items() if k.startswith(("ELEVENLABS_", "AGENTIC_MEMORY_"))}
-    return Settings(_env_file=env_file, **known)  # type: ignore[call-arg]
+        return Settings(_env_file=env_file, first_message_templates=templates)  # type: ignore[call-arg]
+    known = {k: v for k, v in environ.items() if k.startswith(("ELEVENLABS_", "AGENTIC_MEMORY_"))
+             and not k.startswith(TEMPLATE_PREFIX)}
+    return Settings(_env_file=env_file, first_message_templates=templates, **known)  # type: ignore[call-arg]
 
 
 def ensure_keys(settings: Settings, *, create: bool = True) -> tuple[Settings, dict[str, str]]:

@@ -6,8 +6,10 @@ import re
 from typing import Any
 
 from agentic_memory.domain.card import clean_text
+from agentic_memory.domain.greeting import GreetingPolicy
 from agentic_memory.domain.models import CallerBriefing, MemoryHit
 
+DEFAULT_GREETING = GreetingPolicy()
 _LANGUAGE = re.compile(r"[a-z]{2}")  # ElevenLabs takes ISO 639-1 codes; anything else is left out
 
 
@@ -16,9 +18,15 @@ def render_prompt(template: str, *, base_prompt: str, caller_context: str) -> st
     return template.replace("{base_prompt}", base_prompt).replace("{caller_context}", caller_context)
 
 
-def client_data_response(briefing: CallerBriefing, *, prompt_template: str = "", base_prompt: str = "") -> dict[str, Any]:
+def client_data_response(briefing: CallerBriefing, *, prompt_template: str = "", base_prompt: str = "",
+                         greeting: GreetingPolicy = DEFAULT_GREETING) -> dict[str, Any]:
     profile = briefing.profile
-    agent: dict[str, Any] = {"first_message": briefing.first_message}
+    agent: dict[str, Any] = {}
+    message = greeting.choose(first_name=profile.first_name if profile else "",
+                              language=profile.language if profile else None, returning=briefing.returning,
+                              built_in=briefing.first_message)
+    if message is not None:
+        agent["first_message"] = message
     if profile is not None and _LANGUAGE.fullmatch(profile.language):
         agent["language"] = profile.language
     if prompt_template:

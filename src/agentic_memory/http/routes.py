@@ -13,6 +13,7 @@ from pydantic import BaseModel, ValidationError
 
 from agentic_memory.bootstrap import Deps
 from agentic_memory.domain.models import CallerBriefing
+from agentic_memory.domain.greeting import GreetingPolicy
 from agentic_memory.elevenlabs.responses import client_data_response, memory_json
 from agentic_memory.http import schemas
 from agentic_memory.http.auth import WorkspaceKey
@@ -58,12 +59,13 @@ def routes(deps: Deps) -> APIRouter:
     require_key = WorkspaceKey(settings.workspace_keys)
     require_retrieve_key = WorkspaceKey(settings.workspace_keys, required=settings.retrieve_auth)
     router = APIRouter()
+    greeting = GreetingPolicy.of(settings.first_message, settings.first_message_templates)
 
     @lru_cache(maxsize=4096)
     def client_data_body(briefing: CallerBriefing) -> bytes:
         """The response bytes are a pure function of the briefing, itself built from the profile just read."""
         return orjson.dumps(client_data_response(briefing, prompt_template=settings.prompt_template,
-                                                 base_prompt=settings.base_prompt))
+                                                 base_prompt=settings.base_prompt, greeting=greeting))
 
     @router.post("/client-data", response_model=schemas.ClientDataResponse, responses=ERRORS,
                  dependencies=[Depends(require_key)], openapi_extra=_json_body(schemas.ClientDataRequest),
