@@ -25,6 +25,8 @@ class Admin(Protocol):
 
     def export_caller(self, number: str) -> Json: ...
 
+    def call_audio(self, conversation_id: str) -> bytes: ...
+
     def rename_caller(self, number: str, name: str) -> Json: ...
 
     def erase_caller(self, number: str) -> Json: ...
@@ -62,6 +64,9 @@ class LocalAdmin:
 
     def export_caller(self, number: str) -> Json:
         return erasure.export_caller(self.ops, number, actor=self.actor)
+
+    def call_audio(self, conversation_id: str) -> bytes:
+        return admin.call_audio(self.ops, conversation_id, actor=self.actor)
 
     def rename_caller(self, number: str, name: str) -> Json:
         return admin.rename_caller(self.ops, number, name, actor=self.actor)
@@ -103,18 +108,24 @@ class RemoteAdmin:
     def close(self) -> None:
         self.http.close()
 
-    def _call(self, method: str, path: str, **kwargs: Any) -> Json:
+    def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         try:
             response = self.http.request(method, path, **kwargs)
         except httpx.HTTPError as exc:
             raise StorageError(f"could not reach the server: {exc.__class__.__name__}") from exc
         if response.status_code == 200:
-            result: Json = response.json()
-            return result
+            return response
         message = _error_text(response)
         error: type[AgenticMemoryError] = {400: InvalidInput, 401: Unauthorized, 404: NotFound}.get(
             response.status_code, StorageError)
         raise error(message)
+
+    def _call(self, method: str, path: str, **kwargs: Any) -> Json:
+        result: Json = self._request(method, path, **kwargs).json()
+        return result
+
+    def call_audio(self, conversation_id: str) -> bytes:
+        return self._request("GET", f"/admin/calls/{conversation_id}/audio").content
 
     def list_callers(self, *, query: str, name: str, seen_after: datetime | None, seen_before: datetime | None,
                      limit: int, offset: int) -> Json:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
+import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -29,6 +30,7 @@ from rich.table import Table
 
 from agentic_memory.admin_client import Admin, LocalAdmin, RemoteAdmin
 from agentic_memory.config import Settings, ensure_keys, load_settings
+from agentic_memory.domain.keys import safe_id
 from agentic_memory.errors import AgenticMemoryError, ConfigurationError, NotFound
 
 Json = dict[str, Any]
@@ -159,12 +161,22 @@ def callers_show(number: str, transcripts: Annotated[bool, typer.Option(help="In
 
 @callers_app.command("export")
 def callers_export(number: str, out_file: Annotated[str | None, typer.Option("--out", help="Write to this file")] = None,
+                   zip_file: Annotated[Path | None, typer.Option("--zip", help="Write a zip: caller.json + audio")] = None,
                    as_json: JsonOpt = False, url: UrlOpt = None) -> None:
-    """Everything held about one caller, as one JSON document (the right of access)."""
+    """Everything held about one caller, as one JSON document (the right of access), or a zip with audio."""
     with admin_session(url) as ops:
         doc = ops.export_caller(number)
+        audio = {c["conversation_id"]: ops.call_audio(c["conversation_id"]) for c in doc["calls"]
+                 if zip_file is not None and "audio" in c["files"]}
     text = json.dumps(doc, ensure_ascii=False, indent=2)
-    if out_file:
+    if zip_file is not None:
+        with zipfile.ZipFile(zip_file, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+            archive.writestr("caller.json", text + "\n")
+            for conversation_id, data in audio.items():
+                archive.writestr(f"audio/{safe_id(conversation_id)}.mp3", data)
+        emit({"written": str(zip_file), "audio_files": len(audio)}, as_json,
+             lambda d: out.print(f"written to {d['written']} ({d['audio_files']} audio files)"))
+    elif out_file:
         with open(out_file, "w", encoding="utf-8") as handle:
             handle.write(text + "\n")
         emit({"written": out_file}, as_json, lambda d: out.print(f"written to {d['written']}"))

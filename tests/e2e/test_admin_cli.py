@@ -9,6 +9,7 @@ import re
 import subprocess
 import sys
 import time
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,8 @@ def data_dir(tmp_path: Path, embedder: Any, monkeypatch: pytest.MonkeyPatch) -> 
                                          start_time=now - ago)
         deps.queue.accept(event_type="post_call_transcription", conversation_id=cid,
                           body=json.dumps(payload).encode(), received_at=deps.clock.now()).result()
+    deps.queue.accept(event_type="post_call_audio", conversation_id="conv_a1", received_at=deps.clock.now(),
+                      body=json.dumps(builders.audio(conversation_id="conv_a1", mp3=b"ID3 ann audio")).encode()).result()
     deps.queue.accept(event_type="post_call_transcription", conversation_id="conv_bad", body=b"{oops",
                       received_at=deps.clock.now()).result()
     drain(deps.make_worker())
@@ -91,6 +94,11 @@ def test_cli_operates_on_the_configured_backend(data_dir: Path, tmp_path: Path):
     run("callers", "export", ANN, "--out", str(out))
     exported = json.loads(out.read_text())
     assert exported["caller"]["first_name"] == "Elizabeth" and exported["calls"]
+    bundle = tmp_path / "ann.zip"
+    assert run("callers", "export", ANN, "--zip", str(bundle), "--json")["audio_files"] == 1
+    with zipfile.ZipFile(bundle) as archive:
+        assert archive.read("audio/conv_a1.mp3") == b"ID3 ann audio"
+        assert json.loads(archive.read("caller.json"))["caller"]["number"] == ANN
     receipt = run("callers", "erase", ANN, "--yes", "--json")
     assert receipt["counts"]["profile"] == 1 and "4155550142" not in json.dumps(receipt)
     assert CliRunner().invoke(app, ["callers", "show", ANN]).exit_code == 1
@@ -113,6 +121,8 @@ def test_cli_against_a_running_server_and_metrics_across_processes(data_dir: Pat
         shown = run("callers", "show", "415-555-0142", "--url", server.url, "--json")
         assert shown["caller"]["number"] == ANN
         assert "Bob" in run("callers", "list", "--url", server.url)
+        bundle = tmp_path / "remote.zip"
+        assert run("callers", "export", ANN, "--zip", str(bundle), "--url", server.url, "--json")["audio_files"] == 1
         wrong = CliRunner().invoke(app, ["callers", "list", "--url", server.url],
                                    env={"AGENTIC_MEMORY_ADMIN_KEY": "amadm_wrong_key_0123456789abcdef"})
         assert wrong.exit_code == 1 and "admin key" in wrong.output
