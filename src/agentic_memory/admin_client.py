@@ -21,13 +21,13 @@ class Admin(Protocol):
     def list_callers(self, *, query: str, name: str, seen_after: datetime | None, seen_before: datetime | None,
                      limit: int, offset: int) -> Json: ...
 
-    def show_caller(self, number: str, *, transcripts: bool) -> Json: ...
+    def show_caller(self, number: str, *, transcripts: bool, agent_id: str | None = None) -> Json: ...
 
     def export_caller(self, number: str) -> Json: ...
 
     def call_audio(self, conversation_id: str) -> bytes: ...
 
-    def rename_caller(self, number: str, name: str) -> Json: ...
+    def rename_caller(self, number: str, name: str, agent_id: str | None = None) -> Json: ...
 
     def erase_caller(self, number: str) -> Json: ...
 
@@ -59,8 +59,8 @@ class LocalAdmin:
         return admin.list_callers(self.ops, actor=self.actor, query=query, name=name, seen_after=seen_after,
                                   seen_before=seen_before, limit=limit, offset=offset)
 
-    def show_caller(self, number: str, *, transcripts: bool) -> Json:
-        return admin.show_caller(self.ops, number, actor=self.actor, transcripts=transcripts)
+    def show_caller(self, number: str, *, transcripts: bool, agent_id: str | None = None) -> Json:
+        return admin.show_caller(self.ops, number, actor=self.actor, transcripts=transcripts, agent_id=agent_id)
 
     def export_caller(self, number: str) -> Json:
         return erasure.export_caller(self.ops, number, actor=self.actor)
@@ -68,8 +68,8 @@ class LocalAdmin:
     def call_audio(self, conversation_id: str) -> bytes:
         return admin.call_audio(self.ops, conversation_id, actor=self.actor)
 
-    def rename_caller(self, number: str, name: str) -> Json:
-        return admin.rename_caller(self.ops, number, name, actor=self.actor)
+    def rename_caller(self, number: str, name: str, agent_id: str | None = None) -> Json:
+        return admin.rename_caller(self.ops, number, name, actor=self.actor, agent_id=agent_id)
 
     def erase_caller(self, number: str) -> Json:
         return erasure.erase_caller(self.ops, number, actor=self.actor)
@@ -135,14 +135,17 @@ class RemoteAdmin:
                 params[key] = value.isoformat()
         return self._call("GET", "/admin/callers", params=params)
 
-    def show_caller(self, number: str, *, transcripts: bool) -> Json:
-        return self._call("GET", "/admin/caller", params={"number": number, "transcripts": transcripts})
+    def show_caller(self, number: str, *, transcripts: bool, agent_id: str | None = None) -> Json:
+        params: dict[str, str | bool] = {"number": number, "transcripts": transcripts}
+        if agent_id:
+            params["agent_id"] = agent_id
+        return self._call("GET", "/admin/caller", params=params)
 
     def export_caller(self, number: str) -> Json:
         return self._call("GET", "/admin/caller/export", params={"number": number})
 
-    def rename_caller(self, number: str, name: str) -> Json:
-        return self._call("PUT", "/admin/caller/name", json={"number": number, "name": name})
+    def rename_caller(self, number: str, name: str, agent_id: str | None = None) -> Json:
+        return self._call("PUT", "/admin/caller/name", json={"number": number, "name": name, "agent_id": agent_id})
 
     def erase_caller(self, number: str) -> Json:
         return self._call("POST", "/admin/caller/erase", json={"number": number})

@@ -58,7 +58,7 @@ class Deps:
 
         return WorkerDeps(store=self.store, blobs=self.blobs, embedder=self.embedder,
                           extractor=RuleFactExtractor(), clock=self.clock,
-                          default_region=self.settings.default_region)
+                          default_region=self.settings.default_region, scope=self.settings.scope)
 
     def make_worker(self) -> Worker:
         from agentic_memory.services.retention import Sweeper, policy_from

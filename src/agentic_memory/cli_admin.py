@@ -41,6 +41,9 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON (the admin API
 UrlOpt = Annotated[str | None, typer.Option("--url", help="A running server's base URL: use its admin API "
                                                           "(admin key from AGENTIC_MEMORY_ADMIN_KEY or keys.json)")]
 
+AgentOpt = Annotated[str | None, typer.Option("--agent", help="The agent, when memories are kept per agent "
+                                                               "(AGENTIC_MEMORY_SCOPE=agent_and_caller)")]
+
 callers_app = typer.Typer(help="Find, inspect, correct, export and erase callers.", no_args_is_help=True)
 memories_app = typer.Typer(help="Edit or delete one memory (history kept).", no_args_is_help=True)
 dead_app = typer.Typer(help="Dead letters: webhooks whose processing failed for good.", no_args_is_help=True)
@@ -108,7 +111,7 @@ def _table(title: str, columns: list[str], rows: list[list[Any]]) -> Table:
 
 
 def _render_callers(doc: Json) -> None:
-    rows = [[c["number"], c["first_name"], c["name_source"], c["call_count"], c["memory_count"],
+    rows = [[c["number"] + (f" ({c['agent_id']})" if c.get("agent_id") else ""), c["first_name"], c["name_source"], c["call_count"], c["memory_count"],
              (c["last_seen"] or "")[:19], c["language"]] for c in doc["callers"]]
     out.print(_table("Callers", ["number", "name", "name source", "calls", "memories", "last seen", "lang"], rows))
     if doc.get("next_offset") is not None:
@@ -152,10 +155,10 @@ def _render_caller(doc: Json) -> None:
 
 @callers_app.command("show")
 def callers_show(number: str, transcripts: Annotated[bool, typer.Option(help="Include full transcripts")] = False,
-                 as_json: JsonOpt = False, url: UrlOpt = None) -> None:
+                 agent: AgentOpt = None, as_json: JsonOpt = False, url: UrlOpt = None) -> None:
     """One caller: profile, memories (active and superseded, with slot history), calls."""
     with admin_session(url) as ops:
-        doc = ops.show_caller(number, transcripts=transcripts)
+        doc = ops.show_caller(number, transcripts=transcripts, agent_id=agent)
     emit(doc, as_json, _render_caller)
 
 
@@ -185,11 +188,12 @@ def callers_export(number: str, out_file: Annotated[str | None, typer.Option("--
 
 
 @callers_app.command("rename")
-def callers_rename(number: str, name: str, as_json: JsonOpt = False, url: UrlOpt = None) -> None:
+def callers_rename(number: str, name: str, agent: AgentOpt = None, as_json: JsonOpt = False,
+                   url: UrlOpt = None) -> None:
     """Correct a caller's name. It wins over data collection and summaries; only the caller's own later
     self-introduction replaces it."""
     with admin_session(url) as ops:
-        doc = ops.rename_caller(number, name)
+        doc = ops.rename_caller(number, name, agent_id=agent)
     emit(doc, as_json, lambda d: out.print(f"{d['number']} is now {d['first_name']} (source {d['name_source']})"))
 
 

@@ -8,7 +8,7 @@ import os
 import secrets
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from dotenv import dotenv_values
 from pydantic import AliasChoices, Field, SecretStr, field_validator
@@ -67,6 +67,9 @@ class Settings(BaseSettings):
     embed_threads: int = Field(1, ge=1, le=16, validation_alias=AliasChoices(
         "AGENTIC_MEMORY_EMBED_THREADS", "embed_threads"))
     log_level: str = Field("INFO", validation_alias=AliasChoices("AGENTIC_MEMORY_LOG_LEVEL", "log_level"))
+    # Whose memories are whose (domain/scope.py): per caller, or per agent and caller.
+    scope: Literal["caller", "agent_and_caller"] = Field("caller", validation_alias=AliasChoices(
+        "AGENTIC_MEMORY_SCOPE", "scope"))
     # Greeting control (domain/greeting.py): off never replaces the agent's own first message.
     first_message: bool = Field(True, validation_alias=AliasChoices("AGENTIC_MEMORY_FIRST_MESSAGE", "first_message"))
     # From AGENTIC_MEMORY_FIRST_MESSAGE_TEMPLATE_<LANG> variables (collected by load_settings).

@@ -126,7 +126,7 @@ DELETED = "operator:deleted"  # `superseded_by` of a memory an operator deleted:
 class CallerQuery:
     """Callers matching all given filters, most recently seen first."""
 
-    number: str | None = None  # exact E.164
+    number: str | None = None  # exact E.164 (with AGENTIC_MEMORY_SCOPE=agent_and_caller: its keys for every agent)
     digits: str = ""  # a fragment of the number
     name: str = ""  # a fragment of the first name, case-insensitive
     seen_after: datetime | None = None

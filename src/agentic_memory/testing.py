@@ -238,7 +238,8 @@ class InMemoryAdminStore:
 
     def find_callers(self, query: CallerQuery) -> list[CallerProfile]:
         found = [p for p in self.store.profiles.values()
-                 if (query.number is None or p.caller_id == query.number) and query.digits in p.caller_id
+                 if (query.number is None or p.caller_id.partition("|")[0] == query.number)
+                 and query.digits in p.caller_id
                  and query.name.lower() in p.first_name.lower()
                  and (query.seen_after is None or p.last_seen >= query.seen_after)
                  and (query.seen_before is None or p.last_seen < query.seen_before)]

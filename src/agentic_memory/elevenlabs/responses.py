@@ -8,6 +8,7 @@ from typing import Any
 from agentic_memory.domain.card import clean_text
 from agentic_memory.domain.greeting import GreetingPolicy
 from agentic_memory.domain.models import CallerBriefing, MemoryHit
+from agentic_memory.domain.scope import split_key
 
 DEFAULT_GREETING = GreetingPolicy()
 _LANGUAGE = re.compile(r"[a-z]{2}")  # ElevenLabs takes ISO 639-1 codes; anything else is left out
@@ -56,5 +57,5 @@ def memory_json(hit: MemoryHit) -> dict[str, Any]:
     metadata: dict[str, Any] = {"type": m.type, "conversation_id": m.conversation_id, "agent_id": m.agent_id,
                                 "timestamp": m.created_at.isoformat(), "category": m.category,
                                 "turn_start": m.turn_start, "turn_end": m.turn_end}
-    return {"id": m.id, "memory": m.text, "user_id": m.caller_id, "score": round(hit.score, 6),
+    return {"id": m.id, "memory": m.text, "user_id": split_key(m.caller_id)[0], "score": round(hit.score, 6),
             "metadata": metadata, "created_at": m.created_at.isoformat()}

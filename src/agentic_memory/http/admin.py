@@ -33,6 +33,7 @@ class NumberBody(BaseModel):
 
 class RenameBody(NumberBody):
     name: str = Field(min_length=1, max_length=100)
+    agent_id: str | None = Field(None, max_length=256)
 
 
 class MemoryBody(BaseModel):
@@ -99,8 +100,9 @@ def admin_router(deps: Deps) -> APIRouter:
                          seen_before=seen_before, limit=limit, offset=offset)
 
     @router.get("/caller", summary="One caller: profile, memories with history, calls")
-    async def show_caller(actor: Actor, number: str, transcripts: bool = False) -> JSONResponse:
-        return await run(admin.show_caller, number, actor=actor, transcripts=transcripts)
+    async def show_caller(actor: Actor, number: str, transcripts: bool = False,
+                          agent_id: str | None = None) -> JSONResponse:
+        return await run(admin.show_caller, number, actor=actor, transcripts=transcripts, agent_id=agent_id)
 
     @router.get("/caller/export", summary="Everything held about one caller (right of access)")
     async def export_caller(actor: Actor, number: str) -> JSONResponse:
@@ -109,7 +111,7 @@ def admin_router(deps: Deps) -> APIRouter:
     @router.put("/caller/name", summary="Correct a caller's name (source becomes 'operator')")
     async def rename(actor: Actor, request: Request) -> JSONResponse:
         body = _parse(RenameBody, await request.body())
-        return await run(admin.rename_caller, body.number, body.name, actor=actor)
+        return await run(admin.rename_caller, body.number, body.name, actor=actor, agent_id=body.agent_id)
 
     @router.post("/caller/erase", summary="Erase a caller everywhere; returns the receipt")
     async def erase(actor: Actor, request: Request) -> JSONResponse:

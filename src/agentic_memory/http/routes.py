@@ -73,7 +73,8 @@ def routes(deps: Deps) -> APIRouter:
     async def client_data(request: Request) -> Response:
         body = _parse(schemas.ClientDataRequest, await request.body())
         briefing = await run_blocking(brief_caller, body.caller_id, store=deps.store,
-                                      default_region=settings.default_region)
+                                      default_region=settings.default_region, agent_id=body.agent_id,
+                                      scope=settings.scope)
         return Response(client_data_body(briefing), media_type="application/json")
 
     @router.post("/retrieve", response_model=schemas.RetrieveResponse, responses=ERRORS,
@@ -82,9 +83,10 @@ def routes(deps: Deps) -> APIRouter:
                  summary="In-call memory search tool")
     async def retrieve(request: Request) -> Response:
         body = _parse(schemas.RetrieveRequest, await request.body())
-        command = SearchQuery(query=body.query, user_id=body.user_id, limit=body.limit, type=body.type)
+        command = SearchQuery(query=body.query, user_id=body.user_id, limit=body.limit, type=body.type,
+                              agent_id=body.agent_id)
         _, hits = await run_blocking(search, command, store=deps.store, embedder=deps.embedder,
-                                     default_region=settings.default_region)
+                                     default_region=settings.default_region, scope=settings.scope)
         # Serialised directly: re-validating our own dicts through the response model cost more than the JSON
         # (the model still documents /docs; a test checks these bytes against it).
         body_bytes = orjson.dumps({"memories": [memory_json(hit) for hit in hits]})

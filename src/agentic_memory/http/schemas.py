@@ -25,6 +25,8 @@ class RetrieveRequest(BaseModel):
                                 "(withheld or not a number: no memories)")
     limit: int = Field(10, ge=1, le=50)
     type: Literal["factual", "semantic"] | None = None
+    agent_id: str | None = Field(None, max_length=256, description="The agent asking (bind it to system__agent_id); "
+                                 "required when AGENTIC_MEMORY_SCOPE=agent_and_caller")
 
 
 class MemoryMetadata(BaseModel):

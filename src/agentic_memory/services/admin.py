@@ -22,6 +22,7 @@ from agentic_memory.domain.name_source import OPERATOR
 from agentic_memory.domain.names import clean_name
 from agentic_memory.domain.phone import normalise_phone
 from agentic_memory.domain.pseudonym import caller_ref
+from agentic_memory.domain.scope import split_key
 from agentic_memory.elevenlabs import payloads
 from agentic_memory.errors import InvalidInput, InvalidPhoneNumber, NotFound
 from agentic_memory.ports import (
@@ -64,7 +65,7 @@ def iso(value: datetime | None) -> str | None:
 
 def audit(deps: AdminDeps, actor: str, action: str, caller_id: str = "", /, **detail: object) -> None:
     """Store and log one audit event. The caller appears only as a keyed hash."""
-    ref = caller_ref(caller_id, deps.ref_secret) if caller_id else ""
+    ref = caller_ref(split_key(caller_id)[0], deps.ref_secret) if caller_id else ""
     deps.admin.record_audit(AuditEvent(at=deps.clock.now(), actor=actor, action=action, caller_ref=ref,
                                        detail=dict(detail)))
     log.info("audit", extra={"actor": actor, "action": action, "caller_ref": ref, **detail})
@@ -91,7 +92,8 @@ def active_facts(store: MemoryStore, caller_id: str) -> list[Memory]:
 
 
 def profile_json(profile: CallerProfile, deps: AdminDeps) -> Json:
-    return {"number": profile.caller_id, "caller_ref": caller_ref(profile.caller_id, deps.ref_secret),
+    number, agent = split_key(profile.caller_id)
+    return {"number": number, "agent_id": agent or None, "caller_ref": caller_ref(number, deps.ref_secret),
             "first_name": profile.first_name, "name_source": profile.name_source, "language": profile.language,
             "first_seen": iso(profile.first_seen), "last_seen": iso(profile.last_seen),
             "call_count": profile.call_count, "memory_count": profile.memory_count,
@@ -153,11 +155,21 @@ def list_callers(deps: AdminDeps, *, actor: str, query: str = "", name: str = ""
             "next_offset": offset + limit if len(found) > limit else None}
 
 
-def _profile(deps: AdminDeps, raw_number: str) -> CallerProfile:
-    profile = deps.store.caller(number(raw_number, deps))
-    if profile is None:
+def owners(deps: AdminDeps, e164: str) -> list[CallerProfile]:
+    """The number's profiles: one, or one per agent under AGENTIC_MEMORY_SCOPE=agent_and_caller."""
+    return deps.admin.find_callers(CallerQuery(number=e164, limit=MAX_PAGE))
+
+
+def _profile(deps: AdminDeps, raw_number: str, agent_id: str | None = None) -> CallerProfile:
+    found = owners(deps, number(raw_number, deps))
+    if agent_id:
+        found = [p for p in found if split_key(p.caller_id)[1] in (agent_id, "")]
+    if not found:
         raise NotFound("no caller with this number")
-    return profile
+    if len(found) > 1:
+        agents = ", ".join(sorted(split_key(p.caller_id)[1] for p in found))
+        raise InvalidInput(f"this number has separate memories with several agents ({agents}): give agent_id")
+    return found[0]
 
 
 def _call_details(deps: AdminDeps, conversation_id: str, files: dict[str, str], *, transcript: bool) -> Json:
@@ -176,9 +188,10 @@ def _call_details(deps: AdminDeps, conversation_id: str, files: dict[str, str], 
     return detail
 
 
-def show_caller(deps: AdminDeps, raw_number: str, *, actor: str, transcripts: bool = False) -> Json:
+def show_caller(deps: AdminDeps, raw_number: str, *, actor: str, transcripts: bool = False,
+                agent_id: str | None = None) -> Json:
     """Profile, memories with history, and calls (summary, audio link; transcripts on request)."""
-    profile = _profile(deps, raw_number)
+    profile = _profile(deps, raw_number, agent_id)
     calls = [{"conversation_id": c.conversation_id, "agent_id": c.agent_id, "started_at": iso(c.started_at),
               "files": c.files, **_call_details(deps, c.conversation_id, c.files, transcript=transcripts)}
              for c in deps.admin.caller_calls(profile.caller_id)]
@@ -195,17 +208,18 @@ def call_audio(deps: AdminDeps, conversation_id: str, *, actor: str) -> bytes:
     return audio
 
 
-def rename_caller(deps: AdminDeps, raw_number: str, name: str, *, actor: str) -> Json:
+def rename_caller(deps: AdminDeps, raw_number: str, name: str, *, actor: str, agent_id: str | None = None) -> Json:
     """An operator's correction: wins over data collection and summaries until the caller introduces
     themselves again (domain/name_source.py)."""
-    profile = _profile(deps, raw_number)
+    profile = _profile(deps, raw_number, agent_id)
     cleaned = clean_name(name)
     if not cleaned:
         raise InvalidInput("not a usable name")
     first = cleaned.split()[0]
     deps.admin.set_name(profile.caller_id, first, source=OPERATOR)
     audit(deps, actor, "callers.rename", profile.caller_id, previous_source=profile.name_source)
-    return profile_json(_profile(deps, profile.caller_id), deps)
+    renamed = deps.store.caller(profile.caller_id)
+    return profile_json(renamed or profile, deps)
 
 
 def _memory(deps: AdminDeps, memory_id: str) -> Memory:

@@ -12,8 +12,10 @@ from dataclasses import replace
 from typing import Any
 
 from agentic_memory.domain.keys import call_key
+from agentic_memory.domain.models import CallerProfile
 from agentic_memory.domain.phone import normalise_phone
 from agentic_memory.domain.pseudonym import caller_ref
+from agentic_memory.domain.scope import split_key
 from agentic_memory.elevenlabs import payloads
 from agentic_memory.errors import InvalidInput, NotFound
 from agentic_memory.services.admin import (
@@ -23,6 +25,7 @@ from agentic_memory.services.admin import (
     history_json,
     iso,
     number,
+    owners,
     profile_json,
     read_blob,
 )
@@ -64,26 +67,33 @@ def webhook_callers(body: bytes, region: str) -> set[str]:
     return set()
 
 
-def _erase(deps: AdminDeps, caller: str) -> dict[str, int]:
-    """Erase `caller` from one set of stores (the live ones, or one backup's); returns the counts."""
+def _erase(deps: AdminDeps, e164: str) -> dict[str, int]:
+    """Erase the number from one set of stores (the live ones, or one backup's), under every owner key it
+    has (one per agent with AGENTIC_MEMORY_SCOPE=agent_and_caller); returns the counts."""
     unprocessed = [cid for kind in (payloads.TRANSCRIPTION, payloads.FAILURE)
                    for cid, body in deps.admin.pending_bodies(kind)
-                   if caller in webhook_callers(body, deps.default_region)]
-    rows = deps.admin.erase_caller(caller, conversation_ids=unprocessed)
-    folders = {key.split("/")[1] for key in rows.file_keys if key.startswith("calls/")}
-    keys = set(rows.file_keys) | {call_key(cid, name) for cid in unprocessed for name in KNOWN_FILES}
-    keys |= {f"calls/{folder}/{name}" for folder in folders for name in KNOWN_FILES}
-    files = sum(deps.blobs.delete(key) for key in sorted(keys))
-    return {"profile": rows.profile, "conversations": rows.conversations, "unprocessed_webhooks": len(unprocessed),
-            "memories": rows.memories, "inbox_rows": rows.inbox, "files": files}
+                   if e164 in webhook_callers(body, deps.default_region)]
+    keys = list(dict.fromkeys([e164, *(p.caller_id for p in owners(deps, e164))]))
+    counts = dict.fromkeys(("profile", "conversations", "memories", "inbox_rows", "files"), 0)
+    counts["unprocessed_webhooks"] = len(unprocessed)
+    file_keys = {call_key(cid, name) for cid in unprocessed for name in KNOWN_FILES}
+    for index, key in enumerate(keys):
+        rows = deps.admin.erase_caller(key, conversation_ids=unprocessed if index == 0 else ())
+        for name, value in (("profile", rows.profile), ("conversations", rows.conversations),
+                            ("memories", rows.memories), ("inbox_rows", rows.inbox)):
+            counts[name] += value
+        folders = {k.split("/")[1] for k in rows.file_keys if k.startswith("calls/")}
+        file_keys |= set(rows.file_keys) | {f"calls/{folder}/{name}" for folder in folders for name in KNOWN_FILES}
+    counts["files"] = sum(deps.blobs.delete(key) for key in sorted(file_keys))
+    return counts
 
 
 def erase_caller(deps: AdminDeps, raw_number: str, *, actor: str, reason: str = "request",
                  compact: bool = True, include_backups: bool = True) -> Json:
-    """Delete everything held about one caller, in backups made by the backup command too; returns the
+    """Delete everything held about one number, in backups made by the backup command too; returns the
     receipt (keyed hash, counts, time)."""
-    caller = number(raw_number, deps)
-    if deps.store.caller(caller) is None and not deps.admin.caller_calls(caller) and not any(
+    caller = number(split_key(raw_number)[0], deps)
+    if not owners(deps, caller) and not deps.admin.caller_calls(caller) and not any(
             caller in webhook_callers(body, deps.default_region) for kind in (payloads.TRANSCRIPTION, payloads.FAILURE)
             for _, body in deps.admin.pending_bodies(kind)):
         raise NotFound("nothing is held about this number")
@@ -102,14 +112,9 @@ def erase_caller(deps: AdminDeps, raw_number: str, *, actor: str, reason: str = 
     return {"receipt_id": receipt_id, "caller_ref": ref, "erased_at": iso(at), "reason": reason, "counts": counts}
 
 
-def export_caller(deps: AdminDeps, raw_number: str, *, actor: str) -> Json:
-    """Everything held about one caller, as one JSON document (audio as links; `callers export --zip`)."""
-    caller = number(raw_number, deps)
-    profile = deps.store.caller(caller)
-    if profile is None:
-        raise NotFound("no caller with this number")
+def _owner_export(deps: AdminDeps, profile: CallerProfile) -> Json:
     calls = []
-    for call in deps.admin.caller_calls(caller):
+    for call in deps.admin.caller_calls(profile.caller_id):
         item: Json = {"conversation_id": call.conversation_id, "agent_id": call.agent_id,
                       "started_at": iso(call.started_at), "files": call.files}
         for kind in ("transcript", "payload"):
@@ -117,6 +122,17 @@ def export_caller(deps: AdminDeps, raw_number: str, *, actor: str) -> Json:
             if raw is not None:
                 item[kind] = payloads.load_json(raw)
         calls.append(item)
+    return {"caller": profile_json(profile, deps), **history_json(deps.admin.caller_memories(profile.caller_id)),
+            "calls": calls}
+
+
+def export_caller(deps: AdminDeps, raw_number: str, *, actor: str) -> Json:
+    """Everything held about one number, as one JSON document (audio as links; `callers export --zip`).
+    With per-agent memories, the most recent agent's are at the top and the others in `other_agents`."""
+    caller = number(raw_number, deps)
+    found = owners(deps, caller)
+    if not found:
+        raise NotFound("no caller with this number")
     audit(deps, actor, "callers.export", caller)
-    return {"exported_at": iso(deps.clock.now()), "caller": profile_json(profile, deps),
-            **history_json(deps.admin.caller_memories(caller)), "calls": calls}
+    first, *others = (_owner_export(deps, profile) for profile in found)
+    return {"exported_at": iso(deps.clock.now()), **first, "other_agents": others}

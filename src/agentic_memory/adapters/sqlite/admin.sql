@@ -4,7 +4,7 @@
 SELECT caller_id, first_seen, last_seen, call_count, first_name, name_source, language,
        last_call_summary, memory_count, top_facts
 FROM callers
-WHERE (:number IS NULL OR caller_id = :number)
+WHERE (:number IS NULL OR caller_id = :number OR substr(caller_id, 1, length(:number) + 1) = :number || '|')
   AND (:digits = '' OR instr(caller_id, :digits) > 0)
   AND (:name = '' OR instr(lower(first_name), lower(:name)) > 0)
   AND (:seen_after IS NULL OR last_seen >= :seen_after)
