@@ -14,17 +14,24 @@ from datetime import datetime
 from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field, ValidationError
 
 from agentic_memory.bootstrap import Deps
 from agentic_memory.errors import InvalidInput, NotFound, Unauthorized
+from agentic_memory.http.schemas import Error
 from agentic_memory.metrics import CONTENT_TYPE, MetricsMiddleware
 from agentic_memory.offload import run_blocking
 from agentic_memory.services import admin, dead_letters, erasure, retention
 
 Body = TypeVar("Body", bound=BaseModel)
+MAX_ID = 2**63 - 1  # SQLite's INTEGER
 _OPERATOR = re.compile(r"^[A-Za-z0-9._@-]{1,64}$")
+ADMIN_ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": Error, "description": why} for status, why in (
+        (400, "Invalid input"), (401, "Missing or wrong admin key"), (404, "No such caller, memory or job"),
+        (413, "Body too large"), (503, "Storage unavailable; retry"))}
 
 
 class NumberBody(BaseModel):
@@ -40,8 +47,11 @@ class MemoryBody(BaseModel):
     text: str = Field(min_length=1, max_length=admin.MAX_MEMORY_TEXT)
 
 
+JobId = Annotated[int, Field(ge=1, le=MAX_ID)]
+
+
 class JobsBody(BaseModel):
-    ids: list[int] | None = Field(None, description="Job ids; omit or null for every dead letter")
+    ids: list[JobId] | None = Field(None, max_length=10_000, description="Job ids; omit or null for every dead letter")
 
 
 def _parse(model: type[Body], raw: bytes) -> Body:
@@ -50,6 +60,12 @@ def _parse(model: type[Body], raw: bytes) -> Body:
     except ValidationError as exc:
         fields = ", ".join(".".join(str(p) for p in e["loc"]) or "body" for e in exc.errors())
         raise InvalidInput(f"invalid request body: {fields}") from None
+
+
+def _json_body(model: type[BaseModel], *, required: bool = True) -> dict[str, Any]:
+    """Documents a body the route parses itself (after the key check: without the key, nothing about it is revealed)."""
+    return {"requestBody": {"required": required,
+                            "content": {"application/json": {"schema": model.model_json_schema()}}}}
 
 
 def presented_admin_key(request: Request) -> str:
@@ -87,7 +103,7 @@ def admin_router(deps: Deps) -> APIRouter:
     keys = deps.settings.admin_keys
     ops = deps.admin_deps()
 
-    router = APIRouter(prefix="/admin", tags=["admin"])
+    router = APIRouter(prefix="/admin", tags=["admin"], responses=ADMIN_ERRORS)
 
     async def run(fn: Callable[..., dict[str, Any]], *args: Any, **kwargs: Any) -> JSONResponse:
         return JSONResponse(await run_blocking(fn, ops, *args, **kwargs))
@@ -108,12 +124,14 @@ def admin_router(deps: Deps) -> APIRouter:
     async def export_caller(actor: Actor, number: str) -> JSONResponse:
         return await run(erasure.export_caller, number, actor=actor)
 
-    @router.put("/caller/name", summary="Correct a caller's name (source becomes 'operator')")
+    @router.put("/caller/name", summary="Correct a caller's name (source becomes 'operator')",
+                openapi_extra=_json_body(RenameBody))
     async def rename(actor: Actor, request: Request) -> JSONResponse:
         body = _parse(RenameBody, await request.body())
         return await run(admin.rename_caller, body.number, body.name, actor=actor, agent_id=body.agent_id)
 
-    @router.post("/caller/erase", summary="Erase a caller everywhere; returns the receipt")
+    @router.post("/caller/erase", summary="Erase a caller everywhere; returns the receipt",
+                 openapi_extra=_json_body(NumberBody))
     async def erase(actor: Actor, request: Request) -> JSONResponse:
         body = _parse(NumberBody, await request.body())
         return await run(erasure.erase_caller, body.number, actor=actor)
@@ -123,7 +141,8 @@ def admin_router(deps: Deps) -> APIRouter:
         data = await run_blocking(admin.call_audio, ops, conversation_id, actor=actor)
         return Response(data, media_type="audio/mpeg")
 
-    @router.patch("/memories/{memory_id}", summary="Edit one memory (the old text stays in its history)")
+    @router.patch("/memories/{memory_id}", summary="Edit one memory (the old text stays in its history)",
+                  openapi_extra=_json_body(MemoryBody))
     async def edit_memory(actor: Actor, memory_id: str, request: Request) -> JSONResponse:
         body = _parse(MemoryBody, await request.body())
         return await run(admin.edit_memory, memory_id, body.text, actor=actor)
@@ -139,15 +158,17 @@ def admin_router(deps: Deps) -> APIRouter:
                          limit=limit, offset=offset)
 
     @router.get("/dead/{job_id}", summary="One job: error, attempts, event type, conversation id")
-    async def show_dead(actor: Actor, job_id: int) -> JSONResponse:
+    async def show_dead(actor: Actor, job_id: Annotated[int, PathParam(ge=1, le=MAX_ID)]) -> JSONResponse:
         return await run(dead_letters.show_job, job_id, actor=actor)
 
-    @router.post("/dead/replay", summary="Queue dead letters again (body {ids}; no ids = all)")
+    @router.post("/dead/replay", summary="Queue dead letters again (body {ids}; no ids = all)",
+                 openapi_extra=_json_body(JobsBody, required=False))
     async def replay(actor: Actor, request: Request) -> JSONResponse:
         body = _parse(JobsBody, await request.body())
         return await run(dead_letters.replay, body.ids, actor=actor)
 
-    @router.post("/dead/purge", summary="Delete dead letters (body {ids}; no ids = all)")
+    @router.post("/dead/purge", summary="Delete dead letters (body {ids}; no ids = all)",
+                 openapi_extra=_json_body(JobsBody, required=False))
     async def purge(actor: Actor, request: Request) -> JSONResponse:
         body = _parse(JobsBody, await request.body())
         return await run(dead_letters.purge, body.ids, actor=actor)
