@@ -127,6 +127,16 @@ class RemoteAdmin:
     def call_audio(self, conversation_id: str) -> bytes:
         return self._request("GET", f"/admin/calls/{conversation_id}/audio").content
 
+    def doctor(self) -> Json:
+        """The server's own checks; a failing check is data here, not an error."""
+        return self._call("GET", "/admin/doctor")
+
+    def backup(self, name: str) -> Json:
+        return self._call("POST", "/admin/backup", json={"name": name})
+
+    def export_all(self) -> str:
+        return self._request("GET", "/admin/export").text
+
     def list_callers(self, *, query: str, name: str, seen_after: datetime | None, seen_before: datetime | None,
                      limit: int, offset: int) -> Json:
         params: dict[str, str | int] = {"q": query, "name": name, "limit": limit, "offset": offset}

@@ -309,10 +309,18 @@ def _bar(text: str, enabled: bool) -> tuple[Progress | None, Callable[[int, int]
     return progress, lambda done, total: progress.update(task, completed=done, total=total)
 
 
-def backup(file: Annotated[Path, typer.Argument(help="The archive to write (.tar.gz)")],
-           as_json: JsonOpt = False) -> None:
+def backup(file: Annotated[Path, typer.Argument(help="The archive to write (.tar.gz); with --url, a name for "
+                                                    "the archive the server writes into its data dir's backups/")],
+           as_json: JsonOpt = False, url: UrlOpt = None) -> None:
     """Online backup of the database plus the data dir's files into one archive (the server may run)."""
     from agentic_memory.adapters.sqlite.backup import create_backup
+
+    if url is not None:
+        with admin_session(url) as remote:
+            assert isinstance(remote, RemoteAdmin)
+            made = remote.backup(file.name.removesuffix(".tar.gz"))
+        emit(made, as_json, lambda d: out.print(f"backup written on the server to {d['path']}"))
+        return
 
     settings = _local_settings()
     progress, report = _bar("backing up", not as_json)
@@ -335,13 +343,16 @@ def restore(file: Annotated[Path, typer.Argument(help="An archive written by `ag
     emit(manifest, as_json, lambda d: out.print(f"restored the backup of {d['created_at']}"))
 
 
-def doctor(as_json: JsonOpt = False) -> None:
+def doctor(as_json: JsonOpt = False, url: UrlOpt = None) -> None:
     """Check configuration, keys, database, model, data dir and clock; exit code 1 on any failure."""
-    from agentic_memory.doctor import run_checks
+    from agentic_memory.doctor import report, run_checks
 
-    checks = run_checks()
-    doc = {"ok": all(c.status != "fail" for c in checks),
-           "checks": [{"name": c.name, "status": c.status, "detail": c.detail} for c in checks]}
+    if url is not None:
+        with admin_session(url) as ops:
+            assert isinstance(ops, RemoteAdmin)
+            doc = ops.doctor()
+    else:
+        doc = report(run_checks())
     colour = {"ok": "green", "warn": "yellow", "fail": "red"}
     emit(doc, as_json, lambda d: out.print(_table("Doctor", ["check", "status", "detail"], [
         [c["name"], f"[{colour[c['status']]}]{c['status']}[/]", c["detail"]] for c in d["checks"]])))
@@ -372,10 +383,20 @@ def import_(path: Annotated[Path, typer.Argument(help="A .json/.jsonl file or a 
     emit(counts, as_json, lambda d: out.print(_table("Import", list(d), [list(d.values())])))
 
 
-def export(path: Annotated[Path, typer.Argument(help="The JSONL file to write")], as_json: JsonOpt = False) -> None:
+def export(path: Annotated[Path, typer.Argument(help="The JSONL file to write")], as_json: JsonOpt = False,
+           url: UrlOpt = None) -> None:
     """Export every memory of every caller (active and retired) as JSONL."""
     from agentic_memory.services.bulk import export_memories
 
+    if url is not None:
+        with admin_session(url) as remote:
+            assert isinstance(remote, RemoteAdmin)
+            text = remote.export_all()
+        path.write_text(text, encoding="utf-8")
+        lines = [json.loads(line) for line in text.splitlines() if line.strip()]
+        counts = {"callers": len({row["caller"] for row in lines}), "memories": len(lines)}
+        emit(counts, as_json, lambda d: out.print(f"{d['memories']} memories of {d['callers']} callers written to {path}"))
+        return
     with admin_session(None) as ops:
         assert isinstance(ops, LocalAdmin)
         progress, report = _bar("exporting", not as_json)

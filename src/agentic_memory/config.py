@@ -159,7 +159,7 @@ def load_settings(environ: Mapping[str, str] | None = None, *, env_file: str | N
         return Settings(_env_file=env_file, first_message_templates=templates)  # type: ignore[call-arg]
     known = {k: v for k, v in environ.items() if k.startswith(("ELEVENLABS_", "AGENTIC_MEMORY_"))
              and not k.startswith(TEMPLATE_PREFIX)}
-    return Settings(_env_file=env_file, first_message_templates=templates, **known)  # type: ignore[call-arg]
+    return Settings(_env_file=env_file, first_message_templates=templates, **known)  # type: ignore[call-arg, arg-type]
 
 
 def ensure_keys(settings: Settings, *, create: bool = True) -> tuple[Settings, dict[str, str]]:

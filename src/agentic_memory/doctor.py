@@ -95,8 +95,17 @@ def _clock() -> Check:
     return Check("clock", "ok", "embedded SQLite: no database server to drift from")
 
 
-def run_checks(model: Callable[[], Check] = _model) -> list[Check]:
-    settings, config = _configuration()
+def run_checks(settings: Settings | None = None, *, model: Callable[[], Check] = _model) -> list[Check]:
+    """Every check; with `settings` (a running server's), the configuration is taken as loaded."""
     if settings is None:
-        return [config]
+        settings, config = _configuration()
+        if settings is None:
+            return [config]
+    else:
+        config = Check("configuration", "ok", f"data dir {settings.data_dir.resolve()}")
     return [config, _keys(settings), _database(settings), _data_dir(settings), model(), _clock()]
+
+
+def report(checks: list[Check]) -> dict[str, object]:
+    return {"ok": all(c.status != "fail" for c in checks),
+            "checks": [{"name": c.name, "status": c.status, "detail": c.detail} for c in checks]}

@@ -16,7 +16,7 @@ from agentic_memory.domain.models import (
     CallUpdate,
     Memory,
     MemoryType,
-    StoredMemory,  # noqa: F401 - re-exported: adapters and tests build them
+    StoredMemory,
 )
 
 

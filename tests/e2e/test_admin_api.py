@@ -144,3 +144,19 @@ def test_metrics_scrape_parses_with_the_librarys_parser(api, admin_deps):
     again = {s.labels.get("route") for f in text_string_to_metric_families(
         api.get("/metrics", headers=admin()).text) for s in f.samples}
     assert "/admin/caller" in again and not any(r and "4155550142" in r for r in again)
+
+
+def test_doctor_backup_and_export_over_http(api, admin_deps):
+    call(api, "conv_x1", [("user", "Hi, I'm Ann and I prefer oat milk.")])
+    drain(admin_deps.make_worker())
+    doctor = api.get("/admin/doctor", headers=admin()).json()
+    assert doctor["ok"] and {c["name"] for c in doctor["checks"]} >= {"database", "model", "keys"}
+    made = api.post("/admin/backup", json={"name": "nightly-1"}, headers=admin())
+    assert made.status_code == 200
+    assert (admin_deps.settings.data_dir / "backups" / "nightly-1.tar.gz").is_file()
+    for bad in ("../escape", "/etc/x", "", "a/b"):
+        assert api.post("/admin/backup", json={"name": bad}, headers=admin()).status_code == 400, bad
+    exported = api.get("/admin/export", headers=admin())
+    rows = [json.loads(line) for line in exported.text.splitlines()]
+    assert exported.headers["content-type"].startswith("application/x-ndjson")
+    assert rows and all(r["caller"] == ANN for r in rows) and any("oat" in r["text"] for r in rows)

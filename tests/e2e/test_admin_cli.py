@@ -121,6 +121,10 @@ def test_cli_against_a_running_server_and_metrics_across_processes(data_dir: Pat
         shown = run("callers", "show", "415-555-0142", "--url", server.url, "--json")
         assert shown["caller"]["number"] == ANN
         assert "Bob" in run("callers", "list", "--url", server.url)
+        assert run("doctor", "--url", server.url, "--json")["ok"]
+        assert run("backup", "remote-1", "--url", server.url, "--json")["path"].endswith("backups/remote-1.tar.gz")
+        exported = tmp_path / "remote.jsonl"
+        assert run("export", str(exported), "--url", server.url, "--json")["callers"] == 2
         bundle = tmp_path / "remote.zip"
         assert run("callers", "export", ANN, "--zip", str(bundle), "--url", server.url, "--json")["audio_files"] == 1
         wrong = CliRunner().invoke(app, ["callers", "list", "--url", server.url],

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import io
 import re
 from collections.abc import Callable
 from datetime import datetime
@@ -23,7 +24,7 @@ from agentic_memory.errors import InvalidInput, NotFound, Unauthorized
 from agentic_memory.http.schemas import Error
 from agentic_memory.metrics import CONTENT_TYPE, MetricsMiddleware
 from agentic_memory.offload import run_blocking
-from agentic_memory.services import admin, dead_letters, erasure, retention
+from agentic_memory.services import admin, bulk, dead_letters, erasure, retention
 
 Body = TypeVar("Body", bound=BaseModel)
 MAX_ID = 2**63 - 1  # SQLite's INTEGER
@@ -48,6 +49,10 @@ class MemoryBody(BaseModel):
 
 
 JobId = Annotated[int, Field(ge=1, le=MAX_ID)]
+
+
+class BackupBody(BaseModel):
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$", description="Archive name, without .tar.gz")
 
 
 class JobsBody(BaseModel):
@@ -177,6 +182,35 @@ def admin_router(deps: Deps) -> APIRouter:
     async def run_retention(actor: Actor) -> JSONResponse:
         policy = retention.policy_from(deps.settings)
         return JSONResponse({"removed": await run_blocking(retention.run_retention, ops, policy, actor=actor)})
+
+    @router.get("/doctor", summary="The installation's health checks (as `agentic-memory doctor`)")
+    async def doctor_checks(actor: Actor) -> JSONResponse:
+        from agentic_memory.doctor import report, run_checks
+
+        doc = report(await run_blocking(run_checks, deps.settings))
+        await run_blocking(admin.audit, ops, actor, "doctor")
+        return JSONResponse(doc)
+
+    @router.post("/backup", summary="Write a backup archive into the data dir's backups/ folder",
+                 openapi_extra=_json_body(BackupBody))
+    async def backup(actor: Actor, request: Request) -> JSONResponse:
+        from agentic_memory.adapters.sqlite.backup import create_backup
+
+        body = _parse(BackupBody, await request.body())
+        folder = deps.settings.data_dir / "backups"
+        folder.mkdir(exist_ok=True)
+        manifest = await run_blocking(create_backup, deps.settings.data_dir, folder / f"{body.name}.tar.gz")
+        await run_blocking(admin.audit, ops, actor, "backup", name=body.name)
+        return JSONResponse(manifest)
+
+    @router.get("/export", summary="Every memory of every caller, as JSONL")
+    async def export_all(actor: Actor) -> Response:
+        def write() -> str:
+            handle = io.StringIO()
+            bulk.export_memories(ops, handle, actor=actor)
+            return handle.getvalue()
+
+        return Response(await run_blocking(write), media_type="application/x-ndjson")
 
     @router.get("/audit", summary="Audit events, newest first")
     async def audit_log(actor: Actor, limit: Annotated[int, Query(ge=1, le=500)] = 100,

@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 
 from agentic_memory.domain import card
-from agentic_memory.domain.models import CallerProfile, Memory
+from agentic_memory.domain.models import CallerProfile, Memory, StoredMemory
 from agentic_memory.domain.name_source import OPERATOR
 from agentic_memory.domain.names import clean_name
 from agentic_memory.domain.phone import normalise_phone
@@ -37,7 +37,6 @@ from agentic_memory.ports import (
     MemoryChange,
     MemoryRecord,
     MemoryStore,
-    StoredMemory,
 )
 
 log = logging.getLogger("agentic_memory.audit")
@@ -68,7 +67,7 @@ def audit(deps: AdminDeps, actor: str, action: str, caller_id: str = "", /, **de
     ref = caller_ref(split_key(caller_id)[0], deps.ref_secret) if caller_id else ""
     deps.admin.record_audit(AuditEvent(at=deps.clock.now(), actor=actor, action=action, caller_ref=ref,
                                        detail=dict(detail)))
-    log.info("audit", extra={"actor": actor, "action": action, "caller_ref": ref, **detail})
+    log.info("audit", extra={"actor": actor, "action": action, "caller_ref": ref, "detail": detail})
 
 
 def number(raw: str, deps: AdminDeps) -> str:

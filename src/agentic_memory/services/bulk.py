@@ -13,6 +13,7 @@ from typing import Any, TextIO
 
 import orjson
 
+from agentic_memory.domain.scope import split_key
 from agentic_memory.elevenlabs import payloads
 from agentic_memory.errors import InvalidInput
 from agentic_memory.ports import CallerQuery, Clock, JobQueue
@@ -73,7 +74,8 @@ def export_memories(deps: AdminDeps, out: TextIO, *, actor: str, progress: Progr
     while page := deps.admin.find_callers(CallerQuery(limit=PAGE, offset=offset)):
         for profile in page:
             for item in history_json(deps.admin.caller_memories(profile.caller_id))["memories"]:
-                record: dict[str, Any] = {"caller": profile.caller_id, **item}
+                number, agent = split_key(profile.caller_id)
+                record: dict[str, Any] = {"caller": number, "agent_id": agent or None, **item}
                 out.write(orjson.dumps(record).decode() + "\n")
                 written += 1
             callers += 1
