@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import io
+import logging
 import re
 from collections.abc import Callable
 from datetime import datetime
@@ -26,6 +27,7 @@ from agentic_memory.metrics import CONTENT_TYPE, MetricsMiddleware
 from agentic_memory.offload import run_blocking
 from agentic_memory.services import admin, bulk, dead_letters, erasure, retention
 
+log = logging.getLogger(__name__)
 Body = TypeVar("Body", bound=BaseModel)
 MAX_ID = 2**63 - 1  # SQLite's INTEGER
 _OPERATOR = re.compile(r"^[A-Za-z0-9._@-]{1,64}$")
@@ -105,7 +107,6 @@ Actor = Annotated[str, Depends(operator)]
 
 
 def admin_router(deps: Deps) -> APIRouter:
-    keys = deps.settings.admin_keys
     ops = deps.admin_deps()
 
     router = APIRouter(prefix="/admin", tags=["admin"], responses=ADMIN_ERRORS)
@@ -217,25 +218,30 @@ def admin_router(deps: Deps) -> APIRouter:
                         offset: Annotated[int, Query(ge=0)] = 0) -> JSONResponse:
         return await run(admin.audit_log, limit=limit, offset=offset)
 
-    metrics_router = APIRouter()
+    return router
 
-    @metrics_router.get("/metrics", include_in_schema=False)  # Prometheus text, not JSON: kept out of /docs
+
+def metrics_router(deps: Deps) -> APIRouter:
+    router = APIRouter()
+
+    @router.get("/metrics", include_in_schema=False)  # Prometheus text, not JSON: kept out of /docs
     async def metrics(request: Request) -> Response:
-        if keys:
+        if deps.settings.admin_keys:
             await operator(request)
         body = await run_blocking(deps.metrics.render, deps.admin)
         return Response(body, media_type=CONTENT_TYPE)
 
-    root = APIRouter()
-    root.include_router(router)
-    root.include_router(metrics_router)
-    return root
+    return router
 
 
 def include_admin(app: FastAPI, deps: Deps) -> None:
     """Mount the admin API and /metrics, map NotFound to 404, and time every request (outermost layer)."""
     app.state.admin_keys = deps.settings.admin_keys
-    app.include_router(admin_router(deps))
+    if deps.admin is not None:
+        app.include_router(admin_router(deps))
+    else:  # a backend without an AdminStore yet: the API still serves, only /admin is missing
+        log.warning("admin API unavailable: this database backend has no admin store")
+    app.include_router(metrics_router(deps))
 
     @app.exception_handler(NotFound)
     async def _not_found(_: Request, exc: NotFound) -> JSONResponse:
