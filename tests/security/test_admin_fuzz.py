@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
-from schemathesis.checks import positive_data_acceptance
+from schemathesis.checks import negative_data_rejection, positive_data_acceptance
 
 from agentic_memory.bootstrap import build
 from agentic_memory.elevenlabs import builders
@@ -71,9 +71,11 @@ def fuzz_one(strategy: Any, path: str) -> None:
     def run(case: Any) -> None:
         response = case.call(headers={"X-Admin-Key": ADMIN_KEY})
         assert_clean_rejection(response.status_code, response.content, response.headers)
-        if response.status_code == 200 and path != "/admin/calls/{conversation_id}/audio":
+        if response.status_code == 200 and path not in ("/admin/calls/{conversation_id}/audio", "/admin/export"):
             assert isinstance(json.loads(response.content), dict)
-        case.validate_response(response, excluded_checks=[positive_data_acceptance])
+        # Not checked: that schema-invalid input is refused; pydantic is lax on purpose (seen_after=5 is a
+        # Unix time, "true" a boolean), and what it accepts is still handled without a 5xx.
+        case.validate_response(response, excluded_checks=[positive_data_acceptance, negative_data_rejection])
         anonymous = case.call()
         assert anonymous.status_code in (401, 413), (path, anonymous.status_code)
 

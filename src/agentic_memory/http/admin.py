@@ -117,7 +117,7 @@ def admin_router(deps: Deps) -> APIRouter:
     @router.get("/callers", summary="List or search callers (number in any format or digits, name, last seen)")
     async def list_callers(actor: Actor, q: str = "", name: str = "", seen_after: datetime | None = None,
                            seen_before: datetime | None = None, limit: Annotated[int, Query(ge=1, le=500)] = 50,
-                           offset: Annotated[int, Query(ge=0)] = 0) -> JSONResponse:
+                           offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0) -> JSONResponse:
         return await run(admin.list_callers, actor=actor, query=q, name=name, seen_after=seen_after,
                          seen_before=seen_before, limit=limit, offset=offset)
 
@@ -142,7 +142,8 @@ def admin_router(deps: Deps) -> APIRouter:
         body = _parse(NumberBody, await request.body())
         return await run(erasure.erase_caller, body.number, actor=actor)
 
-    @router.get("/calls/{conversation_id}/audio", summary="A call's audio (MP3)")
+    @router.get("/calls/{conversation_id}/audio", summary="A call's audio (MP3)", response_class=Response,
+                responses={200: {"content": {"audio/mpeg": {}}, "description": "The MP3"}})
     async def audio(actor: Actor, conversation_id: str) -> Response:
         data = await run_blocking(admin.call_audio, ops, conversation_id, actor=actor)
         return Response(data, media_type="audio/mpeg")
@@ -159,7 +160,7 @@ def admin_router(deps: Deps) -> APIRouter:
 
     @router.get("/dead", summary="Dead letters (or jobs in another state)")
     async def list_dead(actor: Actor, status: str = "dead", limit: Annotated[int, Query(ge=1, le=500)] = 50,
-                        offset: Annotated[int, Query(ge=0)] = 0) -> JSONResponse:
+                        offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0) -> JSONResponse:
         return await run(dead_letters.list_jobs, actor=actor, status=None if status == "any" else status,
                          limit=limit, offset=offset)
 
@@ -204,7 +205,8 @@ def admin_router(deps: Deps) -> APIRouter:
         await run_blocking(admin.audit, ops, actor, "backup", name=body.name)
         return JSONResponse(manifest)
 
-    @router.get("/export", summary="Every memory of every caller, as JSONL")
+    @router.get("/export", summary="Every memory of every caller, as JSONL", response_class=Response,
+                responses={200: {"content": {"application/x-ndjson": {}}, "description": "One memory per line"}})
     async def export_all(actor: Actor) -> Response:
         def write() -> str:
             handle = io.StringIO()
@@ -215,7 +217,7 @@ def admin_router(deps: Deps) -> APIRouter:
 
     @router.get("/audit", summary="Audit events, newest first")
     async def audit_log(actor: Actor, limit: Annotated[int, Query(ge=1, le=500)] = 100,
-                        offset: Annotated[int, Query(ge=0)] = 0) -> JSONResponse:
+                        offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0) -> JSONResponse:
         return await run(admin.audit_log, limit=limit, offset=offset)
 
     return router
