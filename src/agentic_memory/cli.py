@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 
 from agentic_memory.cli_admin import register as register_admin_commands
+from agentic_memory.cli_tools import register as register_tool_commands
 from agentic_memory.config import Settings, ensure_keys, load_settings
 from agentic_memory.errors import ConfigurationError
 
@@ -127,6 +128,7 @@ def demo(url: Annotated[str, typer.Option(help="Base URL of a running server")] 
 
 
 register_admin_commands(app)
+register_tool_commands(app)
 
 
 def main() -> None:
