@@ -98,6 +98,9 @@ def erase_caller(deps: AdminDeps, raw_number: str, *, actor: str, reason: str = 
             for _, body in deps.admin.pending_bodies(kind)):
         raise NotFound("nothing is held about this number")
     counts = _erase(deps, caller)
+    if owners(deps, caller):  # a call of theirs committed by the worker meanwhile: erase that too
+        for name, value in _erase(deps, caller).items():
+            counts[name] += value
     if compact:
         deps.admin.compact()
     counts["backups"] = 0
