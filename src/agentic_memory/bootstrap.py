@@ -20,7 +20,9 @@ from urllib.parse import unquote, urlsplit
 
 from agentic_memory.config import Settings
 from agentic_memory.errors import ConfigurationError
-from agentic_memory.ports import BlobStore, Clock, Embedder, JobQueue, MemoryStore
+from agentic_memory.metrics import Metrics, TimedEmbedder
+from agentic_memory.ports import AdminStore, BackupArchives, BlobStore, Clock, Embedder, JobQueue, MemoryStore
+from agentic_memory.services.admin import AdminDeps
 from agentic_memory.services.process_call import WorkerDeps
 from agentic_memory.worker import Worker
 
@@ -40,17 +42,30 @@ class Deps:
     clock: Clock
     worker: Worker | None = None
     closers: list[Callable[[], None]] = field(default_factory=list)
+    admin: AdminStore | None = None  # the operator's side, where the backend has one
+    backups: BackupArchives | None = None
+    metrics: Metrics = field(default_factory=Metrics)
+
+    def admin_deps(self) -> AdminDeps:
+        if self.admin is None:
+            raise ConfigurationError("this backend has no admin store")
+        return AdminDeps(admin=self.admin, store=self.store, blobs=self.blobs, embedder=self.embedder,
+                         clock=self.clock, ref_secret=self.settings.caller_ref_secret,
+                         default_region=self.settings.default_region, backups=self.backups)
 
     def worker_deps(self) -> WorkerDeps:
         from agentic_memory.domain.facts import RuleFactExtractor
 
         return WorkerDeps(store=self.store, blobs=self.blobs, embedder=self.embedder,
                           extractor=RuleFactExtractor(), clock=self.clock,
-                          default_region=self.settings.default_region)
+                          default_region=self.settings.default_region, scope=self.settings.scope)
 
     def make_worker(self) -> Worker:
+        from agentic_memory.services.retention import Sweeper, policy_from
+
+        sweeper = Sweeper(self.admin_deps(), policy_from(self.settings)) if self.admin is not None else None
         return Worker(self.queue, self.worker_deps(), max_attempts=self.settings.max_attempts,
-                      lease_secs=self.settings.lease_secs)
+                      lease_secs=self.settings.lease_secs, metrics=self.metrics, sweeper=sweeper)
 
     def close(self) -> None:
         for close in reversed(self.closers):
@@ -69,6 +84,8 @@ class Database:
     # What a server or worker runs before it serves: SQLite migrates itself (one command to `make run`);
     # PostgreSQL only checks, since `agentic-memory migrate` owns its schema and refuses an unknown one.
     prepare: Callable[[], None] | None = None
+    admin: AdminStore | None = None
+    backups: BackupArchives | None = None
 
 
 def open_database(settings: Settings, clock: Clock) -> Database:
@@ -92,6 +109,8 @@ def open_database(settings: Settings, clock: Clock) -> Database:
 
 
 def _sqlite(path: Path, clock: Clock) -> Database:
+    from agentic_memory.adapters.sqlite.admin_store import SqliteAdminStore
+    from agentic_memory.adapters.sqlite.backup import SqliteBackups
     from agentic_memory.adapters.sqlite.database import Database as SqliteDatabase
     from agentic_memory.adapters.sqlite.memory_store import SqliteMemoryStore
     from agentic_memory.adapters.sqlite.queue import SqliteJobQueue
@@ -103,7 +122,8 @@ def _sqlite(path: Path, clock: Clock) -> Database:
         queue.close()
         db.close()
 
-    return Database(store=SqliteMemoryStore(db, clock), queue=queue, migrate=db.migrate, close=close)
+    return Database(store=SqliteMemoryStore(db, clock), queue=queue, migrate=db.migrate, close=close,
+                    admin=SqliteAdminStore(db), backups=SqliteBackups(db))
 
 
 def _postgres(url: str, settings: Settings, clock: Clock) -> Database:
@@ -201,8 +221,10 @@ def build(settings: Settings, *, embedder: Embedder | None = None, with_worker: 
     except BaseException:
         database.close()
         raise
-    deps = Deps(settings=settings, store=database.store, queue=queue, blobs=blobs, embedder=embedder,
-                clock=clock, closers=[database.close])
+    metrics = Metrics()
+    deps = Deps(settings=settings, store=database.store, queue=queue, blobs=blobs,
+                embedder=TimedEmbedder(embedder, metrics), clock=clock, closers=[database.close],
+                admin=database.admin, backups=database.backups, metrics=metrics)
     if with_worker:
         deps.worker = deps.make_worker()
     if not settings.retrieve_auth:

@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 
+from agentic_memory.cli_admin import register as register_admin_commands
+from agentic_memory.cli_tools import register as register_tool_commands
 from agentic_memory.config import Settings, ensure_keys, load_settings
 from agentic_memory.errors import ConfigurationError, StorageError
 
@@ -143,6 +145,10 @@ def demo(url: Annotated[str, typer.Option(help="Base URL of a running server")] 
         raise typer.Exit(2) from exc
     raise typer.Exit(run_demo(url, workspace_key=settings.workspace_keys[0], hmac_key=settings.hmac_keys[0],
                               console=Console()))
+
+
+register_admin_commands(app)
+register_tool_commands(app)
 
 
 def main() -> None:

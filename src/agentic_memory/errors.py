@@ -5,6 +5,7 @@ AgenticMemoryError
  ├── InvalidInput            a request or payload we refuse (maps to HTTP 400)
  │    └── InvalidPhoneNumber
  ├── Unauthorized            missing/wrong key or signature (maps to HTTP 401)
+ ├── NotFound                an admin request names a caller, memory or job that does not exist (404)
  ├── StorageError            the database or blob store failed (maps to HTTP 503)
  └── EmbeddingError          the embedding model could not be loaded or run (maps to HTTP 503)
 """
@@ -28,6 +29,10 @@ class InvalidPhoneNumber(InvalidInput):
 
 class Unauthorized(AgenticMemoryError):
     """Authentication failed."""
+
+
+class NotFound(AgenticMemoryError):
+    """No such caller, memory or job."""
 
 
 class StorageError(AgenticMemoryError):

@@ -48,11 +48,24 @@ def test_client_data_accepts_bearer_and_rejects_missing_or_wrong_keys(client):
     assert ok.json()["dynamic_variables"]["caller_id"] == "+14155550123"
 
 
-def test_client_data_rejects_bad_caller_ids_with_json_400(client):
-    for body in ({}, {"caller_id": ""}, {"caller_id": "not a number"}, {"caller_id": 42}, {"caller_id": "123"}):
+def test_withheld_caller_ids_get_a_neutral_200_and_malformed_requests_a_400(client, worker):
+    post_signed(client, builders.transcription(conversation_id="conv_named", caller="+14155550123",
+                                               turns=[("user", "Hi, I'm Ann, I prefer oat milk.")],
+                                               start_time=int(time.time()) - 60))
+    drain(worker)
+    for body in ({}, {"caller_id": ""}, {"caller_id": None}, {"caller_id": "anonymous"}, {"caller_id": "Private"},
+                 {"caller_id": "restricted"}, {"caller_id": "UNKNOWN"}, {"caller_id": "not a number"},
+                 {"caller_id": "123"}):
         response = client.post("/client-data", json=body, headers=auth())
-        assert response.status_code == 400, body
-        assert "error" in response.json()
+        assert response.status_code == 200, body
+        variables = response.json()["dynamic_variables"]
+        assert (variables["returning_caller"], variables["memory_count"], variables["caller_id"]) == ("no", "0", "")
+        assert "user_id" not in response.json()
+        found = client.post("/retrieve", json={"query": "oat milk", "user_id": body.get("caller_id")}, headers=auth())
+        assert found.status_code == 200 and found.json() == {"memories": []}, body
+    for body in ({"caller_id": 42}, {"caller_id": "1" * 65}):
+        response = client.post("/client-data", json=body, headers=auth())
+        assert response.status_code == 400 and "error" in response.json()
     malformed = client.post("/client-data", content=b"{nope", headers={**auth(), "Content-Type": "application/json"})
     assert malformed.status_code == 400
 
@@ -129,7 +142,7 @@ def test_retrieve_finds_only_the_callers_own_memories(client, worker):
 
 
 def test_retrieve_validates_input(client):
-    for body in ({"query": "x"}, {"user_id": "+14155550111"}, {"query": "x", "user_id": "nope"},
+    for body in ({"user_id": "+14155550111"}, {"query": "x", "user_id": 5},
                  {"query": "x", "user_id": "+14155550111", "limit": 0},
                  {"query": "x", "user_id": "+14155550111", "limit": 51},
                  {"query": "x", "user_id": "+14155550111", "type": "other"}):

@@ -70,7 +70,7 @@ class Load:
             ("/client-data", {"json": {"caller_id": caller}, "headers": {"X-Workspace-Key": "amk_wrong_" + "x" * 20}},
              {401}),
             ("/retrieve", {"json": {"query": "x", "user_id": caller}}, {401}),
-            ("/client-data", {"json": {"caller_id": "not a number"}, "headers": auth_headers()}, {400}),
+            ("/client-data", {"json": {"caller_id": 12345}, "headers": auth_headers()}, {400}),
             ("/retrieve", {"json": {"query": "x", "user_id": caller, "limit": 500}, "headers": auth_headers()}, {400}),
             ("/client-data", {"content": b"{oops", "headers": auth_headers()}, {400}),
             ("/client-data", {"content": b" " * 70_000, "headers": auth_headers()}, {413}),

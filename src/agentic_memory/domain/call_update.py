@@ -16,6 +16,7 @@ from agentic_memory.domain import card
 from agentic_memory.domain.chunking import Chunk
 from agentic_memory.domain.language import detect_language, normalise_language
 from agentic_memory.domain.models import CallerProfile, Conversation, Fact, Memory, NameClaim, StoredMemory
+from agentic_memory.domain.name_source import may_replace
 
 REPEAT_SIMILARITY = 0.97
 Facts = tuple[tuple[Memory, np.ndarray], ...]  # active facts with their vectors
@@ -107,10 +108,11 @@ def next_profile(conversation: Conversation, old: CallerProfile | None, claim: N
                       top_facts=card.top_facts(facts))
     if not newest:
         return profile
+    take_name = claim is not None and may_replace(old.name_source, claim.source)  # operator names hold
     language = normalise_language(conversation.language) or detect_language(
         t.text for t in conversation.caller_turns())
     return replace(profile,
-                   first_name=claim.first_name if claim else old.first_name,
-                   name_source=claim.source if claim else old.name_source,
+                   first_name=claim.first_name if claim and take_name else old.first_name,
+                   name_source=claim.source if claim and take_name else old.name_source,
                    language=language or old.language,
                    last_call_summary=card.clean_text(conversation.summary, 300) or old.last_call_summary)

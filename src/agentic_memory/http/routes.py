@@ -12,6 +12,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ValidationError
 
 from agentic_memory.bootstrap import Deps
+from agentic_memory.domain.greeting import GreetingPolicy
 from agentic_memory.domain.models import CallerBriefing
 from agentic_memory.elevenlabs.responses import client_data_response, memory_json
 from agentic_memory.http import schemas
@@ -58,12 +59,13 @@ def routes(deps: Deps) -> APIRouter:
     require_key = WorkspaceKey(settings.workspace_keys)
     require_retrieve_key = WorkspaceKey(settings.workspace_keys, required=settings.retrieve_auth)
     router = APIRouter()
+    greeting = GreetingPolicy.of(settings.first_message, settings.first_message_templates)
 
     @lru_cache(maxsize=4096)
     def client_data_body(briefing: CallerBriefing) -> bytes:
         """The response bytes are a pure function of the briefing, itself built from the profile just read."""
         return orjson.dumps(client_data_response(briefing, prompt_template=settings.prompt_template,
-                                                 base_prompt=settings.base_prompt))
+                                                 base_prompt=settings.base_prompt, greeting=greeting))
 
     @router.post("/client-data", response_model=schemas.ClientDataResponse, responses=ERRORS,
                  dependencies=[Depends(require_key)], openapi_extra=_json_body(schemas.ClientDataRequest),
@@ -71,7 +73,8 @@ def routes(deps: Deps) -> APIRouter:
     async def client_data(request: Request) -> Response:
         body = _parse(schemas.ClientDataRequest, await request.body())
         briefing = await run_blocking(brief_caller, body.caller_id, store=deps.store,
-                                      default_region=settings.default_region)
+                                      default_region=settings.default_region, agent_id=body.agent_id,
+                                      scope=settings.scope)
         return Response(client_data_body(briefing), media_type="application/json")
 
     @router.post("/retrieve", response_model=schemas.RetrieveResponse, responses=ERRORS,
@@ -80,9 +83,10 @@ def routes(deps: Deps) -> APIRouter:
                  summary="In-call memory search tool")
     async def retrieve(request: Request) -> Response:
         body = _parse(schemas.RetrieveRequest, await request.body())
-        command = SearchQuery(query=body.query, user_id=body.user_id, limit=body.limit, type=body.type)
+        command = SearchQuery(query=body.query, user_id=body.user_id, limit=body.limit, type=body.type,
+                              agent_id=body.agent_id)
         _, hits = await run_blocking(search, command, store=deps.store, embedder=deps.embedder,
-                                     default_region=settings.default_region)
+                                     default_region=settings.default_region, scope=settings.scope)
         # Serialised directly: re-validating our own dicts through the response model cost more than the JSON
         # (the model still documents /docs; a test checks these bytes against it).
         body_bytes = orjson.dumps({"memories": [memory_json(hit) for hit in hits]})

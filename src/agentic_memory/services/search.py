@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from agentic_memory.domain.models import MemoryHit, MemoryType
-from agentic_memory.domain.phone import normalise_phone
+from agentic_memory.domain.phone import identify_caller
 from agentic_memory.domain.ranking import FusionWeights, fuse, pinned, prior, query_terms
+from agentic_memory.domain.scope import Scope, owner_key
 from agentic_memory.ports import Embedder, MemoryStore
 
 MAX_LIMIT = 50
@@ -16,24 +17,29 @@ CANDIDATES = 100
 @dataclass(frozen=True, slots=True)
 class SearchQuery:
     query: str
-    user_id: str
+    user_id: str | None
     limit: int = 10
     type: MemoryType | None = None
+    agent_id: str | None = None
 
 
 def search(command: SearchQuery, *, store: MemoryStore, embedder: Embedder, default_region: str = "US",
-           weights: FusionWeights | None = None) -> tuple[str, list[MemoryHit]]:
-    """Returns the caller's E.164 id and their best memories for the query."""
-    caller = normalise_phone(command.user_id, default_region)
+           weights: FusionWeights | None = None, scope: Scope = "caller") -> tuple[str, list[MemoryHit]]:
+    """Returns the caller's E.164 id and their best memories for the query; a withheld caller id ("", None
+    for no number) has none."""
+    caller = identify_caller(command.user_id, default_region)
+    if caller is None:
+        return "", []
+    owner = owner_key(caller, command.agent_id, scope)
     weights = weights or FusionWeights()
     limit = max(1, min(command.limit, MAX_LIMIT))
     pool = max(CANDIDATES, limit * 2)
     vector = embedder.embed([command.query])[0]
-    dense = store.dense_search(caller, vector, limit=pool, type=command.type)
+    dense = store.dense_search(owner, vector, limit=pool, type=command.type)
     if not dense:
         return caller, []  # no memories of this type for this caller: skip the keyword query
     terms = query_terms(command.query)
-    keyword = store.keyword_search(caller, terms, limit=pool, type=command.type)
+    keyword = store.keyword_search(owner, terms, limit=pool, type=command.type)
     found = store.memories(list({memory_id for memory_id, _ in (*dense, *keyword)}))
     created = {memory_id: memory.created_at for memory_id, memory in found.items()}
     ranked = fuse(dense, keyword, created, weights,
@@ -41,4 +47,4 @@ def search(command: SearchQuery, *, store: MemoryStore, embedder: Embedder, defa
                   pins=[memory_id for memory_id, memory in found.items() if pinned(memory, terms)])
     hits = [MemoryHit(found[memory_id], score) for memory_id, score in ranked if memory_id in found]
     # Defence in depth: the store scopes by caller already; never let anything else through.
-    return caller, [hit for hit in hits if hit.memory.caller_id == caller][:limit]
+    return caller, [hit for hit in hits if hit.memory.caller_id == owner][:limit]
