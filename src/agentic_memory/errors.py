@@ -7,6 +7,7 @@ AgenticMemoryError
  ├── Unauthorized            missing/wrong key or signature (maps to HTTP 401)
  ├── StorageError            the database or blob store failed (maps to HTTP 503)
  ├── Busy                    a write that was asked not to wait found the write lock taken
+ ├── ElevenLabsApiError      the ElevenLabs API refused a request or could not be reached
  └── EmbeddingError          the embedding model could not be loaded or run
 """
 
@@ -37,6 +38,14 @@ class StorageError(AgenticMemoryError):
 
 class Busy(AgenticMemoryError):
     """The write lock is held by someone else and the caller asked not to wait for it."""
+
+
+class ElevenLabsApiError(AgenticMemoryError):
+    """The ElevenLabs API failed."""
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class EmbeddingError(AgenticMemoryError):
