@@ -65,9 +65,8 @@ def _admin(*, offline: bool = False) -> Iterator[SdkAdmin]:
 def _target(agent_id: str, public_url: str, workspace: bool, settings: Settings) -> Target:
     from agentic_memory.services.elevenlabs_setup import Target, validate_public_url
 
-    allow_http = os.environ.get("AGENTIC_MEMORY_ALLOW_HTTP_PUBLIC_URL", "").lower() == "true"
     try:
-        url = validate_public_url(public_url, allow_http=allow_http)
+        url = validate_public_url(public_url)
     except InvalidInput as exc:
         err.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from exc
@@ -107,11 +106,12 @@ def connect(agent_id: AgentId, public_url: PublicUrl, workspace: Workspace = Fal
     from agentic_memory.services.elevenlabs_setup import connect as run_connect
 
     if dry_run:
-        try:
-            key = ensure_keys(load_settings(), create=False)[0].workspace_keys[0]
-        except (ConfigurationError, IndexError):
-            key = "<ELEVENLABS_WORKSPACE_KEY>"
         settings = load_settings()
+        try:  # the secret's name carries the key's fingerprint; the key itself is never printed
+            keys = settings.workspace_keys or ensure_keys(settings, create=False)[0].workspace_keys
+        except ConfigurationError:
+            keys = ()
+        key = keys[0] if keys else "<ELEVENLABS_WORKSPACE_KEY>"
         target = _target(agent_id, public_url, workspace, settings)
         with _admin(offline=True) as admin:
             run_connect(admin, target, workspace_key=key)

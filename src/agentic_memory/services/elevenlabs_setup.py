@@ -45,9 +45,9 @@ class ConnectResult:
     secret_id: str = ""
 
 
-def validate_public_url(url: str, *, allow_http: bool = False) -> str:
+def validate_public_url(url: str) -> str:
     url = url.strip().rstrip("/")
-    if not url.startswith("https://") and not (allow_http and url.startswith("http://")):
+    if not url.startswith("https://"):
         raise InvalidInput("--public-url must be an https:// URL that ElevenLabs can reach")
     if "?" in url or "#" in url or len(url.split("/", 3)[2]) == 0:
         raise InvalidInput("--public-url must be a plain base URL such as https://memory.example.com")

@@ -86,13 +86,13 @@ class SdkAdmin:
         return result
 
     def update_agent(self, agent_id: str, body: dict[str, Any]) -> None:
-        config = body.get("conversation_config")
-        platform = body.get("platform_settings")
-        self._call(f"update agent {agent_id}", lambda: self._ai.agents.update(
-            agent_id,
-            conversation_config=ConversationalConfig.model_validate(config) if config is not None else None,
-            platform_settings=(AgentPlatformSettingsRequestModel.model_validate(platform)
-                               if platform is not None else None)))
+        # Only the parts we change: an explicit null would ask the API to reset the whole section.
+        kwargs: dict[str, Any] = {}
+        if body.get("conversation_config") is not None:
+            kwargs["conversation_config"] = ConversationalConfig.model_validate(body["conversation_config"])
+        if body.get("platform_settings") is not None:
+            kwargs["platform_settings"] = AgentPlatformSettingsRequestModel.model_validate(body["platform_settings"])
+        self._call(f"update agent {agent_id}", lambda: self._ai.agents.update(agent_id, **kwargs))
 
     # tools
     def list_tools(self) -> list[dict[str, Any]]:

@@ -1,0 +1,258 @@
+"""`agentic-memory elevenlabs ...` against a fake ElevenLabs API on 127.0.0.1, through the real SDK."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from agentic_memory.cli import app
+from agentic_memory.elevenlabs import wiring
+from tests.elevenlabs_fake import API_KEY, FakeElevenLabs, create_fake_app, serve
+
+AGENT = "agent_01jxk8q3v9f2m7n4p6r8s0t2w4"
+PUBLIC = "https://memory.example.test"
+WORKSPACE_KEY = "amk_connect_test_workspace_key_0123456789"
+
+
+@pytest.fixture
+def fake() -> FakeElevenLabs:
+    state = FakeElevenLabs()
+    state.add_agent(AGENT, tool_ids=["tool_someone_elses"])
+    return state
+
+
+@pytest.fixture
+def api(fake: FakeElevenLabs, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[str]:
+    for name in ("ELEVENLABS_HMAC_KEY", "AGENTIC_MEMORY_PROMPT_TEMPLATE", "AGENTIC_MEMORY_BASE_PROMPT"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)  # no stray .env
+    monkeypatch.setenv("ELEVENLABS_WORKSPACE_KEY", WORKSPACE_KEY)
+    monkeypatch.setenv("AGENTIC_MEMORY_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("ELEVENLABS_API_KEY", API_KEY)
+    with serve(create_fake_app(fake)) as url:
+        monkeypatch.setenv("ELEVENLABS_BASE_URL", url)
+        yield url
+
+
+def run(*args: str) -> Any:
+    return CliRunner().invoke(app, ["elevenlabs", *args])
+
+
+def connect(*extra: str) -> Any:
+    result = run("connect", "--agent-id", AGENT, "--public-url", PUBLIC, *extra)
+    assert result.exit_code == 0, result.output + result.stderr
+    return result
+
+
+def keys_file(tmp_path: Path) -> dict[str, str]:
+    loaded: dict[str, str] = json.loads((tmp_path / "data" / "keys.json").read_text())
+    return loaded
+
+
+def test_connect_sends_exactly_the_documented_requests(api: str, fake: FakeElevenLabs, tmp_path: Path) -> None:
+    result = connect()
+    writes = [(r.method, r.path) for r in fake.writes()]
+    secret_id, = fake.secrets
+    tool_id, = fake.tools
+    webhook_id, = fake.webhooks
+    assert writes == [("POST", "/v1/convai/secrets"), ("POST", "/v1/convai/tools"),
+                      ("POST", "/v1/workspace/webhooks"), ("PATCH", f"/v1/workspace/webhooks/{webhook_id}"),
+                      ("PATCH", f"/v1/convai/agents/{AGENT}")]
+    secret, tool, hook, retries, agent = (r.body for r in fake.writes())
+    assert secret == {"type": "new", "name": wiring.secret_name(WORKSPACE_KEY), "value": WORKSPACE_KEY}
+    assert tool == {"tool_config": wiring.search_tool(PUBLIC, secret_id)}
+    schema = tool["tool_config"]["api_schema"]
+    assert (schema["method"], schema["url"]) == ("POST", f"{PUBLIC}/retrieve")
+    assert schema["request_headers"] == {"X-Workspace-Key": {"secret_id": secret_id}}
+    # The model can never choose whose memories it reads: user_id comes from our own caller_id variable.
+    assert schema["request_body_schema"]["properties"]["user_id"] == {"type": "string", "dynamic_variable": "caller_id"}
+    assert "description" in schema["request_body_schema"]["properties"]["query"]
+    assert hook == {"settings": {"auth_type": "hmac", "name": wiring.WEBHOOK_NAME,
+                                 "webhook_url": f"{PUBLIC}/post-call"}}
+    assert retries == {"is_disabled": False, "name": wiring.WEBHOOK_NAME, "retry_enabled": True}
+    assert agent == {
+        "conversation_config": {"agent": {"prompt": {"tool_ids": ["tool_someone_elses", tool_id]}}},
+        "platform_settings": {
+            "overrides": {"enable_conversation_initiation_client_data_from_webhook": True,
+                          "conversation_config_override": {"agent": {"first_message": True, "language": True}}},
+            "workspace_overrides": {
+                "conversation_initiation_client_data_webhook": {
+                    "url": f"{PUBLIC}/client-data", "request_headers": {"X-Workspace-Key": {"secret_id": secret_id}}},
+                "webhooks": {"post_call_webhook_id": webhook_id,
+                             "events": ["transcript", "audio", "call_initiation_failure"]}}}}
+    assert fake.settings == {}  # workspace-wide settings untouched without --workspace
+    # The HMAC secret, shown once by ElevenLabs, went to keys.json (beside the old one), not to the screen.
+    new_secret = fake.webhooks[webhook_id]["secret"]
+    assert keys_file(tmp_path)["ELEVENLABS_HMAC_KEY"].split(",")[0] == new_secret
+    for text in (result.output, result.stderr):
+        assert new_secret not in text and WORKSPACE_KEY not in text and API_KEY not in text
+    assert "created" in result.output
+
+
+def test_second_connect_changes_nothing(api: str, fake: FakeElevenLabs, tmp_path: Path) -> None:
+    connect()
+    before, keys = len(fake.writes()), keys_file(tmp_path)
+    result = connect()
+    assert len(fake.writes()) == before
+    assert "nothing to change" in result.output
+    assert keys_file(tmp_path) == keys
+    assert run("check", "--agent-id", AGENT, "--public-url", PUBLIC).exit_code == 0
+
+
+def test_dry_run_needs_no_key_or_network_and_shows_what_connect_sends(
+        api: str, fake: FakeElevenLabs, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ELEVENLABS_API_KEY")
+    monkeypatch.setenv("ELEVENLABS_BASE_URL", "http://127.0.0.1:9")  # nothing listens; it must not be tried
+    dry = run("connect", "--agent-id", AGENT, "--public-url", PUBLIC, "--dry-run")
+    assert dry.exit_code == 0, dry.output + dry.stderr
+    assert fake.requests == []
+    plan = json.loads(dry.stdout)["requests"]
+    assert all(WORKSPACE_KEY not in json.dumps(step) for step in plan)
+    fresh = FakeElevenLabs()
+    fresh.add_agent(AGENT)
+    with serve(create_fake_app(fresh)) as url:
+        monkeypatch.setenv("ELEVENLABS_API_KEY", API_KEY)
+        monkeypatch.setenv("ELEVENLABS_BASE_URL", url)
+        connect()
+    sent = json.dumps([{"method": r.method, "path": r.path, "body": r.body} for r in fresh.writes()], sort_keys=True)
+    for placeholder, real in (("<secret_id>", next(iter(fresh.secrets))), ("<tool_id>", next(iter(fresh.tools))),
+                              ("<webhook_id>", next(iter(fresh.webhooks))),
+                              ("<ELEVENLABS_WORKSPACE_KEY>", WORKSPACE_KEY)):
+        sent = sent.replace(real, placeholder)
+    assert json.loads(sent) == json.loads(json.dumps(plan, sort_keys=True))
+
+
+def test_hmac_secret_from_the_environment_is_printed_to_set_not_written(
+        api: str, fake: FakeElevenLabs, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    old = "wsec_old_secret_from_the_environment_0123"
+    monkeypatch.setenv("ELEVENLABS_HMAC_KEY", old)
+    result = connect()
+    new_secret = next(iter(fake.webhooks.values()))["secret"]
+    assert f"ELEVENLABS_HMAC_KEY={new_secret},{old}" in result.output
+    assert "ELEVENLABS_HMAC_KEY" not in keys_file(tmp_path) if (tmp_path / "data/keys.json").exists() else True
+
+
+def test_rotation_replaces_the_webhook_and_keeps_the_old_secret_accepted(
+        api: str, fake: FakeElevenLabs, tmp_path: Path) -> None:
+    connect()
+    old_id, = fake.webhooks
+    old_secret = fake.webhooks[old_id]["secret"]
+    connect("--rotate-secret")
+    new_id, = fake.webhooks
+    assert new_id != old_id
+    assert fake.webhooks[new_id]["retry_enabled"] is True
+    assert fake.agents[AGENT]["platform_settings"]["workspace_overrides"]["webhooks"]["post_call_webhook_id"] == new_id
+    assert keys_file(tmp_path)["ELEVENLABS_HMAC_KEY"].split(",")[:2] == [fake.webhooks[new_id]["secret"], old_secret]
+
+
+def test_a_new_workspace_key_gets_a_new_secret_and_the_old_one_is_removed(
+        api: str, fake: FakeElevenLabs, monkeypatch: pytest.MonkeyPatch) -> None:
+    connect()
+    old_secret, = fake.secrets
+    monkeypatch.setenv("ELEVENLABS_WORKSPACE_KEY", "amk_rotated_workspace_key_9876543210," + WORKSPACE_KEY)
+    connect()
+    new_secret, = fake.secrets
+    assert new_secret != old_secret
+    assert fake.secrets[new_secret]["value"] == "amk_rotated_workspace_key_9876543210"
+    tool, = fake.tools.values()
+    assert tool["tool_config"]["api_schema"]["request_headers"]["X-Workspace-Key"] == {"secret_id": new_secret}
+
+
+def test_workspace_flag_sets_the_workspace_settings_instead(api: str, fake: FakeElevenLabs) -> None:
+    connect("--workspace")
+    secret_id, = fake.secrets
+    webhook_id, = fake.webhooks
+    assert fake.settings == {
+        "conversation_initiation_client_data_webhook": {
+            "url": f"{PUBLIC}/client-data", "request_headers": {"X-Workspace-Key": {"secret_id": secret_id}}},
+        "webhooks": {"post_call_webhook_id": webhook_id, "events": ["transcript", "audio", "call_initiation_failure"]}}
+    assert "workspace_overrides" not in fake.agents[AGENT]["platform_settings"]
+    before = len(fake.writes())
+    connect("--workspace")
+    assert len(fake.writes()) == before
+    assert run("check", "--agent-id", AGENT, "--public-url", PUBLIC).exit_code == 0
+
+
+def test_prompt_override_is_allowed_only_with_a_template(api: str, fake: FakeElevenLabs,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    connect()
+    allowed = fake.agents[AGENT]["platform_settings"]["overrides"]["conversation_config_override"]["agent"]
+    assert allowed["prompt"] == {"prompt": False}  # left as the operator had it
+    monkeypatch.setenv("AGENTIC_MEMORY_PROMPT_TEMPLATE", "{base_prompt}\n\n{caller_context}")
+    assert run("check", "--agent-id", AGENT, "--public-url", PUBLIC).exit_code == 1
+    connect()
+    allowed = fake.agents[AGENT]["platform_settings"]["overrides"]["conversation_config_override"]["agent"]
+    assert allowed["prompt"] == {"prompt": True}
+
+
+def test_check_reports_every_broken_setting(api: str, fake: FakeElevenLabs) -> None:
+    leaky = wiring.search_tool(PUBLIC, "sec_missing")
+    leaky["api_schema"]["request_body_schema"]["properties"]["user_id"] = {
+        "type": "string", "description": "The caller's phone number"}
+    tool_id = fake.add_tool(leaky)
+    hook = fake.add_webhook("https://old-host.example.test/post-call", is_auto_disabled=True, retry_enabled=False)
+    fake.add_agent(AGENT, tool_ids=[tool_id], platform_settings={
+        "overrides": {"enable_conversation_initiation_client_data_from_webhook": True,
+                      "conversation_config_override": {"agent": {"first_message": False, "language": True}}},
+        "workspace_overrides": {
+            "conversation_initiation_client_data_webhook": {"url": "https://old-host.example.test/client-data",
+                                                            "request_headers": {}},
+            "webhooks": {"post_call_webhook_id": hook, "events": ["transcript"]}}})
+    result = run("check", "--agent-id", AGENT, "--public-url", PUBLIC)
+    assert result.exit_code == 1
+    text = " ".join(result.output.split())
+    for expected in ("user_id is filled by the LLM", "first message override is not allowed",
+                     "old-host.example.test/client-data", "sends no X-Workspace-Key", "'audio' event",
+                     "'call_initiation_failure' event", "old-host.example.test/post-call", "auto-disabled",
+                     "retries are off"):
+        assert expected in text, expected
+    assert not [r for r in fake.writes()]  # check only reads
+    connect()
+    assert run("check", "--agent-id", AGENT, "--public-url", PUBLIC).exit_code == 0
+    assert fake.agents[AGENT]["conversation_config"]["agent"]["prompt"]["tool_ids"] == [tool_id]  # fixed in place
+
+
+def test_check_finds_missing_pieces_and_overrides_off(api: str, fake: FakeElevenLabs) -> None:
+    result = run("check", "--agent-id", AGENT, "--public-url", PUBLIC)
+    assert result.exit_code == 1
+    text = " ".join(result.output.split())
+    for expected in ("no search tool", "fetching conversation-initiation data is off", "language override",
+                     "initiation webhook", "none attached"):
+        assert expected in text, expected
+
+
+def test_disconnect_removes_what_connect_added(api: str, fake: FakeElevenLabs) -> None:
+    connect()
+    result = run("disconnect", "--agent-id", AGENT, "--public-url", PUBLIC)
+    assert result.exit_code == 0, result.output + result.stderr
+    assert fake.tools == {} and fake.webhooks == {} and fake.secrets == {}
+    agent = fake.agents[AGENT]
+    assert agent["conversation_config"]["agent"]["prompt"]["tool_ids"] == ["tool_someone_elses"]
+    assert agent["platform_settings"].get("workspace_overrides", {}) == {}
+    assert agent["platform_settings"]["overrides"]["enable_conversation_initiation_client_data_from_webhook"] is False
+    assert run("disconnect", "--agent-id", AGENT, "--public-url", PUBLIC).output.strip() == "Nothing to remove."
+
+
+def test_disconnect_keeps_a_tool_another_agent_still_uses(api: str, fake: FakeElevenLabs) -> None:
+    connect()
+    tool_id, = fake.tools
+    fake.add_agent("agent_other", tool_ids=[tool_id])
+    result = run("disconnect", "--agent-id", AGENT, "--public-url", PUBLIC)
+    assert result.exit_code == 0
+    assert tool_id in fake.tools
+    assert "other agents still use it" in " ".join(result.output.split())
+
+
+def test_errors_are_clear(api: str, fake: FakeElevenLabs, monkeypatch: pytest.MonkeyPatch) -> None:
+    result = run("connect", "--agent-id", "agent_nope", "--public-url", PUBLIC)
+    assert result.exit_code == 1 and "404" in result.stderr
+    result = run("connect", "--agent-id", AGENT, "--public-url", "http://memory.example.test")
+    assert result.exit_code == 2 and "https://" in result.stderr
+    monkeypatch.delenv("ELEVENLABS_API_KEY")
+    result = run("check", "--agent-id", AGENT, "--public-url", PUBLIC)
+    assert result.exit_code == 2 and "ELEVENLABS_API_KEY" in result.stderr
