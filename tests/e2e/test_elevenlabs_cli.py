@@ -7,12 +7,27 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
+from elevenlabs.types import ConversationInitiationClientDataRequestInput
 from typer.testing import CliRunner
 
+from agentic_memory.bootstrap import Deps, build
 from agentic_memory.cli import app
-from agentic_memory.elevenlabs import wiring
-from tests.elevenlabs_fake import API_KEY, FakeElevenLabs, create_fake_app, serve
+from agentic_memory.config import ensure_keys, load_settings
+from agentic_memory.elevenlabs import builders, wiring
+from agentic_memory.elevenlabs.signature import sign
+from agentic_memory.http.app import create_app
+from tests.conftest import drain
+from tests.elevenlabs_fake import (
+    API_KEY,
+    FakeElevenLabs,
+    create_fake_app,
+    init_webhook_call,
+    post_call_target,
+    serve,
+    tool_call,
+)
 
 AGENT = "agent_01jxk8q3v9f2m7n4p6r8s0t2w4"
 PUBLIC = "https://memory.example.test"
@@ -256,3 +271,133 @@ def test_errors_are_clear(api: str, fake: FakeElevenLabs, monkeypatch: pytest.Mo
     monkeypatch.delenv("ELEVENLABS_API_KEY")
     result = run("check", "--agent-id", AGENT, "--public-url", PUBLIC)
     assert result.exit_code == 2 and "ELEVENLABS_API_KEY" in result.stderr
+
+
+# Calls end to end: the configuration `connect` wrote, used the way ElevenLabs uses it --------------------
+CALLER = "+14155550123"
+PHONE_NUMBER = {"provider": "twilio", "phone_number": "+14155550100", "label": "front desk",
+                "supports_inbound": True, "supports_outbound": True, "phone_number_id": "phnum_01jxk7zz00000000",
+                "assigned_agent": {"agent_id": AGENT, "agent_name": "Front Desk"}}
+
+
+@pytest.fixture
+def memory_server(api: str, fake: FakeElevenLabs, embedder: Any) -> Iterator[tuple[str, Deps]]:
+    """`connect`, then our real server built from the keys it left (so the webhook's new secret verifies)."""
+    connect()
+    settings, _ = ensure_keys(load_settings())
+    deps = build(settings, embedder=embedder, with_worker=False)
+    try:
+        with serve(create_app(deps)) as url:
+            yield url, deps
+    finally:
+        deps.close()
+
+
+def _local(url: str, server: str) -> str:
+    assert url.startswith(PUBLIC), url
+    return server + url[len(PUBLIC):]
+
+
+def _post_call(fake: FakeElevenLabs, server: str, payload: dict[str, Any]) -> None:
+    url, secret, events = post_call_target(fake, AGENT)
+    assert "transcript" in events
+    raw = json.dumps(payload).encode()
+    response = httpx.post(_local(url, server), content=raw, headers={
+        "ElevenLabs-Signature": sign(raw, secret), "Content-Type": "application/json"})
+    assert response.status_code == 200, response.text
+
+
+def _search(fake: FakeElevenLabs, server: str, variables: dict[str, str], query: str) -> list[str]:
+    tool_id, = fake.tools
+    # The LLM tries to read someone else's memories; the tool's schema does not let it.
+    url, headers, body = tool_call(fake, tool_id, dynamic_variables=variables,
+                                   llm_arguments={"query": query, "user_id": "+12125550199"})
+    assert body["user_id"] == variables["caller_id"]
+    response = httpx.post(_local(url, server), json=body, headers=headers)
+    assert response.status_code == 200, response.text
+    memories = response.json()["memories"]
+    assert all(m["user_id"] == variables["caller_id"] for m in memories)
+    return [m["memory"] for m in memories]
+
+
+def test_inbound_then_outbound_call_share_one_memory(memory_server: tuple[str, Deps], fake: FakeElevenLabs,
+                                                    embedder: Any) -> None:
+    server, deps = memory_server
+    worker = deps.make_worker()
+    fake.phone_numbers.append(PHONE_NUMBER)
+    # Inbound: ElevenLabs asks the agent's initiation webhook about the caller, with the secret header.
+    url, headers = init_webhook_call(fake, AGENT)
+    init = httpx.post(_local(url, server), headers=headers, json={
+        "caller_id": CALLER, "agent_id": AGENT, "called_number": PHONE_NUMBER["phone_number"],
+        "call_sid": "CA" + "1" * 32})
+    assert init.status_code == 200, init.text
+    answer = init.json()
+    ConversationInitiationClientDataRequestInput.model_validate(answer)
+    allowed = fake.agents[AGENT]["platform_settings"]["overrides"]["conversation_config_override"]["agent"]
+    assert all(allowed[field] is True for field in answer["conversation_config_override"]["agent"])
+    variables = answer["dynamic_variables"]
+    assert (variables["caller_id"], variables["returning_caller"]) == (CALLER, "no")
+    _post_call(fake, server, builders.transcription(
+        conversation_id="conv_inbound_0001", caller=CALLER, start_time=1767225600,
+        turns=[("agent", "Hi! How can I help?"),
+               ("user", "This is Dana. I prefer morning appointments, and my booking number is BK-4411.")],
+        summary="Dana asked about a morning appointment."))
+    assert drain(worker) >= 1
+    assert any("BK-4411" in m for m in _search(fake, server, variables, "booking number"))
+
+    # Outbound: no initiation webhook; the dialer asks /client-data and passes the answer in the call request.
+    result = run("call", "--agent-id", AGENT, "--to", "(415) 555-0123", "--server-url", server)
+    assert result.exit_code == 0, result.output + result.stderr
+    request, = [r for r in fake.writes() if r.path == "/v1/convai/twilio/outbound-call"]
+    assert (request.body["agent_id"], request.body["agent_phone_number_id"], request.body["to_number"]) == (
+        AGENT, PHONE_NUMBER["phone_number_id"], CALLER)
+    data = request.body["conversation_initiation_client_data"]
+    assert "type" not in data
+    outbound_vars = data["dynamic_variables"]
+    assert (outbound_vars["caller_id"], outbound_vars["returning_caller"], outbound_vars["caller_name"]) == (
+        CALLER, "yes", "Dana")
+    assert "Dana" in data["conversation_config_override"]["agent"]["first_message"]
+    payload = builders.transcription(
+        conversation_id="conv_outbound_0001", caller=CALLER, start_time=1767312000,
+        turns=[("agent", data["conversation_config_override"]["agent"]["first_message"]),
+               ("user", "Yes, and I am allergic to penicillin, please note that.")])
+    payload["data"]["metadata"]["phone_call"]["direction"] = "outbound"  # external_number is the callee
+    payload["data"]["conversation_initiation_client_data"]["dynamic_variables"].update(outbound_vars)
+    _post_call(fake, server, payload)
+    assert drain(worker) >= 1
+    found = _search(fake, server, outbound_vars, "allergies")
+    assert any("penicillin" in m for m in found)
+    assert not _search(fake, server, {"caller_id": "+12125550199"}, "booking number")  # nobody else's
+
+
+def test_backfill_pages_through_past_calls_once(api: str, fake: FakeElevenLabs, tmp_path: Path,
+                                                embedder: Any) -> None:
+    fake.page_size_cap = 2  # force several pages
+    for i, (status, start) in enumerate([("done", 1767225600), ("done", 1767312000), ("processing", 1767398400),
+                                         ("done", 1767484800), ("done", 1735689600)]):
+        data = builders.transcription(
+            conversation_id=f"conv_past_{i:04d}", caller=f"+1415555{i:04d}", start_time=start,
+            turns=[("agent", "Hello!"), ("user", f"My booking number is BK-{i}00{i}.")])["data"]
+        data["status"] = status
+        fake.conversations[data["conversation_id"]] = data
+        if i != 1:
+            fake.audio[data["conversation_id"]] = builders.FAKE_MP3
+    fake.rate_limit_next = 1  # the SDK honours Retry-After and tries again
+    result = run("backfill", "--agent-id", AGENT, "--since", "2026-01-01", "--audio")
+    assert result.exit_code == 0, result.output + result.stderr
+    text = " ".join(result.output.split())
+    assert "Queued 3 call(s) (2 recording(s)); skipped 1" in text  # conv_past_0004 is before --since
+    settings, _ = ensure_keys(load_settings())
+    deps = build(settings, embedder=embedder, with_worker=False)
+    try:
+        assert drain(deps.make_worker()) == 5
+        assert deps.store.has_conversation("conv_past_0003")
+        assert not deps.store.has_conversation("conv_past_0002")  # still processing at ElevenLabs
+        assert deps.store.files("conv_past_0000").get("audio")
+    finally:
+        deps.close()
+    fetched = len([r for r in fake.requests if r.path.startswith("/v1/convai/conversations/")])
+    again = run("backfill", "--agent-id", AGENT, "--since", "2026-01-01")
+    assert again.exit_code == 0
+    assert "Queued 0 call(s)" in " ".join(again.output.split())
+    assert len([r for r in fake.requests if r.path.startswith("/v1/convai/conversations/")]) == fetched

@@ -303,7 +303,12 @@ def _store_one(admin: ElevenLabsAdmin, conversation_id: str, *, with_audio: bool
     else:
         result.skipped += 1
     if with_audio and data.get("has_audio"):
-        mp3 = admin.get_audio(conversation_id)
+        try:
+            mp3 = admin.get_audio(conversation_id)
+        except ElevenLabsApiError as exc:
+            if exc.status != 404:  # deleted by the retention policy: the transcript is still worth keeping
+                raise
+            return
         if mp3:
             audio = orjson.dumps(builders.audio(conversation_id=conversation_id, mp3=mp3,
                                                 agent_id=str(data.get("agent_id", "")), timestamp=stamp))
