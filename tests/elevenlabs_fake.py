@@ -150,7 +150,7 @@ def _validate(model: type[BaseModel], value: Any) -> None:
         model.model_validate(value)
 
 
-def create_fake_app(state: FakeElevenLabs) -> FastAPI:  # noqa: C901 - one route table, read top to bottom
+def create_fake_app(state: FakeElevenLabs) -> FastAPI:
     app = FastAPI()
 
     @app.middleware("http")

@@ -41,7 +41,7 @@ def fake() -> FakeElevenLabs:
     return state
 
 
-@pytest.fixture
+@pytest.fixture(autouse=True)
 def api(fake: FakeElevenLabs, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[str]:
     for name in ("ELEVENLABS_HMAC_KEY", "AGENTIC_MEMORY_PROMPT_TEMPLATE", "AGENTIC_MEMORY_BASE_PROMPT"):
         monkeypatch.delenv(name, raising=False)
@@ -69,7 +69,7 @@ def keys_file(tmp_path: Path) -> dict[str, str]:
     return loaded
 
 
-def test_connect_sends_exactly_the_documented_requests(api: str, fake: FakeElevenLabs, tmp_path: Path) -> None:
+def test_connect_sends_exactly_the_documented_requests(fake: FakeElevenLabs, tmp_path: Path) -> None:
     result = connect()
     writes = [(r.method, r.path) for r in fake.writes()]
     secret_id, = fake.secrets
@@ -105,11 +105,12 @@ def test_connect_sends_exactly_the_documented_requests(api: str, fake: FakeEleve
     new_secret = fake.webhooks[webhook_id]["secret"]
     assert keys_file(tmp_path)["ELEVENLABS_HMAC_KEY"].split(",")[0] == new_secret
     for text in (result.output, result.stderr):
-        assert new_secret not in text and WORKSPACE_KEY not in text and API_KEY not in text
+        for secret in (new_secret, WORKSPACE_KEY, API_KEY):
+            assert secret not in text
     assert "created" in result.output
 
 
-def test_second_connect_changes_nothing(api: str, fake: FakeElevenLabs, tmp_path: Path) -> None:
+def test_second_connect_changes_nothing(fake: FakeElevenLabs, tmp_path: Path) -> None:
     connect()
     before, keys = len(fake.writes()), keys_file(tmp_path)
     result = connect()
@@ -120,7 +121,7 @@ def test_second_connect_changes_nothing(api: str, fake: FakeElevenLabs, tmp_path
 
 
 def test_dry_run_needs_no_key_or_network_and_shows_what_connect_sends(
-        api: str, fake: FakeElevenLabs, monkeypatch: pytest.MonkeyPatch) -> None:
+        fake: FakeElevenLabs, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("ELEVENLABS_API_KEY")
     monkeypatch.setenv("ELEVENLABS_BASE_URL", "http://127.0.0.1:9")  # nothing listens; it must not be tried
     dry = run("connect", "--agent-id", AGENT, "--public-url", PUBLIC, "--dry-run")
@@ -143,7 +144,7 @@ def test_dry_run_needs_no_key_or_network_and_shows_what_connect_sends(
 
 
 def test_hmac_secret_from_the_environment_is_printed_to_set_not_written(
-        api: str, fake: FakeElevenLabs, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+        fake: FakeElevenLabs, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     old = "wsec_old_secret_from_the_environment_0123"
     monkeypatch.setenv("ELEVENLABS_HMAC_KEY", old)
     result = connect()
@@ -153,7 +154,7 @@ def test_hmac_secret_from_the_environment_is_printed_to_set_not_written(
 
 
 def test_rotation_replaces_the_webhook_and_keeps_the_old_secret_accepted(
-        api: str, fake: FakeElevenLabs, tmp_path: Path) -> None:
+        fake: FakeElevenLabs, tmp_path: Path) -> None:
     connect()
     old_id, = fake.webhooks
     old_secret = fake.webhooks[old_id]["secret"]
@@ -166,7 +167,7 @@ def test_rotation_replaces_the_webhook_and_keeps_the_old_secret_accepted(
 
 
 def test_a_new_workspace_key_gets_a_new_secret_and_the_old_one_is_removed(
-        api: str, fake: FakeElevenLabs, monkeypatch: pytest.MonkeyPatch) -> None:
+        fake: FakeElevenLabs, monkeypatch: pytest.MonkeyPatch) -> None:
     connect()
     old_secret, = fake.secrets
     monkeypatch.setenv("ELEVENLABS_WORKSPACE_KEY", "amk_rotated_workspace_key_9876543210," + WORKSPACE_KEY)
@@ -178,7 +179,7 @@ def test_a_new_workspace_key_gets_a_new_secret_and_the_old_one_is_removed(
     assert tool["tool_config"]["api_schema"]["request_headers"]["X-Workspace-Key"] == {"secret_id": new_secret}
 
 
-def test_workspace_flag_sets_the_workspace_settings_instead(api: str, fake: FakeElevenLabs) -> None:
+def test_workspace_flag_sets_the_workspace_settings_instead(fake: FakeElevenLabs) -> None:
     connect("--workspace")
     secret_id, = fake.secrets
     webhook_id, = fake.webhooks
@@ -193,7 +194,7 @@ def test_workspace_flag_sets_the_workspace_settings_instead(api: str, fake: Fake
     assert run("check", "--agent-id", AGENT, "--public-url", PUBLIC).exit_code == 0
 
 
-def test_prompt_override_is_allowed_only_with_a_template(api: str, fake: FakeElevenLabs,
+def test_prompt_override_is_allowed_only_with_a_template(fake: FakeElevenLabs,
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     connect()
     allowed = fake.agents[AGENT]["platform_settings"]["overrides"]["conversation_config_override"]["agent"]
@@ -205,7 +206,7 @@ def test_prompt_override_is_allowed_only_with_a_template(api: str, fake: FakeEle
     assert allowed["prompt"] == {"prompt": True}
 
 
-def test_check_reports_every_broken_setting(api: str, fake: FakeElevenLabs) -> None:
+def test_check_reports_every_broken_setting(fake: FakeElevenLabs) -> None:
     leaky = wiring.search_tool(PUBLIC, "sec_missing")
     leaky["api_schema"]["request_body_schema"]["properties"]["user_id"] = {
         "type": "string", "description": "The caller's phone number"}
@@ -232,7 +233,7 @@ def test_check_reports_every_broken_setting(api: str, fake: FakeElevenLabs) -> N
     assert fake.agents[AGENT]["conversation_config"]["agent"]["prompt"]["tool_ids"] == [tool_id]  # fixed in place
 
 
-def test_check_finds_missing_pieces_and_overrides_off(api: str, fake: FakeElevenLabs) -> None:
+def test_check_finds_missing_pieces_and_overrides_off() -> None:
     result = run("check", "--agent-id", AGENT, "--public-url", PUBLIC)
     assert result.exit_code == 1
     text = " ".join(result.output.split())
@@ -241,11 +242,13 @@ def test_check_finds_missing_pieces_and_overrides_off(api: str, fake: FakeEleven
         assert expected in text, expected
 
 
-def test_disconnect_removes_what_connect_added(api: str, fake: FakeElevenLabs) -> None:
+def test_disconnect_removes_what_connect_added(fake: FakeElevenLabs) -> None:
     connect()
     result = run("disconnect", "--agent-id", AGENT, "--public-url", PUBLIC)
     assert result.exit_code == 0, result.output + result.stderr
-    assert fake.tools == {} and fake.webhooks == {} and fake.secrets == {}
+    assert fake.tools == {}
+    assert fake.webhooks == {}
+    assert fake.secrets == {}
     agent = fake.agents[AGENT]
     assert agent["conversation_config"]["agent"]["prompt"]["tool_ids"] == ["tool_someone_elses"]
     assert agent["platform_settings"].get("workspace_overrides", {}) == {}
@@ -253,7 +256,7 @@ def test_disconnect_removes_what_connect_added(api: str, fake: FakeElevenLabs) -
     assert run("disconnect", "--agent-id", AGENT, "--public-url", PUBLIC).output.strip() == "Nothing to remove."
 
 
-def test_disconnect_keeps_a_tool_another_agent_still_uses(api: str, fake: FakeElevenLabs) -> None:
+def test_disconnect_keeps_a_tool_another_agent_still_uses(fake: FakeElevenLabs) -> None:
     connect()
     tool_id, = fake.tools
     fake.add_agent("agent_other", tool_ids=[tool_id])
@@ -263,14 +266,17 @@ def test_disconnect_keeps_a_tool_another_agent_still_uses(api: str, fake: FakeEl
     assert "other agents still use it" in " ".join(result.output.split())
 
 
-def test_errors_are_clear(api: str, fake: FakeElevenLabs, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_errors_are_clear(monkeypatch: pytest.MonkeyPatch) -> None:
     result = run("connect", "--agent-id", "agent_nope", "--public-url", PUBLIC)
-    assert result.exit_code == 1 and "404" in result.stderr
+    assert result.exit_code == 1
+    assert "404" in result.stderr
     result = run("connect", "--agent-id", AGENT, "--public-url", "http://memory.example.test")
-    assert result.exit_code == 2 and "https://" in result.stderr
+    assert result.exit_code == 2
+    assert "https://" in result.stderr
     monkeypatch.delenv("ELEVENLABS_API_KEY")
     result = run("check", "--agent-id", AGENT, "--public-url", PUBLIC)
-    assert result.exit_code == 2 and "ELEVENLABS_API_KEY" in result.stderr
+    assert result.exit_code == 2
+    assert "ELEVENLABS_API_KEY" in result.stderr
 
 
 # Calls end to end: the configuration `connect` wrote, used the way ElevenLabs uses it --------------------
@@ -281,7 +287,7 @@ PHONE_NUMBER = {"provider": "twilio", "phone_number": "+14155550100", "label": "
 
 
 @pytest.fixture
-def memory_server(api: str, fake: FakeElevenLabs, embedder: Any) -> Iterator[tuple[str, Deps]]:
+def memory_server(embedder: Any) -> Iterator[tuple[str, Deps]]:
     """`connect`, then our real server built from the keys it left (so the webhook's new secret verifies)."""
     connect()
     settings, _ = ensure_keys(load_settings())
@@ -320,8 +326,7 @@ def _search(fake: FakeElevenLabs, server: str, variables: dict[str, str], query:
     return [m["memory"] for m in memories]
 
 
-def test_inbound_then_outbound_call_share_one_memory(memory_server: tuple[str, Deps], fake: FakeElevenLabs,
-                                                    embedder: Any) -> None:
+def test_inbound_then_outbound_call_share_one_memory(memory_server: tuple[str, Deps], fake: FakeElevenLabs) -> None:
     server, deps = memory_server
     worker = deps.make_worker()
     fake.phone_numbers.append(PHONE_NUMBER)
@@ -370,8 +375,7 @@ def test_inbound_then_outbound_call_share_one_memory(memory_server: tuple[str, D
     assert not _search(fake, server, {"caller_id": "+12125550199"}, "booking number")  # nobody else's
 
 
-def test_backfill_pages_through_past_calls_once(api: str, fake: FakeElevenLabs, tmp_path: Path,
-                                                embedder: Any) -> None:
+def test_backfill_pages_through_past_calls_once(fake: FakeElevenLabs, embedder: Any) -> None:
     fake.page_size_cap = 2  # force several pages
     for i, (status, start) in enumerate([("done", 1767225600), ("done", 1767312000), ("processing", 1767398400),
                                          ("done", 1767484800), ("done", 1735689600)]):

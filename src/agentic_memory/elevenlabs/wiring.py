@@ -8,13 +8,13 @@ The HTTP calls live in adapters/elevenlabs_api; the order of operations in servi
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 TOOL_NAME = "search_caller_memory"
 WEBHOOK_NAME = "AgenticMemory post-call"
-SECRET_PREFIX = "agentic_memory_workspace_key_"
+SECRET_PREFIX = "agentic_memory_workspace_key_"  # noqa: S105 - a name, not a secret
 KEY_HEADER = "X-Workspace-Key"
 # Our own variable, always returned by /client-data and set by an outbound dialer: the tool's user_id is
 # bound to it, so the model can never choose whose memories it reads.
@@ -162,7 +162,7 @@ class Problem:
 
 
 def check_agent(agent: Mapping[str, Any], tools: Mapping[str, Mapping[str, Any]], settings: Mapping[str, Any],
-                webhooks: list[Mapping[str, Any]], *, public_url: str, prompt: bool) -> list[Problem]:
+                webhooks: Sequence[Mapping[str, Any]], *, public_url: str, prompt: bool) -> list[Problem]:
     """Every way the agent's wiring can silently break memory. `tools` maps tool ids to tools."""
     problems: list[Problem] = []
     problems += _check_tools(agent, tools, public_url)
@@ -233,7 +233,7 @@ def _check_init_webhook(init: Any, public_url: str) -> list[Problem]:
     return problems
 
 
-def _check_post_call(attachment: Any, webhooks: list[Mapping[str, Any]], public_url: str) -> list[Problem]:
+def _check_post_call(attachment: Any, webhooks: Sequence[Mapping[str, Any]], public_url: str) -> list[Problem]:
     want = endpoint(public_url, "/post-call")
     webhook_id = _get(attachment, "post_call_webhook_id")
     if not webhook_id:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, TypeVar
 
 import httpx
@@ -26,7 +27,7 @@ from agentic_memory.adapters.elevenlabs_api.offline import offline_transport
 from agentic_memory.errors import ElevenLabsApiError
 
 T = TypeVar("T")
-SECRET_PLACEHOLDER = "<ELEVENLABS_WORKSPACE_KEY>"
+SECRET_PLACEHOLDER = "<ELEVENLABS_WORKSPACE_KEY>"  # noqa: S105 - what is shown instead of the secret
 # Backfill pages through many calls: let the SDK honour 429 Retry-After more often than its default 2.
 _PATIENT = RequestOptions(max_retries=6)
 
@@ -99,7 +100,7 @@ class SdkAdmin:
         tools: list[dict[str, Any]] = []
         cursor: str | None = None
         while True:
-            page = self._call("list tools", lambda: self._ai.tools.list(page_size=100, cursor=cursor))
+            page = self._call("list tools", partial(self._ai.tools.list, page_size=100, cursor=cursor))
             tools += _json(list(page.tools))
             cursor = page.next_cursor
             if not page.has_more or not cursor:
@@ -107,7 +108,7 @@ class SdkAdmin:
 
     def create_tool(self, tool_config: dict[str, Any]) -> str:
         request = ToolRequestModel.model_validate({"tool_config": tool_config})
-        return self._call("create tool", lambda: self._ai.tools.create(request=request)).id
+        return str(self._call("create tool", lambda: self._ai.tools.create(request=request)).id)
 
     def update_tool(self, tool_id: str, tool_config: dict[str, Any]) -> None:
         request = ToolRequestModel.model_validate({"tool_config": tool_config})
@@ -125,14 +126,15 @@ class SdkAdmin:
         secrets: list[dict[str, Any]] = []
         cursor: str | None = None
         while True:
-            page = self._call("list secrets", lambda: self._ai.secrets.list(page_size=100, cursor=cursor))
+            page = self._call("list secrets", partial(self._ai.secrets.list, page_size=100, cursor=cursor))
             secrets += _json(list(page.secrets))
             cursor = page.next_cursor
             if not cursor:
                 return secrets
 
     def create_secret(self, name: str, value: str) -> str:
-        return self._call("create secret", lambda: self._ai.secrets.create(name=name, value=value)).secret_id
+        created = self._call("create secret", lambda: self._ai.secrets.create(name=name, value=value))
+        return str(created.secret_id)
 
     def delete_secret(self, secret_id: str) -> None:
         self._call(f"delete secret {secret_id}", lambda: self._ai.secrets.delete(secret_id))
