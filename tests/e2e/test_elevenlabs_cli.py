@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -405,3 +406,19 @@ def test_backfill_pages_through_past_calls_once(fake: FakeElevenLabs, embedder: 
     assert again.exit_code == 0
     assert "Queued 0 call(s)" in " ".join(again.output.split())
     assert len([r for r in fake.requests if r.path.startswith("/v1/convai/conversations/")]) == fetched
+
+
+DOC = Path(__file__).resolve().parents[2] / "docs" / "elevenlabs.md"
+
+
+def test_the_docs_cover_every_command_and_show_the_current_dry_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    doc = DOC.read_text()
+    commands = re.findall(r"^│ (\w+)\s", run("--help").output, flags=re.MULTILINE)
+    assert set(commands) == {"connect", "check", "disconnect", "call", "backfill"}
+    for command in commands:
+        assert f"agentic-memory elevenlabs {command}" in doc, command
+    monkeypatch.delenv("ELEVENLABS_WORKSPACE_KEY")
+    monkeypatch.delenv("ELEVENLABS_API_KEY")
+    dry = run("connect", "--agent-id", AGENT, "--public-url", "https://memory.example.com", "--dry-run")
+    shown = doc.split("<!-- dry-run:start -->\n```json\n")[1].split("```\n<!-- dry-run:end -->")[0]
+    assert json.loads(shown) == json.loads(dry.stdout)
