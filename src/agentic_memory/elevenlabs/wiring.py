@@ -117,7 +117,7 @@ def patch(desired: Mapping[str, Any], current: Any) -> dict[str, Any]:
         have = current.get(key)
         if isinstance(want, Mapping) and key not in _ATOMIC:
             sub = patch(want, have)
-            if sub:
+            if sub or not isinstance(have, Mapping):
                 out[key] = sub
         elif not contains(have, want):
             out[key] = want
