@@ -257,6 +257,17 @@ def test_disconnect_removes_what_connect_added(fake: FakeElevenLabs) -> None:
     assert run("disconnect", "--agent-id", AGENT, "--public-url", PUBLIC).output.strip() == "Nothing to remove."
 
 
+def test_disconnect_workspace_clears_the_workspace_settings(fake: FakeElevenLabs) -> None:
+    connect("--workspace")
+    result = run("disconnect", "--agent-id", AGENT, "--public-url", PUBLIC, "--workspace")
+    assert result.exit_code == 0, result.output + result.stderr
+    assert "conversation_initiation_client_data_webhook" not in fake.settings
+    assert "post_call_webhook_id" not in fake.settings.get("webhooks", {})
+    assert fake.tools == {}
+    assert fake.webhooks == {}
+    assert fake.secrets == {}
+
+
 def test_disconnect_keeps_a_tool_another_agent_still_uses(fake: FakeElevenLabs) -> None:
     connect()
     tool_id, = fake.tools
