@@ -407,8 +407,8 @@ def test_backfill_pages_through_past_calls_once(fake: FakeElevenLabs, embedder: 
     deps = build(settings, embedder=embedder, with_worker=False)
     try:
         assert drain(deps.make_worker()) == 5
-        assert deps.store.has_conversation("conv_past_0003")
-        assert not deps.store.has_conversation("conv_past_0002")  # still processing at ElevenLabs
+        assert deps.store.load_call("conv_past_0003", None).processed
+        assert not deps.store.load_call("conv_past_0002", None).processed  # still processing at ElevenLabs
         assert deps.store.files("conv_past_0000").get("audio")
     finally:
         deps.close()

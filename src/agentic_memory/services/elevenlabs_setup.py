@@ -279,7 +279,7 @@ def backfill(admin: ElevenLabsAdmin, *, agent_id: str, since_unix: int | None, w
             conversation_id = str(summary.get("conversation_id", ""))
             progress(1, conversation_id)
             if not conversation_id or summary.get("status") not in ("done", "failed") \
-                    or store.has_conversation(conversation_id):
+                    or store.load_call(conversation_id, None).processed:
                 result.skipped += 1
                 continue
             try:
@@ -297,7 +297,9 @@ def _store_one(admin: ElevenLabsAdmin, conversation_id: str, *, with_audio: bool
     stamp = _end_time(data, now)
     body = orjson.dumps({"type": payloads.TRANSCRIPTION, "event_timestamp": stamp, "data": data})
     event = payloads.parse_event(body)  # the same checks a webhook gets
-    fresh = queue.accept(event_type=event.type, conversation_id=event.conversation_id, body=body, received_at=now)
+    # accept() answers once the body is durable, like a webhook's 200.
+    fresh = queue.accept(event_type=event.type, conversation_id=event.conversation_id, body=body,
+                         received_at=now).result()
     if fresh:
         result.stored += 1
     else:
@@ -312,7 +314,8 @@ def _store_one(admin: ElevenLabsAdmin, conversation_id: str, *, with_audio: bool
         if mp3:
             audio = orjson.dumps(builders.audio(conversation_id=conversation_id, mp3=mp3,
                                                 agent_id=str(data.get("agent_id", "")), timestamp=stamp))
-            if queue.accept(event_type=payloads.AUDIO, conversation_id=conversation_id, body=audio, received_at=now):
+            if queue.accept(event_type=payloads.AUDIO, conversation_id=conversation_id, body=audio,
+                            received_at=now).result():
                 result.audio += 1
 
 
