@@ -238,7 +238,11 @@ def backfill(agent_id: AgentId,
         except ValueError as exc:
             err.print("[red]--since must be a date like 2026-01-31[/red]")
             raise typer.Exit(2) from exc
-    deps = build(_keys(create=True), with_worker=False)
+    try:
+        deps = build(_keys(create=True), with_worker=False)
+    except ConfigurationError as exc:
+        err.print(f"[red]Configuration error:[/red] {exc}")
+        raise typer.Exit(2) from exc
     try:
         with _admin() as admin, Progress(SpinnerColumn(), TextColumn("{task.description}"),
                                          TextColumn("{task.completed} calls"), console=err) as bar:
