@@ -167,6 +167,27 @@ def test_rotation_replaces_the_webhook_and_keeps_the_old_secret_accepted(
     assert keys_file(tmp_path)["ELEVENLABS_HMAC_KEY"].split(",")[:2] == [fake.webhooks[new_id]["secret"], old_secret]
 
 
+def test_rotation_keeps_the_old_webhook_while_another_agent_uses_it(fake: FakeElevenLabs) -> None:
+    connect()
+    old_id, = fake.webhooks
+    fake.add_agent("agent_other", platform_settings={"workspace_overrides": {
+        "webhooks": {"post_call_webhook_id": old_id, "events": ["transcript"]}}})
+    result = connect("--rotate-secret")
+    assert old_id in fake.webhooks
+    assert len(fake.webhooks) == 2
+    assert "still attached elsewhere" in " ".join(result.output.split())
+
+
+def test_reordered_lists_in_the_api_answer_are_not_a_change(fake: FakeElevenLabs) -> None:
+    connect()
+    tool, = fake.tools.values()
+    tool["tool_config"]["api_schema"]["request_body_schema"]["required"].reverse()
+    fake.agents[AGENT]["platform_settings"]["workspace_overrides"]["webhooks"]["events"].reverse()
+    before = len(fake.writes())
+    connect()
+    assert len(fake.writes()) == before
+
+
 def test_a_new_workspace_key_gets_a_new_secret_and_the_old_one_is_removed(
         fake: FakeElevenLabs, monkeypatch: pytest.MonkeyPatch) -> None:
     connect()

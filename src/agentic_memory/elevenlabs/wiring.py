@@ -8,6 +8,7 @@ The HTTP calls live in adapters/elevenlabs_api; the order of operations in servi
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -129,7 +130,11 @@ def contains(have: Any, want: Any) -> bool:
     if isinstance(want, Mapping):
         return isinstance(have, Mapping) and all(contains(have.get(k), v) for k, v in want.items())
     if isinstance(want, list):
-        return isinstance(have, list) and len(have) == len(want) and all(map(contains, have, want))
+        if not isinstance(have, list) or len(have) != len(want):
+            return False
+        if all(isinstance(item, (str, int, float, bool)) for item in [*want, *have]):
+            return Counter(have) == Counter(want)  # ids, events, required names: their order means nothing
+        return all(map(contains, have, want))
     return bool(have == want)
 
 

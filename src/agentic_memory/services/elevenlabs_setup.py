@@ -77,8 +77,7 @@ def connect(admin: ElevenLabsAdmin, target: Target, *, workspace_key: str, rotat
             admin.update_settings(body)
             result.changes += [Change("workspace settings", "updated", what) for what in _describe(body)]
     if old_webhook:
-        admin.delete_webhook(old_webhook)
-        result.changes.append(Change(f"webhook {old_webhook}", "deleted", "replaced by the rotated webhook"))
+        _delete_unused_webhooks(admin, {old_webhook}, result.changes, why="replaced by the rotated webhook")
     _drop_stale_secrets(admin, keep=result.secret_id, changes=result.changes)
     return result
 
@@ -224,16 +223,22 @@ def disconnect(admin: ElevenLabsAdmin, target: Target) -> list[Change]:
             continue
         admin.delete_tool(tool_id)
         changes.append(Change(f"tool {tool_id}", "deleted", ""))
-    for hook in admin.list_webhooks():
-        if str(hook.get("webhook_id")) not in our_hooks:
-            continue
-        if hook.get("usage"):
-            changes.append(Change(f"webhook {hook['webhook_id']}", "kept", "still attached elsewhere"))
-            continue
-        admin.delete_webhook(str(hook["webhook_id"]))
-        changes.append(Change(f"webhook {hook['webhook_id']}", "deleted", ""))
+    _delete_unused_webhooks(admin, our_hooks, changes, why="")
     _drop_stale_secrets(admin, keep="", changes=changes)
     return changes
+
+
+def _delete_unused_webhooks(admin: ElevenLabsAdmin, ids: set[str], changes: list[Change], *, why: str) -> None:
+    """Read after detaching: a webhook other agents (or the workspace) still use is kept."""
+    for hook in admin.list_webhooks():
+        webhook_id = str(hook.get("webhook_id"))
+        if webhook_id not in ids:
+            continue
+        if hook.get("usage"):
+            changes.append(Change(f"webhook {webhook_id}", "kept", "still attached elsewhere"))
+            continue
+        admin.delete_webhook(webhook_id)
+        changes.append(Change(f"webhook {webhook_id}", "deleted", why))
 
 
 def place_call(admin: ElevenLabsAdmin, *, agent_id: str, to_number: str, client_data: dict[str, Any],
