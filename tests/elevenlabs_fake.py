@@ -55,6 +55,7 @@ class FakeElevenLabs:
     audio: dict[str, bytes] = field(default_factory=dict)
     requests: list[Recorded] = field(default_factory=list)
     rate_limit_next: int = 0  # answer this many of the next requests with 429 (Retry-After: 0)
+    refuse: set[tuple[str, str]] = field(default_factory=set)  # (method, path) answered 422
     page_size_cap: int = 100
 
     # set-up helpers -----------------------------------------------------------------------------
@@ -161,6 +162,8 @@ def create_fake_app(state: FakeElevenLabs) -> FastAPI:
         state.requests.append(Recorded(request.method, request.url.path, dict(request.query_params), body))
         if request.headers.get("xi-api-key") != API_KEY:
             return JSONResponse({"detail": {"status": "invalid_api_key"}}, status_code=401)
+        if (request.method, request.url.path) in state.refuse:
+            return JSONResponse({"detail": "refused by the test"}, status_code=422)
         if state.rate_limit_next > 0:
             state.rate_limit_next -= 1
             return JSONResponse({"detail": "rate limited"}, status_code=429, headers={"Retry-After": "0"})

@@ -126,10 +126,9 @@ def connect(agent_id: AgentId, public_url: PublicUrl, workspace: Workspace = Fal
     settings = _keys(create=True)
     target = _target(agent_id, public_url, workspace, settings)
     with _admin() as admin:
-        result = run_connect(admin, target, workspace_key=settings.workspace_keys[0], rotate_secret=rotate_secret)
+        result = run_connect(admin, target, workspace_key=settings.workspace_keys[0], rotate_secret=rotate_secret,
+                             keep_hmac_secret=lambda secret: _store_hmac_secret(secret, settings))
     _table(f"ElevenLabs agent {target.agent_id}", result.changes)
-    if result.hmac_secret:
-        _store_hmac_secret(result.hmac_secret, settings)
 
 
 def _store_hmac_secret(secret: str, settings: Settings) -> None:

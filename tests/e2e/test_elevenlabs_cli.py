@@ -154,6 +154,20 @@ def test_hmac_secret_from_the_environment_is_printed_to_set_not_written(
     assert "ELEVENLABS_HMAC_KEY" not in keys_file(tmp_path) if (tmp_path / "data/keys.json").exists() else True
 
 
+def test_the_hmac_secret_is_kept_even_when_a_later_step_fails(fake: FakeElevenLabs, tmp_path: Path) -> None:
+    fake.refuse.add(("PATCH", f"/v1/convai/agents/{AGENT}"))
+    result = run("connect", "--agent-id", AGENT, "--public-url", PUBLIC)
+    assert result.exit_code == 1
+    assert "422" in result.stderr
+    webhook, = fake.webhooks.values()
+    assert keys_file(tmp_path)["ELEVENLABS_HMAC_KEY"].split(",")[0] == webhook["secret"]
+    fake.refuse.clear()
+    connect()  # the re-run finishes the job with the same webhook and secret
+    assert list(fake.webhooks.values()) == [webhook]
+    assert keys_file(tmp_path)["ELEVENLABS_HMAC_KEY"].split(",")[0] == webhook["secret"]
+    assert run("check", "--agent-id", AGENT, "--public-url", PUBLIC).exit_code == 0
+
+
 def test_rotation_replaces_the_webhook_and_keeps_the_old_secret_accepted(
         fake: FakeElevenLabs, tmp_path: Path) -> None:
     connect()

@@ -54,15 +54,20 @@ def validate_public_url(url: str) -> str:
     return url
 
 
-def connect(admin: ElevenLabsAdmin, target: Target, *, workspace_key: str, rotate_secret: bool = False
-            ) -> ConnectResult:
+def connect(admin: ElevenLabsAdmin, target: Target, *, workspace_key: str, rotate_secret: bool = False,
+            keep_hmac_secret: Callable[[str], None] = lambda _secret: None) -> ConnectResult:
     """Create or update the secret, the search tool, the post-call webhook and the agent's settings.
-    Reads first and sends only what differs, so a second run sends nothing."""
+    Reads first and sends only what differs, so a second run sends nothing.
+
+    `keep_hmac_secret` gets a new webhook's secret as soon as it exists: ElevenLabs never shows it again,
+    and a later step failing must not lose it (a re-run would find the webhook and get no secret)."""
     result = ConnectResult()
     agent = admin.get_agent(target.agent_id)
     result.secret_id = _ensure_secret(admin, workspace_key, result)
     result.tool_id = _ensure_tool(admin, agent, target, result)
     old_webhook = _ensure_webhook(admin, target, result, rotate=rotate_secret)
+    if result.hmac_secret:
+        keep_hmac_secret(result.hmac_secret)
     body = wiring.patch(wiring.desired_agent(
         agent, tool_id=result.tool_id, public_url=target.public_url, secret_id=result.secret_id,
         webhook_id=result.webhook_id, prompt=target.prompt_override, workspace=target.workspace), agent)
