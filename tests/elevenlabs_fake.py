@@ -63,7 +63,7 @@ class FakeElevenLabs:
                   platform_settings: dict[str, Any] | None = None) -> None:
         self.agents[agent_id] = {
             "agent_id": agent_id, "name": "Front Desk", "tags": [],
-            "metadata": {"created_at_unix_secs": 1767225600},
+            "metadata": {"created_at_unix_secs": 1767225600, "updated_at_unix_secs": 1767225600},
             "conversation_config": {"agent": {"first_message": "Hello!", "language": "en",
                                               "prompt": {"prompt": "You are the front desk.", "llm": "gpt-4o-mini",
                                                          "tool_ids": list(tool_ids or [])}}},

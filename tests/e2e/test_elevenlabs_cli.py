@@ -468,3 +468,29 @@ def test_the_docs_cover_every_command_and_show_the_current_dry_run(monkeypatch: 
     dry = run("connect", "--agent-id", AGENT, "--public-url", "https://memory.example.com", "--dry-run")
     shown = doc.split("<!-- dry-run:start -->\n```json\n")[1].split("```\n<!-- dry-run:end -->")[0]
     assert json.loads(shown) == json.loads(dry.stdout)
+
+
+def test_the_fake_answers_validate_with_the_sdks_response_models(api: str, fake: FakeElevenLabs) -> None:
+    from elevenlabs import types as el
+
+    connect()
+    fake.phone_numbers.append(PHONE_NUMBER)
+    data = builders.transcription(conversation_id="conv_check_0001", caller=CALLER, start_time=1767225600,
+                                  turns=[("agent", "Hello!"), ("user", "Hi.")])["data"]
+    fake.conversations[data["conversation_id"]] = data
+    tool_id, = fake.tools
+    headers = {"xi-api-key": API_KEY}
+    answers = {
+        f"/v1/convai/agents/{AGENT}": el.GetAgentResponseModel,
+        "/v1/convai/tools": el.ToolsResponseModel,
+        f"/v1/convai/tools/{tool_id}/dependent-agents": el.GetToolDependentAgentsResponseModel,
+        "/v1/convai/secrets": el.GetWorkspaceSecretsResponseModel,
+        "/v1/workspace/webhooks?include_usages=true": el.WorkspaceWebhookListResponseModel,
+        "/v1/convai/settings": el.GetConvAiSettingsResponseModel,
+        "/v1/convai/conversations": el.GetConversationsPageResponseModel,
+        "/v1/convai/conversations/conv_check_0001": el.GetConversationResponseModel,
+    }
+    for path, model in answers.items():
+        response = httpx.get(api + path, headers=headers)
+        assert response.status_code == 200, path
+        model.model_validate(response.json())
