@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -494,3 +496,14 @@ def test_the_fake_answers_validate_with_the_sdks_response_models(api: str, fake:
         response = httpx.get(api + path, headers=headers)
         assert response.status_code == 200, path
         model.model_validate(response.json())
+
+
+def test_the_sdk_is_imported_only_when_an_elevenlabs_command_runs() -> None:
+    code = ("import sys, agentic_memory.cli, agentic_memory.http.app, agentic_memory.bootstrap; "
+            "print('elevenlabs' in sys.modules)")
+    probe = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert probe.stdout.strip() == "False"
+    src = Path(__file__).resolve().parents[2] / "src" / "agentic_memory"
+    importers = {path.relative_to(src).as_posix() for path in src.rglob("*.py")
+                 if re.search(r"^\s*(from|import) elevenlabs\b", path.read_text(), flags=re.MULTILINE)}
+    assert importers == {"adapters/elevenlabs_api/client.py"}
