@@ -139,8 +139,10 @@ def _store_hmac_secret(secret: str, settings: Settings) -> None:
     if from_environment:
         out.print("[bold yellow]ElevenLabs created the post-call webhook; its secret is shown only now.[/bold "
                   "yellow] ELEVENLABS_HMAC_KEY is set in your environment (or .env), which overrides "
-                  "data/keys.json, so set it there and restart the server:")
-        out.print(f"  ELEVENLABS_HMAC_KEY={','.join(keys)}")
+                  "data/keys.json, so set it there (the current value after a comma stays accepted until you "
+                  "remove it) and restart the server:")
+        # Only the new secret is printed; the operator already has the current one.
+        out.print(f"  ELEVENLABS_HMAC_KEY={secret},<current value>", highlight=False)
     else:
         path = save_key(settings.data_dir, "ELEVENLABS_HMAC_KEY", ",".join(keys))
         out.print(f"The new post-call webhook secret is stored in {path} (beside the previous one); restart the "
