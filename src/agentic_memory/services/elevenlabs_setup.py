@@ -188,7 +188,10 @@ def disconnect(admin: ElevenLabsAdmin, target: Target) -> list[Change]:
     agent = admin.get_agent(target.agent_id)
     tools = {str(t.get("id")): t for t in admin.list_tools()}
     attached = wiring.agent_tool_ids(agent)
-    ours = [i for i in attached if i in tools and wiring.is_search_tool(tools[i], target.public_url)]
+    retrieve = wiring.endpoint(target.public_url, "/retrieve")
+    # Only tools calling this server: a search tool of another deployment is not ours to remove.
+    ours = [i for i in attached if ((tools.get(i) or {}).get("tool_config") or {}).get("api_schema", {}).get("url")
+            == retrieve]
     hook_url = wiring.endpoint(target.public_url, "/post-call")
     webhooks = {str(w.get("webhook_id")): w for w in admin.list_webhooks()}
     our_hooks = {i for i, w in webhooks.items() if w.get("webhook_url") == hook_url}
