@@ -508,3 +508,15 @@ def test_the_sdk_is_imported_only_when_an_elevenlabs_command_runs() -> None:
     importers = {path.relative_to(src).as_posix() for path in src.rglob("*.py")
                  if re.search(r"^\s*(from|import) elevenlabs\b", path.read_text(), flags=re.MULTILINE)}
     assert importers == {"adapters/elevenlabs_api/client.py"}
+
+
+def test_call_needs_a_phone_number_and_a_reachable_server(memory_server: tuple[str, Deps]) -> None:
+    server, _ = memory_server
+    result = run("call", "--agent-id", AGENT, "--to", "+14155550123", "--server-url", server)
+    assert result.exit_code == 2
+    assert "--phone-number-id" in result.stderr
+    result = run("call", "--agent-id", AGENT, "--to", "not a number", "--server-url", server)
+    assert result.exit_code == 2
+    result = run("call", "--agent-id", AGENT, "--to", "+14155550123", "--server-url", "http://127.0.0.1:9")
+    assert result.exit_code == 1
+    assert "client data" in result.stderr
