@@ -32,6 +32,8 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 
+from agentic_memory.testing import merge_patch as merge
+
 API_KEY = "sk_fake_elevenlabs_api_key_0123456789"
 
 
@@ -129,17 +131,6 @@ class FakeElevenLabs:
                 usage.append({"usage_type": "ConvAI Settings"})
             view["usage"] = usage
         return view
-
-
-def merge(target: dict[str, Any], patch: dict[str, Any]) -> None:
-    """RFC 7386 merge patch: objects merge, null deletes, anything else replaces."""
-    for key, value in patch.items():
-        if value is None:
-            target.pop(key, None)
-        elif isinstance(value, dict) and isinstance(target.get(key), dict):
-            merge(target[key], value)
-        else:
-            target[key] = json.loads(json.dumps(value))
 
 
 def _invalid(exc: ValidationError) -> JSONResponse:

@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from agentic_memory.elevenlabs import wiring
-from tests.elevenlabs_fake import merge
+from agentic_memory.testing import merge_patch as merge
 
 URL = "https://memory.example.com"
 
