@@ -15,7 +15,7 @@ from typing import Any
 
 TOOL_NAME = "search_caller_memory"
 WEBHOOK_NAME = "AgenticMemory post-call"
-SECRET_PREFIX = "agentic_memory_workspace_key_"  # noqa: S105 - a name, not a secret
+STORED_KEY_PREFIX = "agentic_memory_workspace_key_"  # names of our workspace secrets
 KEY_HEADER = "X-Workspace-Key"
 # Our own variable, always returned by /client-data and set by an outbound dialer: the tool's user_id is
 # bound to it, so the model can never choose whose memories it reads.
@@ -32,7 +32,7 @@ def endpoint(public_url: str, path: str) -> str:
 def secret_name(workspace_key: str) -> str:
     """Workspace secrets cannot be read back, so the name carries a short fingerprint of the value: a new
     key gets a new secret (rotation) and the same key finds the secret it already has (idempotence)."""
-    return SECRET_PREFIX + hashlib.sha256(workspace_key.encode()).hexdigest()[:12]
+    return STORED_KEY_PREFIX + hashlib.sha256(workspace_key.encode()).hexdigest()[:12]
 
 
 def search_tool(public_url: str, secret_id: str) -> dict[str, Any]:

@@ -142,7 +142,7 @@ def _drop_stale_secrets(admin: ElevenLabsAdmin, *, keep: str, changes: list[Chan
     """Our secrets for an older workspace key, once nothing uses them any more."""
     for secret in admin.list_secrets():
         name = str(secret.get("name", ""))
-        if not name.startswith(wiring.SECRET_PREFIX) or secret.get("secret_id") == keep:
+        if not name.startswith(wiring.STORED_KEY_PREFIX) or secret.get("secret_id") == keep:
             continue
         used = secret.get("used_by") or {}
         if any(used.get(kind) for kind in ("tools", "agents", "phone_numbers", "mcp_servers", "others")):

@@ -27,7 +27,7 @@ from agentic_memory.adapters.elevenlabs_api.offline import offline_transport
 from agentic_memory.errors import ElevenLabsApiError
 
 T = TypeVar("T")
-SECRET_PLACEHOLDER = "<ELEVENLABS_WORKSPACE_KEY>"  # noqa: S105 - what is shown instead of the secret
+MASKED_VALUE = "<ELEVENLABS_WORKSPACE_KEY>"  # shown instead of the workspace key
 # Backfill pages through many calls: let the SDK honour 429 Retry-After more often than its default 2.
 _PATIENT = RequestOptions(max_retries=6)
 
@@ -67,7 +67,7 @@ class SdkAdmin:
             return
         body = json.loads(request.content) if request.content else None
         if request.url.path.startswith("/v1/convai/secrets") and isinstance(body, dict) and "value" in body:
-            body = {**body, "value": SECRET_PLACEHOLDER}
+            body = {**body, "value": MASKED_VALUE}
         self.sent.append(SentRequest(request.method, request.url.path, body))
 
     def _call(self, what: str, fn: Callable[[], T]) -> T:
