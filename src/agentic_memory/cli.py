@@ -1,4 +1,4 @@
-"""Command line: serve | worker | demo | migrate."""
+"""Command line: serve | worker | demo | migrate | elevenlabs ..."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from rich.console import Console
 
 from agentic_memory.cli_admin import register as register_admin_commands
 from agentic_memory.cli_tools import register as register_tool_commands
+from agentic_memory.cli_elevenlabs import elevenlabs_app
 from agentic_memory.config import Settings, ensure_keys, load_settings
 from agentic_memory.errors import ConfigurationError, StorageError
 
@@ -22,6 +23,7 @@ app = typer.Typer(help="AgenticMemory: per-caller memory for ElevenLabs voice ag
 console = Console(stderr=True)  # errors
 out = Console(soft_wrap=True)  # the banner: stdout, so stderr carries only JSON log lines
 log = logging.getLogger(__name__)
+app.add_typer(elevenlabs_app, name="elevenlabs")
 
 
 def _settings() -> Settings:

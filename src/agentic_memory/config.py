@@ -198,13 +198,26 @@ def ensure_keys(settings: Settings, *, create: bool = True) -> tuple[Settings, d
             generated[env_name] = value
         updates[field] = SecretStr(value)
     if generated:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
         stored.update(generated)
-        tmp = path.with_suffix(".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(stored, handle, indent=2)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
+        _write_keys(path, stored)
     return settings.model_copy(update=updates), generated
+
+
+def save_key(data_dir: Path, env_name: str, value: str) -> Path:
+    """Set one key in the data dir's keys file (mode 600, replaced atomically); returns the file's path."""
+    path = data_dir / KEYS_FILE
+    stored: dict[str, Any] = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    stored[env_name] = value
+    _write_keys(path, stored)
+    return path
+
+
+def _write_keys(path: Path, stored: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        json.dump(stored, handle, indent=2)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)

@@ -7,6 +7,7 @@ AgenticMemoryError
  ├── Unauthorized            missing/wrong key or signature (maps to HTTP 401)
  ├── NotFound                an admin request names a caller, memory or job that does not exist (404)
  ├── StorageError            the database or blob store failed (maps to HTTP 503)
+ ├── ElevenLabsApiError      the ElevenLabs API refused a request or could not be reached (CLI only)
  └── EmbeddingError          the embedding model could not be loaded or run (maps to HTTP 503)
 """
 
@@ -37,6 +38,14 @@ class NotFound(AgenticMemoryError):
 
 class StorageError(AgenticMemoryError):
     """Storage is unavailable."""
+
+
+class ElevenLabsApiError(AgenticMemoryError):
+    """The ElevenLabs API failed."""
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class EmbeddingError(AgenticMemoryError):

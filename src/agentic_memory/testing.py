@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import re
 import secrets
@@ -11,7 +12,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -32,6 +33,7 @@ from agentic_memory.ports import (
     QueueStats,
     Totals,
 )
+from agentic_memory.errors import ElevenLabsApiError
 
 if TYPE_CHECKING:
     from agentic_memory.bootstrap import Deps
@@ -411,3 +413,165 @@ def in_memory_deps(settings: Settings | None = None, *, clock: FixedClock | None
     if with_worker:
         deps.worker = deps.make_worker()
     return deps
+
+
+def merge_patch(target: dict[str, Any], patch: dict[str, Any]) -> None:
+    """RFC 7386: objects merge, null deletes, anything else replaces (how ElevenLabs applies PATCHes)."""
+    for key, value in patch.items():
+        if value is None:
+            target.pop(key, None)
+        elif isinstance(value, dict) and isinstance(target.get(key), dict):
+            merge_patch(target[key], value)
+        else:
+            target[key] = copy.deepcopy(value)
+
+
+class InMemoryElevenLabs:
+    """`ElevenLabsAdmin` over plain dicts: agents, tools, workspace secrets, settings and webhooks behave
+    as the API does (merge patches, secrets and webhooks that know who uses them). Writes are recorded in
+    `writes` as (operation, target id)."""
+
+    def __init__(self) -> None:
+        self.agents: dict[str, dict[str, Any]] = {}
+        self.tools: dict[str, dict[str, Any]] = {}
+        self.secrets: dict[str, dict[str, str]] = {}
+        self.webhooks: dict[str, dict[str, Any]] = {}
+        self.settings: dict[str, Any] = {}
+        self.phone_numbers: list[dict[str, Any]] = []
+        self.conversations: dict[str, dict[str, Any]] = {}
+        self.audio: dict[str, bytes] = {}
+        self.calls: list[dict[str, Any]] = []
+        self.writes: list[tuple[str, str]] = []
+        self._ids = 0
+
+    def _new_id(self, prefix: str) -> str:
+        self._ids += 1
+        return f"{prefix}_{self._ids:06d}"
+
+    def _missing(self, what: str) -> ElevenLabsApiError:
+        return ElevenLabsApiError(f"{what}: HTTP 404 not found", status=404)
+
+    def add_agent(self, agent_id: str, *, tool_ids: Sequence[str] = ()) -> None:
+        self.agents[agent_id] = {"agent_id": agent_id, "name": agent_id, "platform_settings": {},
+                                 "conversation_config": {"agent": {"prompt": {"tool_ids": list(tool_ids)}}}}
+
+    def get_agent(self, agent_id: str) -> dict[str, Any]:
+        if agent_id not in self.agents:
+            raise self._missing(f"get agent {agent_id}")
+        return copy.deepcopy(self.agents[agent_id])
+
+    def update_agent(self, agent_id: str, body: dict[str, Any]) -> None:
+        if agent_id not in self.agents:
+            raise self._missing(f"update agent {agent_id}")
+        self.writes.append(("update_agent", agent_id))
+        merge_patch(self.agents[agent_id], body)
+
+    def list_tools(self) -> list[dict[str, Any]]:
+        return copy.deepcopy(list(self.tools.values()))
+
+    def create_tool(self, tool_config: dict[str, Any]) -> str:
+        tool_id = self._new_id("tool")
+        self.writes.append(("create_tool", tool_id))
+        self.tools[tool_id] = {"id": tool_id, "tool_config": copy.deepcopy(tool_config)}
+        return tool_id
+
+    def update_tool(self, tool_id: str, tool_config: dict[str, Any]) -> None:
+        self.writes.append(("update_tool", tool_id))
+        self.tools[tool_id]["tool_config"] = copy.deepcopy(tool_config)
+
+    def delete_tool(self, tool_id: str) -> None:
+        self.writes.append(("delete_tool", tool_id))
+        del self.tools[tool_id]
+
+    def tool_users(self, tool_id: str) -> list[str]:
+        return [agent_id for agent_id, agent in self.agents.items()
+                if tool_id in agent.get("conversation_config", {}).get("agent", {}).get("prompt", {}).get(
+                    "tool_ids", [])]
+
+    def list_secrets(self) -> list[dict[str, Any]]:
+        return [{"secret_id": secret_id, "name": secret["name"], "used_by": self._secret_users(secret_id)}
+                for secret_id, secret in self.secrets.items()]
+
+    def _secret_users(self, secret_id: str) -> dict[str, list[str]]:
+        needle = repr({"secret_id": secret_id})
+        return {"tools": [t for t, tool in self.tools.items() if needle in repr(tool)],
+                "agents": [a for a, agent in self.agents.items() if needle in repr(agent)],
+                "others": ["workspace settings"] if needle in repr(self.settings) else []}
+
+    def create_secret(self, name: str, value: str) -> str:
+        secret_id = self._new_id("sec")
+        self.writes.append(("create_secret", secret_id))
+        self.secrets[secret_id] = {"name": name, "value": value}
+        return secret_id
+
+    def delete_secret(self, secret_id: str) -> None:
+        if any(self._secret_users(secret_id).values()):
+            raise ElevenLabsApiError(f"delete secret {secret_id}: HTTP 400 in use", status=400)
+        self.writes.append(("delete_secret", secret_id))
+        del self.secrets[secret_id]
+
+    def get_settings(self) -> dict[str, Any]:
+        return copy.deepcopy(self.settings)
+
+    def update_settings(self, body: dict[str, Any]) -> None:
+        self.writes.append(("update_settings", ""))
+        merge_patch(self.settings, body)
+
+    def list_webhooks(self) -> list[dict[str, Any]]:
+        out = []
+        for webhook_id, hook in self.webhooks.items():
+            view = {k: v for k, v in hook.items() if k != "secret"}
+            view["usage"] = ([{"usage_type": "ConvAI Agent Settings"}] if any(
+                a.get("platform_settings", {}).get("workspace_overrides", {}).get("webhooks", {}).get(
+                    "post_call_webhook_id") == webhook_id for a in self.agents.values()) else []) + (
+                [{"usage_type": "ConvAI Settings"}]
+                if self.settings.get("webhooks", {}).get("post_call_webhook_id") == webhook_id else [])
+            out.append(view)
+        return out
+
+    def create_webhook(self, name: str, url: str) -> tuple[str, str | None]:
+        webhook_id = self._new_id("wh")
+        self.writes.append(("create_webhook", webhook_id))
+        secret = "wsec_" + hashlib.sha256(webhook_id.encode()).hexdigest()[:32]
+        self.webhooks[webhook_id] = {"webhook_id": webhook_id, "name": name, "webhook_url": url,
+                                     "is_disabled": False, "is_auto_disabled": False, "retry_enabled": False,
+                                     "secret": secret}
+        return webhook_id, secret
+
+    def update_webhook(self, webhook_id: str, *, name: str, is_disabled: bool, retry_enabled: bool) -> None:
+        self.writes.append(("update_webhook", webhook_id))
+        self.webhooks[webhook_id].update(name=name, is_disabled=is_disabled, retry_enabled=retry_enabled,
+                                         is_auto_disabled=self.webhooks[webhook_id]["is_auto_disabled"]
+                                         and is_disabled)
+
+    def delete_webhook(self, webhook_id: str) -> None:
+        self.writes.append(("delete_webhook", webhook_id))
+        del self.webhooks[webhook_id]
+
+    def list_phone_numbers(self, agent_id: str) -> list[dict[str, Any]]:
+        return [n for n in self.phone_numbers if (n.get("assigned_agent") or {}).get("agent_id") == agent_id]
+
+    def outbound_call(self, *, provider: str, agent_id: str, phone_number_id: str, to_number: str,
+                      client_data: dict[str, Any]) -> dict[str, Any]:
+        self.calls.append({"provider": provider, "agent_id": agent_id, "agent_phone_number_id": phone_number_id,
+                           "to_number": to_number, "conversation_initiation_client_data": client_data})
+        return {"success": True, "conversation_id": self._new_id("conv")}
+
+    def list_conversations(self, agent_id: str, *, after_unix: int | None,
+                           cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
+        rows = [{"conversation_id": c["conversation_id"], "status": c["status"]}
+                for c in self.conversations.values() if c.get("agent_id") == agent_id
+                and (after_unix is None or c["metadata"]["start_time_unix_secs"] >= after_unix)]
+        start = int(cursor or 0)
+        page = rows[start:start + 2]  # small pages, so every caller pages
+        return page, (str(start + 2) if start + 2 < len(rows) else None)
+
+    def get_conversation(self, conversation_id: str) -> dict[str, Any]:
+        if conversation_id not in self.conversations:
+            raise self._missing(f"get conversation {conversation_id}")
+        return copy.deepcopy(self.conversations[conversation_id])
+
+    def get_audio(self, conversation_id: str) -> bytes:
+        if conversation_id not in self.audio:
+            raise self._missing(f"get audio {conversation_id}")
+        return self.audio[conversation_id]
