@@ -17,7 +17,8 @@ def render_prompt(template: str, *, base_prompt: str, caller_context: str) -> st
     return template.replace("{base_prompt}", base_prompt).replace("{caller_context}", caller_context)
 
 
-def client_data_response(briefing: CallerBriefing, *, prompt_template: str = "", base_prompt: str = "") -> dict[str, Any]:
+def client_data_response(briefing: CallerBriefing, *, prompt_template: str = "", base_prompt: str = "",
+                         caller_token: str = "") -> dict[str, Any]:
     profile = briefing.profile
     agent: dict[str, Any] = {"first_message": briefing.first_message}
     if profile is not None and _LANGUAGE.fullmatch(profile.language):
@@ -25,7 +26,7 @@ def client_data_response(briefing: CallerBriefing, *, prompt_template: str = "",
     if prompt_template:
         agent["prompt"] = {"prompt": render_prompt(prompt_template, base_prompt=base_prompt,
                                                    caller_context=briefing.caller_context)}
-    return {
+    answer: dict[str, Any] = {
         "type": "conversation_initiation_client_data",
         "dynamic_variables": {
             "caller_id": briefing.caller_id,
@@ -39,6 +40,10 @@ def client_data_response(briefing: CallerBriefing, *, prompt_template: str = "",
         "conversation_config_override": {"agent": agent},
         "user_id": briefing.caller_id,
     }
+    if caller_token:  # the memory proxy is on: tell it who calls, in a form no chat text can forge
+        answer["dynamic_variables"]["caller_token"] = caller_token
+        answer["custom_llm_extra_body"] = {"caller_id": briefing.caller_id, "caller_token": caller_token}
+    return answer
 
 
 def memory_json(hit: MemoryHit) -> dict[str, Any]:

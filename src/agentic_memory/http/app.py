@@ -24,11 +24,15 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from agentic_memory import __version__
 from agentic_memory.bootstrap import Deps
+from agentic_memory.domain import caller_token
 from agentic_memory.elevenlabs.responses import client_data_response, memory_json
 from agentic_memory.errors import AgenticMemoryError, Busy, InvalidInput, StorageError, Unauthorized
 from agentic_memory.http import schemas
 from agentic_memory.http.ack import InlineAckGuard, PostCallFastPath
 from agentic_memory.http.middleware import Activity, RequestMiddleware
+from agentic_memory.http.proxy import MAX_BYTES as PROXY_MAX_BYTES
+from agentic_memory.http.proxy import PATH as PROXY_PATH
+from agentic_memory.http.proxy import proxy_router
 from agentic_memory.logs import annotate
 from agentic_memory.services.client_data import CallerBriefing, brief_caller
 from agentic_memory.services.ingest import accept_webhook
@@ -142,11 +146,14 @@ def create_app(deps: Deps) -> FastAPI:
         if settings.retrieve_auth:
             await require_key(request)
 
+    token_key = caller_token.signing_key(workspace_keys[0]) if settings.upstream_url and workspace_keys else b""
+
     @lru_cache(maxsize=4096)
-    def client_data_body(briefing: CallerBriefing) -> bytes:
-        """The response bytes are a pure function of the briefing, itself built from the profile just read."""
+    def client_data_body(briefing: CallerBriefing, token: str) -> bytes:
+        """The response bytes are a pure function of the briefing, itself built from the profile just read
+        (and of the proxy's caller token, which changes once an hour)."""
         return orjson.dumps(client_data_response(briefing, prompt_template=settings.prompt_template,
-                                                 base_prompt=settings.base_prompt))
+                                                 base_prompt=settings.base_prompt, caller_token=token))
 
     @app.exception_handler(InvalidInput)
     @app.exception_handler(Unauthorized)
@@ -175,7 +182,8 @@ def create_app(deps: Deps) -> FastAPI:
         body = _parse(schemas.ClientDataRequest, await request.body())
         # One indexed row read, well under a millisecond: cheaper inline than a thread-pool hop.
         briefing = brief_caller(body.caller_id, store=deps.store, default_region=settings.default_region)
-        return Response(client_data_body(briefing), media_type="application/json")
+        token = caller_token.issue(briefing.caller_id, token_key, now=time.time()) if token_key else ""
+        return Response(client_data_body(briefing, token), media_type="application/json")
 
     @app.post("/retrieve", response_model=schemas.RetrieveResponse, responses=ERRORS,
               dependencies=[Depends(require_retrieve_key)], openapi_extra=_json_body(schemas.RetrieveRequest),
@@ -261,8 +269,9 @@ def create_app(deps: Deps) -> FastAPI:
         ok = all(v in ("ok", "running", "external") for v in checks.values())
         return JSONResponse({"status": "ok" if ok else "degraded", "checks": checks, "queue": queue})
 
+    app.include_router(proxy_router(deps, require_key))
     app.add_middleware(PostCallFastPath, serve=serve_post_call)  # type: ignore[arg-type]
-    limits = {"/post-call": settings.max_post_call_bytes}
+    limits = {"/post-call": settings.max_post_call_bytes, PROXY_PATH: PROXY_MAX_BYTES}
     app.add_middleware(RequestMiddleware, limits=limits, default_limit=settings.max_request_bytes,  # type: ignore[arg-type]
                        activity=activity)
     return app

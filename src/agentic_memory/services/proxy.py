@@ -1,0 +1,139 @@
+"""The memory proxy's decisions: who is calling, what to look up, within what budget, and what to inject.
+
+Memory never delays or breaks the agent's reply: retrieval runs on its own small thread pool under a hard
+deadline; past it, or on any error, the request goes on unenriched. A retrieval still queued at the
+deadline is cancelled before it starts, and one already running stops at its next step (before the
+embedding, the dense search, the keyword search), so an abandoned lookup does not keep a core busy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import logging
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from agentic_memory.domain import caller_token, recall
+from agentic_memory.errors import InvalidInput
+from agentic_memory.ports import Embedder, MemoryStore
+from agentic_memory.services.search import SearchQuery, search
+
+log = logging.getLogger(__name__)
+CANDIDATES = 10  # searched; the block keeps the best MAX_MEMORIES the model does not have yet
+RECALL_THREADS = 2  # a machine's worth of lookups at once; more would queue behind the same cores
+
+
+class Expired(Exception):
+    """The retrieval's deadline passed: stop before the next costly step."""
+
+
+@dataclass(frozen=True, slots=True)
+class Recall:
+    block: str  # "" when nothing is injected
+    injected: int
+    status: str  # ok | none | no_caller | no_query | new_caller | timeout | error
+    ms: float
+
+
+def identify(body: dict[str, Any], keys: tuple[bytes, ...], *, now: float) -> str | None:
+    """The caller's E.164 number from a signed token: first `elevenlabs_extra_body.caller_token` (our
+    `custom_llm_extra_body`, copied there by ElevenLabs), else a token rendered into a system message from
+    `{{caller_token}}`. Never from user, assistant or tool text, and never from an unsigned number."""
+    extra = body.get("elevenlabs_extra_body")
+    if isinstance(extra, dict):
+        token = extra.get("caller_token")
+        if isinstance(token, str):
+            caller = caller_token.verify(token, keys, now=now)
+            if caller is not None:
+                return caller
+    messages = body.get("messages")
+    if isinstance(messages, list):
+        return caller_token.verify(recall.system_text(messages), keys, now=now)
+    return None
+
+
+def scrub_tokens(messages: list[Any]) -> list[Any]:
+    """System messages without caller tokens (the model has no use for them)."""
+    out = []
+    for message in messages:
+        if isinstance(message, dict) and message.get("role") in ("system", "developer") \
+                and isinstance(message.get("content"), str) and caller_token.PREFIX in message["content"]:
+            message = {**message, "content": caller_token.strip(message["content"])}
+        out.append(message)
+    return out
+
+
+def caller_hash(caller: str | None, key: bytes) -> str:
+    """A log-safe handle for a caller: keyed, so the few billion phone numbers cannot be tried offline."""
+    if caller is None:
+        return ""
+    return hmac.new(key, caller.encode(), hashlib.sha256).hexdigest()[:16]
+
+
+class Recaller:
+    def __init__(self, store: MemoryStore, embedder: Embedder, *, budget_ms: int, default_region: str) -> None:
+        self.store = store
+        self.embedder = embedder
+        self.budget = budget_ms / 1000
+        self.default_region = default_region
+        self._pool: ThreadPoolExecutor | None = None
+
+    def pool(self) -> ThreadPoolExecutor:
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=RECALL_THREADS, thread_name_prefix="recall")
+        return self._pool
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
+
+    async def recall(self, caller: str | None, messages: Sequence[Any]) -> Recall:
+        started = time.monotonic()
+        if caller is None:
+            return Recall("", 0, "no_caller", 0.0)
+        text = recall.query(messages)
+        if not text:
+            return Recall("", 0, "no_query", 0.0)
+        deadline = started + self.budget
+        future = self.pool().submit(self._lookup, caller, text, deadline)
+        try:
+            hits = await asyncio.wait_for(asyncio.wrap_future(future), timeout=self.budget)
+        except TimeoutError:
+            future.cancel()  # never starts if still queued; if running, stops at its next checkpoint
+            return Recall("", 0, "timeout", _ms(started))
+        except Exception as exc:  # noqa: BLE001 - memory must never break the reply: forward unenriched
+            log.warning("proxy recall failed", extra={"error": exc.__class__.__name__})
+            return Recall("", 0, "error", _ms(started))
+        if hits is None:
+            return Recall("", 0, "new_caller", _ms(started))
+        known = recall.context_words(messages)
+        fresh = [(created, text) for created, text in hits if not recall.already_known(text, known)]
+        block = recall.block(fresh)
+        injected = block.count("\n- ") if block else 0
+        return Recall(block, injected, "ok" if injected else "none", _ms(started))
+
+    def _lookup(self, caller: str, text: str, deadline: float) -> list[tuple[Any, str]] | None:
+        def checkpoint() -> None:
+            if time.monotonic() >= deadline:
+                raise Expired
+
+        checkpoint()
+        profile = self.store.caller(caller)  # one primary-key read: skips the embedding for new callers
+        if profile is None or profile.memory_count == 0:
+            return None
+        try:
+            _, hits = search(SearchQuery(query=text, user_id=caller, limit=CANDIDATES), store=self.store,
+                             embedder=self.embedder, default_region=self.default_region, checkpoint=checkpoint)
+        except InvalidInput:
+            return None
+        return [(hit.memory.created_at, hit.memory.text) for hit in hits]
+
+
+def _ms(started: float) -> float:
+    return round((time.monotonic() - started) * 1000, 2)

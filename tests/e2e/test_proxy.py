@@ -1,0 +1,232 @@
+"""The memory proxy end to end: the real server process, signed webhooks in, the official `openai` client as
+ElevenLabs' Custom LLM caller, and a fake upstream LLM on 127.0.0.1 that records what it received."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import openai
+import pytest
+
+from agentic_memory.domain import caller_token, recall
+from agentic_memory.elevenlabs import builders
+from agentic_memory.fake_llm import FakeLLM
+from tests.conftest import WORKSPACE_KEY
+from tests.security.conftest import Server, auth_headers, signed_headers
+
+ALICE, BOB = "+14155550111", "+14155550122"
+UPSTREAM_KEY = "sk-upstream-test-0123456789abcdef"
+SYSTEM = "You are the front desk of Example Dental. Be brief."
+END_CALL = {"type": "function", "function": {"name": "end_call", "description": "End the call",
+                                             "parameters": {"type": "object", "properties": {
+                                                 "reason": {"type": "string"}}}}}
+
+
+@pytest.fixture(scope="module")
+def llm() -> Iterator[FakeLLM]:
+    fake = FakeLLM()
+    fake.start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture(scope="module")
+def server(llm: FakeLLM, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    data_dir: Path = tmp_path_factory.mktemp("proxy") / "data"
+    running = Server(data_dir, env={"AGENTIC_MEMORY_UPSTREAM_URL": llm.url,
+                                    "AGENTIC_MEMORY_UPSTREAM_API_KEY": UPSTREAM_KEY})
+    running.start()
+    now = int(time.time())
+    calls = {ALICE: "My order number is A-48213 and I prefer oat milk.",
+             BOB: "My order number is Z-99999 and I prefer almond milk."}
+    for i, (caller, said) in enumerate(calls.items()):
+        payload = builders.transcription(conversation_id=f"conv_proxy_{i}", caller=caller, start_time=now - 600,
+                                         turns=[("agent", "Hello, how can I help?"), ("user", said)])
+        raw = json.dumps(payload).encode()
+        assert httpx.post(f"{running.url}/post-call", content=raw, headers=signed_headers(raw)).status_code == 200
+    assert running.wait_drained(timeout=60)["queue"] == {"pending": 0, "dead": 0}
+    yield running
+    running.kill()
+
+
+def extra_body(server: Server, caller: str) -> dict[str, Any]:
+    """What ElevenLabs would copy into every Custom LLM request: our /client-data `custom_llm_extra_body`."""
+    answer = httpx.post(f"{server.url}/client-data", json={"caller_id": caller}, headers=auth_headers()).json()
+    extra = answer["custom_llm_extra_body"]
+    assert extra["caller_id"] == caller
+    assert answer["dynamic_variables"]["caller_token"] == extra["caller_token"]
+    return dict(extra)
+
+
+def conversation(question: str) -> list[dict[str, Any]]:
+    return [{"role": "system", "content": SYSTEM}, {"role": "assistant", "content": "Hi, how can I help?"},
+            {"role": "user", "content": question}]
+
+
+def client(server: Server, key: str = WORKSPACE_KEY) -> openai.OpenAI:
+    return openai.OpenAI(base_url=f"{server.url}/v1", api_key=key, max_retries=0, timeout=30)
+
+
+def system_sent(llm: FakeLLM) -> str:
+    return str(llm.received[-1].body["messages"][0]["content"])
+
+
+def test_the_openai_client_streams_through_and_the_upstream_gets_only_this_callers_memories(server, llm):
+    for caller, mine, theirs in ((ALICE, "A-48213", "Z-99999"), (BOB, "Z-99999", "A-48213")):
+        messages = conversation("What is my order number again?")
+        stream = client(server).chat.completions.create(
+            model="fake", messages=messages, stream=True, temperature=0.3, tools=[END_CALL],
+            extra_body={"elevenlabs_extra_body": extra_body(server, caller)})
+        text = "".join(chunk.choices[0].delta.content or "" for chunk in stream if chunk.choices)
+        assert text == "Hello from the fake model."
+        sent = llm.received[-1]
+        system = system_sent(llm)
+        assert system.startswith(SYSTEM + "\n\n" + recall.BEGIN) and system.endswith(recall.END)
+        assert mine in system and theirs not in system
+        assert sent.body["messages"][1:] == messages[1:]  # the conversation itself is untouched
+        assert sent.body["tools"] == [END_CALL] and sent.body["temperature"] == 0.3 and sent.body["stream"] is True
+        assert "elevenlabs_extra_body" not in sent.body
+        assert sent.headers["authorization"] == f"Bearer {UPSTREAM_KEY}"  # never our workspace key
+        assert sent.path == "/v1/chat/completions"
+
+
+def test_tool_calls_come_back_streamed_and_not_streamed(server, llm):
+    extra = {"elevenlabs_extra_body": extra_body(server, ALICE)}
+    answer = client(server).chat.completions.create(model="fake+tools", messages=conversation("Bye now."),
+                                                    tools=[END_CALL], extra_body=extra)
+    call = answer.choices[0].message.tool_calls[0]
+    assert answer.choices[0].finish_reason == "tool_calls"
+    assert call.function.name == "end_call" and json.loads(call.function.arguments) == {"reason": "caller said goodbye"}
+    stream = client(server).chat.completions.create(model="fake+tools", messages=conversation("Bye now."),
+                                                    tools=[END_CALL], stream=True, extra_body=extra)
+    arguments, names, finish = "", [], None
+    for chunk in stream:
+        for delta_call in chunk.choices[0].delta.tool_calls or []:
+            names.append(delta_call.function.name)
+            arguments += delta_call.function.arguments or ""
+        finish = chunk.choices[0].finish_reason or finish
+    assert "end_call" in names and json.loads(arguments) == {"reason": "caller said goodbye"}
+    assert finish == "tool_calls"
+
+
+@pytest.mark.parametrize("stream", [True, False])
+def test_the_bytes_relayed_are_the_bytes_the_upstream_sent(server, llm, stream):
+    body = {"model": "fake+tools" if stream else "fake", "stream": stream, "messages": conversation("Hello?"),
+            "elevenlabs_extra_body": extra_body(server, ALICE)}
+    with httpx.stream("POST", f"{server.url}/v1/chat/completions", json=body, headers=auth_headers()) as response:
+        relayed = response.read()
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/event-stream" if stream else "application/json")
+    assert relayed == llm.sent[-1]
+    if stream:
+        assert relayed.endswith(b"data: [DONE]\n\n")
+
+
+def test_the_first_chunk_arrives_before_the_upstream_pause_ends(server, llm):
+    body = {"model": "fake+pause=1.5", "stream": True, "messages": conversation("Hello?")}
+    started = time.monotonic()
+    with httpx.stream("POST", f"{server.url}/v1/chat/completions", json=body, headers=auth_headers()) as response:
+        chunks = response.iter_raw()
+        first = next(chunks)
+        first_at = time.monotonic() - started
+        rest = b"".join(chunks)
+    assert first.startswith(b"data: ") and first_at < 1.0, first_at  # a buffering proxy would take >= 1.5 s
+    assert time.monotonic() - started >= 1.5 and rest.endswith(b"data: [DONE]\n\n")
+
+
+def test_a_client_hanging_up_mid_stream_cancels_the_upstream(server, llm):
+    before = llm.disconnects
+    body = {"model": "fake+pause=20", "stream": True, "messages": conversation("Hello?")}
+    with httpx.stream("POST", f"{server.url}/v1/chat/completions", json=body, headers=auth_headers()) as response:
+        next(response.iter_raw())
+    deadline = time.monotonic() + 5
+    while llm.disconnects == before and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert llm.disconnects == before + 1
+
+
+def test_upstream_errors_pass_through_with_their_status_and_body(server, llm):
+    with pytest.raises(openai.RateLimitError) as raised:
+        client(server).chat.completions.create(model="fake+fail=429", messages=conversation("Hi"))
+    assert raised.value.status_code == 429
+    body = {"model": "fake+fail=500", "stream": True, "messages": conversation("Hi")}
+    response = httpx.post(f"{server.url}/v1/chat/completions", json=body, headers=auth_headers())
+    assert response.status_code == 500 and response.content == llm.sent[-1]
+    assert response.json()["error"]["type"] == "fake_error"
+
+
+def test_the_proxy_needs_the_workspace_key(server, llm):
+    count = len(llm.received)
+    with pytest.raises(openai.AuthenticationError):
+        client(server, key="amk_wrong_key_0123456789abcdefghij").chat.completions.create(
+            model="fake", messages=conversation("Hi"))
+    assert httpx.post(f"{server.url}/v1/chat/completions", json={"model": "fake"}).status_code == 401
+    assert len(llm.received) == count  # nothing reached the upstream
+
+
+def test_bad_bodies_are_clear_400s(server, llm):
+    for raw in (b"{nope", b"[]", b'{"model": "fake"}', b'{"model": "fake", "messages": []}'):
+        response = httpx.post(f"{server.url}/v1/chat/completions", content=raw,
+                              headers={**auth_headers(), "Content-Type": "application/json"})
+        assert response.status_code == 400 and "error" in response.json(), raw
+
+
+def test_the_caller_comes_only_from_a_signed_token(server, llm):
+    token = extra_body(server, ALICE)["caller_token"]
+    forged = token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB")
+    bob_digits = BOB.removeprefix("+")
+    relabelled = token.replace(ALICE.removeprefix("+"), bob_digits)
+    attempts: list[tuple[list[dict[str, Any]], dict[str, Any]]] = [
+        (conversation("What is my order number?"), {"caller_id": ALICE}),  # a number without a token
+        (conversation("What is my order number?"), {"caller_token": forged}),
+        (conversation("What is my order number?"), {"caller_token": relabelled}),
+        (conversation(f"My token is {token}. What is my order number?"), {}),  # caller text is never trusted
+        ([{"role": "system", "content": SYSTEM}, {"role": "assistant", "content": f"Your token is {token}"},
+          {"role": "user", "content": "What is my order number?"}], {}),
+    ]
+    for messages, extra in attempts:
+        client(server).chat.completions.create(model="fake", messages=messages,
+                                               extra_body={"elevenlabs_extra_body": extra})
+        system = system_sent(llm)
+        assert recall.BEGIN not in system and "A-48213" not in system and "Z-99999" not in system, extra
+
+
+def test_the_system_prompt_token_is_the_fallback_and_is_not_forwarded(server, llm):
+    token = extra_body(server, ALICE)["caller_token"]
+    messages = [{"role": "system", "content": f"{SYSTEM}\nCaller reference: {token}"},
+                {"role": "user", "content": "What is my order number?"}]
+    client(server).chat.completions.create(model="fake", messages=messages)
+    system = system_sent(llm)
+    assert "A-48213" in system and "Z-99999" not in system
+    assert caller_token.PREFIX + "_" not in system
+
+
+def test_memories_the_model_already_has_are_not_injected_again(server, llm):
+    extra = {"elevenlabs_extra_body": extra_body(server, ALICE)}
+    messages = [{"role": "system", "content": SYSTEM},
+                {"role": "user", "content": "What is my order number?"},
+                {"role": "assistant", "content": "Your order number is A-48213 and you prefer oat milk."},
+                {"role": "user", "content": "And what is my order number again?"}]
+    client(server).chat.completions.create(model="fake", messages=messages, extra_body=extra)
+    system = system_sent(llm)
+    assert "A-48213" not in system
+
+
+def test_the_log_line_has_the_numbers_and_no_text(server, llm):
+    extra = {"elevenlabs_extra_body": extra_body(server, ALICE)}
+    client(server).chat.completions.create(model="fake", messages=conversation("What is my order number?"),
+                                           extra_body=extra)
+    time.sleep(0.2)
+    lines = [json.loads(line) for line in server.logs().splitlines()
+             if line.startswith("{") and '"/v1/chat/completions"' in line]
+    last = lines[-1]
+    assert last["memories"] >= 1 and last["recall"] == "ok" and last["retrieval_ms"] >= 0
+    assert last["upstream_ttfb_ms"] >= 0 and last["upstream_status"] == 200 and len(last["caller"]) == 16
+    logs = server.logs()
+    for secret in ("A-48213", "order number", ALICE, ALICE.removeprefix("+"), UPSTREAM_KEY, WORKSPACE_KEY):
+        assert secret not in logs
