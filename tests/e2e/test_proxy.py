@@ -4,6 +4,8 @@ ElevenLabs' Custom LLM caller, and a fake upstream LLM on 127.0.0.1 that records
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -230,3 +232,27 @@ def test_the_log_line_has_the_numbers_and_no_text(server, llm):
     logs = server.logs()
     for secret in ("A-48213", "order number", ALICE, ALICE.removeprefix("+"), UPSTREAM_KEY, WORKSPACE_KEY):
         assert secret not in logs
+
+
+def test_agentic_memory_proxy_runs_the_proxy_alone_on_the_same_data(server, llm):
+    alone = Server(server.data_dir, env=server.env)
+    command = [str(Path(sys.executable).with_name("agentic-memory")), "proxy", "--port", str(alone.port)]
+    with alone.log_path.open("ab") as log:
+        process = subprocess.Popen(command, env=alone.env, cwd=server.data_dir.parent, stdout=log, stderr=log)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{alone.url}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline and process.poll() is None, alone.logs()[-2000:]
+                time.sleep(0.1)
+        client(alone).chat.completions.create(model="fake", messages=conversation("What is my order number?"),
+                                              extra_body={"elevenlabs_extra_body": extra_body(server, ALICE)})
+        assert "A-48213" in system_sent(llm)
+        for path in ("/client-data", "/post-call", "/retrieve"):  # nothing but the proxy
+            assert httpx.post(f"{alone.url}{path}", json={}, headers=auth_headers()).status_code == 404
+    finally:
+        process.terminate()
+        process.wait(timeout=30)

@@ -178,3 +178,9 @@ def test_an_unreachable_upstream_is_a_502_and_a_missing_one_a_503(tmp_path):
                                    json={"model": "m", "messages": [{"role": "user", "content": "hi"}]})
         deps.close()
         assert response.status_code == status and "error" in response.json()
+
+
+def test_client_data_says_nothing_of_the_proxy_when_it_is_off(client):
+    # An agent that has not allowed the custom_llm_extra_body override fails to start if it gets one.
+    answer = client.post("/client-data", json={"caller_id": CALLER}, headers=auth_headers()).json()
+    assert "custom_llm_extra_body" not in answer and "caller_token" not in answer["dynamic_variables"]
