@@ -104,7 +104,7 @@ class Recaller:
         future = self.pool().submit(self._lookup, caller, text, deadline)
         try:
             hits = await asyncio.wait_for(asyncio.wrap_future(future), timeout=self.budget)
-        except TimeoutError:
+        except (TimeoutError, Expired):  # Expired: the lookup saw the deadline a moment before the loop did
             future.cancel()  # never starts if still queued; if running, stops at its next checkpoint
             return Recall("", 0, "timeout", _ms(started))
         except Exception as exc:  # noqa: BLE001 - memory must never break the reply: forward unenriched
