@@ -187,7 +187,7 @@ def run(*, secs: float = 8.0, concurrency: int = 8, log: Callable[[str], None] =
                 callers = list(extras)
                 proxy_headers = {"Authorization": f"Bearer {server.workspace_key}"}
                 targets = {
-                    "direct": (f"{fake_url}/chat/completions", lambda n: _body(None), {}),
+                    "direct": (f"{fake_url}/chat/completions", lambda _: _body(None), {}),
                     "proxy": (f"{server.url}/v1/chat/completions",
                               lambda n: _body(extras[callers[n % len(callers)]]), proxy_headers)}
                 log(f"   side by side at c={concurrency} for {secs} s")
@@ -270,9 +270,9 @@ def targets(result: dict[str, Any]) -> list[tuple[str, float | None, float, str]
     direct, proxied = normal.get("direct", {}), normal.get("proxy", {})
     return [
         ("proxy: added time to first byte p50 ≤ 15 ms", normal.get("added_p50_ms"), 15.0,
-         f"c={c}, proxy {proxied.get('p50')} − direct {direct.get('p50')} ms, same run"),
+         f"c={c}, proxy {proxied.get('p50')} - direct {direct.get('p50')} ms, same run"),
         ("proxy: added time to first byte p99 ≤ 50 ms", normal.get("added_p99_ms"), 50.0,
-         f"c={c}, proxy {proxied.get('p99')} − direct {direct.get('p99')} ms, same run"),
+         f"c={c}, proxy {proxied.get('p99')} - direct {direct.get('p99')} ms, same run"),
         (f"proxy, memory forced slow: time to first byte p99 ≤ budget ({budget} ms) + 10 ms", slow.get("p99"),
          budget + 10.0, f"c={c}; max {slow.get('max')} ms; {slow.get('n')} answered, {slow.get('errors')} errors"),
     ]

@@ -35,9 +35,11 @@ def test_the_block_is_delimited_dated_capped_and_empty_when_there_is_nothing():
     assert recall.block([]) == ""
     block = recall.block([(DAY, "Prefers oat milk"), (DAY, "x" * 5000)] + [(DAY, f"fact {i}") for i in range(20)])
     lines = block.split("\n")
-    assert lines[0] == recall.BEGIN and lines[-1] == recall.END
+    assert lines[0] == recall.BEGIN
+    assert lines[-1] == recall.END
     assert lines[1] == "- (2026-01-14) Prefers oat milk"
-    assert len(lines) - 2 <= recall.MAX_MEMORIES and len(block) <= recall.BLOCK_LIMIT
+    assert len(lines) - 2 <= recall.MAX_MEMORIES
+    assert len(block) <= recall.BLOCK_LIMIT
 
 
 def test_the_block_goes_into_the_first_system_message_whatever_its_shape():

@@ -77,7 +77,7 @@ class Relay(Response):
         self.upstream = upstream
         self.payload = payload
 
-    async def __call__(self, scope: Any, receive: Receive, send: Send) -> None:  # type: ignore[override]
+    async def __call__(self, scope: Any, receive: Receive, send: Send) -> None:
         relay = asyncio.ensure_future(self._relay(scope, send))
         watch = asyncio.ensure_future(_disconnected(receive))
         try:
@@ -88,8 +88,10 @@ class Relay(Response):
             await asyncio.gather(relay, watch, return_exceptions=True)
         if watch.done() and not watch.cancelled() and not relay.done():
             annotate(client_disconnected=True)
-        elif relay.done() and not relay.cancelled() and relay.exception() is not None:
-            raise relay.exception()  # type: ignore[misc]
+            return
+        error = relay.exception() if relay.done() and not relay.cancelled() else None
+        if error is not None:
+            raise error
 
     async def _relay(self, scope: Any, send: Send) -> None:
         client = self.upstream.client()
@@ -243,6 +245,6 @@ def create_proxy_app(deps: Deps) -> FastAPI:
     async def health() -> JSONResponse:
         return JSONResponse({"status": "ok", "upstream": "set" if deps.settings.upstream_url else "unset"})
 
-    app.add_middleware(RequestMiddleware, limits={PATH: MAX_BYTES},  # type: ignore[arg-type]
+    app.add_middleware(RequestMiddleware, limits={PATH: MAX_BYTES},
                        default_limit=deps.settings.max_request_bytes)
     return app
