@@ -161,6 +161,12 @@ async def _load(targets: dict[str, tuple[str, Callable[[int], dict[str, Any]], d
                    "max": round(max(v), 2), "mean": round(statistics.fmean(v), 2)} for name, v in samples.items() if v}
 
 
+def _cpu_secs(pid: int) -> float:
+    """User + system CPU time of a process so far (its threads included)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _log_stats(log_path: Path) -> dict[str, Any]:
     lines = [json.loads(line) for line in log_path.read_text(errors="replace").splitlines()
              if line.startswith("{") and '"/v1/chat/completions"' in line]
@@ -190,6 +196,13 @@ def run(*, secs: float = 8.0, concurrency: int = 8, log: Callable[[str], None] =
                     "direct": (f"{fake_url}/chat/completions", lambda _: _body(None), {}),
                     "proxy": (f"{server.url}/v1/chat/completions",
                               lambda n: _body(extras[callers[n % len(callers)]]), proxy_headers)}
+                log(f"   side by side at c=1 for {secs / 2} s (and the server's CPU time per proxied request)")
+                cpu = _cpu_secs(server.pid)
+                single = asyncio.run(_load(targets, concurrency=1, secs=secs / 2, warmup=0.0))
+                single["server_cpu_ms_per_request"] = round(
+                    (_cpu_secs(server.pid) - cpu) * 1000 / (single["proxy"]["n"] + single["proxy"]["errors"]), 2)
+                single["added_p50_ms"] = round(single["proxy"]["p50"] - single["direct"]["p50"], 2)
+                result["single"] = single
                 log(f"   side by side at c={concurrency} for {secs} s")
                 normal = asyncio.run(_load(targets, concurrency=concurrency, secs=secs))
                 normal["added_p50_ms"] = round(normal["proxy"]["p50"] - normal["direct"]["p50"], 2)
@@ -223,10 +236,15 @@ def _slow(data_dir: Path, fake_url: str, keys: tuple[str, str], extras: dict[str
         except RuntimeError as exc:
             raise RuntimeError(f"{exc}: {log_path.read_text(errors='replace')[-2000:]}") from None
         callers = list(extras)
-        targets = {"proxy": (f"http://127.0.0.1:{port}/v1/chat/completions",
+        targets = {"direct": (f"{fake_url}/chat/completions", lambda _: _body(None), {}),
+                   "proxy": (f"http://127.0.0.1:{port}/v1/chat/completions",
                              lambda n: _body(extras[callers[n % len(callers)]]),
                              {"Authorization": f"Bearer {keys[0]}"})}
-        slow = asyncio.run(_load(targets, concurrency=concurrency, secs=secs))["proxy"]
+        both = asyncio.run(_load(targets, concurrency=concurrency, secs=secs))
+        slow = both["proxy"]
+        slow["direct"] = both["direct"]
+        slow["added_p50_ms"] = round(slow["p50"] - both["direct"]["p50"], 2)
+        slow["added_p99_ms"] = round(slow["p99"] - both["direct"]["p99"], 2)
     finally:
         _stop(process)
     slow["server"] = _log_stats(log_path)

@@ -3,6 +3,7 @@ unenriched within its budget, without leaving abandoned lookups running."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 import time
@@ -20,6 +21,7 @@ from agentic_memory.domain import recall
 from agentic_memory.elevenlabs import builders
 from agentic_memory.fake_llm import FakeLLM
 from agentic_memory.http.app import create_app
+from agentic_memory.services.proxy import RECALL_THREADS, Recaller
 from agentic_memory.testing import HashEmbedder
 from tests.conftest import make_settings
 from tests.security.conftest import auth_headers, free_port, signed_headers
@@ -140,24 +142,33 @@ def test_a_slow_store_is_left_behind_at_the_budget(served, llm):
     assert recall.BEGIN not in llm.received[-1].body["messages"][0]["content"]
 
 
-def test_an_abandoned_lookup_stops_before_its_next_step_and_queued_ones_never_start(served):
-    url, deps = served
-    extra = token(url)
-    ask(url, extra)
-    embedder, store = deps.embedder, deps.store
-    embedder.delay = 0.6  # type: ignore[attr-defined]
-    embeds, dense = embedder.calls, store.dense_calls  # type: ignore[attr-defined]
-    results: list[float] = []
-    threads = [threading.Thread(target=lambda: results.append(ask(url, extra)[0])) for _ in range(5)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=10)
-    assert len(results) == 5
-    assert max(results) < (BUDGET_MS + 150) / 1000, results
-    time.sleep(1.0)  # long enough for any lookup still running to reach its next step
-    assert embedder.calls - embeds == 2  # type: ignore[attr-defined]  # the two recall threads; three never ran
-    assert store.dense_calls == dense  # type: ignore[attr-defined]  # past the deadline: no search after the embed
+def test_abandoned_lookups_stop_before_their_next_step_queued_ones_never_start_and_stuck_memory_is_skipped(served):
+    _, deps = served
+    embedder = SlowEmbedder()
+    embedder.delay = 1.0
+    recaller = Recaller(deps.store, embedder, budget_ms=BUDGET_MS, default_region="US")
+    messages = [{"role": "user", "content": "What is my order number again?"}]
+    store = deps.store
+    dense = store.dense_calls  # type: ignore[attr-defined]
+
+    async def turns(n: int) -> list[Any]:
+        return list(await asyncio.gather(*(recaller.recall(CALLER, messages) for _ in range(n))))
+
+    try:
+        started = time.monotonic()
+        results = asyncio.run(turns(RECALL_THREADS + 2))
+        assert time.monotonic() - started < (BUDGET_MS + 100) / 1000
+        assert {r.status for r in results} == {"timeout"}
+        # Memory is stuck now: the next turn does not wait the budget again.
+        again = asyncio.run(turns(1))[0]
+        assert again.status == "stuck"
+        assert again.ms < 5
+        time.sleep(1.2)  # the running lookups finish their embedding and reach their next checkpoint
+        assert embedder.calls == RECALL_THREADS  # the two queued lookups never started
+        assert store.dense_calls == dense  # type: ignore[attr-defined]  # nor did any search after the deadline
+        assert asyncio.run(turns(1))[0].status == "timeout"  # not stuck any more: lookups are tried again
+    finally:
+        recaller.close()
 
 
 def test_a_failing_store_forwards_unenriched(served, llm):
