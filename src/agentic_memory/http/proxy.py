@@ -55,7 +55,7 @@ class Upstream:
         self._client: httpx.AsyncClient | None = None
 
     def client(self) -> httpx.AsyncClient:
-        if self._client is None:  # made inside the server's event loop, on first use
+        if self._client is None:  # made inside the server's event loop
             self._client = httpx.AsyncClient(
                 limits=httpx.Limits(max_connections=256, max_keepalive_connections=64, keepalive_expiry=60),
                 # read: the longest silence allowed between two chunks of a model's answer
@@ -184,6 +184,8 @@ def proxy_router(deps: Deps, require_key: Callable[..., Awaitable[None]]) -> API
 
     @asynccontextmanager
     async def lifespan(_: Any) -> AsyncIterator[None]:
+        if upstream.url:
+            upstream.client()  # now, not on the first call: building it (TLS context) takes ~0.1-0.7 s
         yield
         await upstream.aclose()
         recaller.close()
