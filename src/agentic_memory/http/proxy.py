@@ -34,8 +34,20 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 BODY_DOC = {"requestBody": {"required": True, "content": {"application/json": {"schema": {
-    "type": "object", "description": "An OpenAI chat-completions request, as ElevenLabs' Custom LLM sends it; "
-    "`elevenlabs_extra_body.caller_token` names the caller", "additionalProperties": True}}}}}
+    "type": "object", "required": ["messages"], "additionalProperties": True,
+    "description": "An OpenAI chat-completions request, as ElevenLabs' Custom LLM sends it; every field but "
+                   "`elevenlabs_extra_body` is forwarded as is",
+    "properties": {
+        "model": {"type": "string"},
+        "stream": {"type": "boolean"},
+        "messages": {"type": "array", "minItems": 1, "items": {
+            "type": "object", "required": ["role"], "additionalProperties": True,
+            "properties": {"role": {"type": "string", "enum": ["system", "developer", "user", "assistant", "tool"]},
+                           "content": {"type": ["string", "array", "null"]}}}},
+        "elevenlabs_extra_body": {
+            "type": "object", "additionalProperties": True,
+            "description": "ElevenLabs' copy of our /client-data `custom_llm_extra_body`",
+            "properties": {"caller_id": {"type": "string"}, "caller_token": {"type": "string"}}}}}}}}}
 
 
 def _error(status: int, message: str) -> JSONResponse:
