@@ -28,7 +28,7 @@ from agentic_memory.services.proxy import Recaller, caller_hash, identify, scrub
 log = logging.getLogger(__name__)
 PATH = "/v1/chat/completions"
 MAX_BYTES = 8 * 1024 * 1024  # ElevenLabs resends the whole conversation (and its tools) every turn
-RELAYED_HEADERS = ("content-type", "cache-control", "retry-after")
+RELAYED_HEADERS = ("content-type", "content-encoding", "cache-control", "retry-after")  # raw bytes + their encoding
 RELAYED_PREFIXES = ("x-ratelimit-", "openai-")
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
