@@ -8,7 +8,6 @@ included; errors with their status). A client that hangs up cancels the upstream
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from contextlib import asynccontextmanager
@@ -22,10 +21,12 @@ from fastapi.responses import JSONResponse, Response
 from agentic_memory.bootstrap import Deps
 from agentic_memory.domain import caller_token, recall
 from agentic_memory.errors import InvalidInput
+from agentic_memory.http.auth import WorkspaceKey
+from agentic_memory.http.errors import error_response, install_error_handlers
+from agentic_memory.http.middleware import RequestMiddleware
 from agentic_memory.logs import annotate
 from agentic_memory.services.proxy import Recaller, caller_hash, identify, scrub_tokens
 
-log = logging.getLogger(__name__)
 PATH = "/v1/chat/completions"
 MAX_BYTES = 8 * 1024 * 1024  # ElevenLabs resends the whole conversation (and its tools) every turn
 RELAYED_HEADERS = ("content-type", "content-encoding", "cache-control", "retry-after")  # raw bytes + their encoding
@@ -48,10 +49,6 @@ BODY_DOC = {"requestBody": {"required": True, "content": {"application/json": {"
             "type": "object", "additionalProperties": True,
             "description": "ElevenLabs' copy of our /client-data `custom_llm_extra_body`",
             "properties": {"caller_id": {"type": "string"}, "caller_token": {"type": "string"}}}}}}}}}
-
-
-def _error(status: int, message: str) -> JSONResponse:
-    return JSONResponse({"error": message}, status_code=status)
 
 
 class Upstream:
@@ -113,11 +110,11 @@ class Relay(Response):
             response = await client.send(request, stream=True)
         except httpx.TimeoutException:
             annotate(upstream_error="timeout")
-            await _error(504, "upstream LLM timed out")(scope, _no_receive, send)
+            await error_response(504, "upstream LLM timed out")(scope, _no_receive, send)
             return
         except httpx.HTTPError as exc:
             annotate(upstream_error=exc.__class__.__name__)
-            await _error(502, "upstream LLM unreachable")(scope, _no_receive, send)
+            await error_response(502, "upstream LLM unreachable")(scope, _no_receive, send)
             return
         try:
             await self._answer(scope, response, started, send)
@@ -142,7 +139,7 @@ class Relay(Response):
                     body += chunk
             except httpx.HTTPError as exc:
                 annotate(upstream_error=exc.__class__.__name__)
-                await _error(502, "upstream LLM answer broken off")(scope, _no_receive, send)
+                await error_response(502, "upstream LLM answer broken off")(scope, _no_receive, send)
                 return
             headers.append((b"content-length", str(len(body)).encode()))
             await send({"type": "http.response.start", "status": response.status_code, "headers": headers})
@@ -183,10 +180,11 @@ def _parse(raw: bytes) -> dict[str, Any]:
     return body
 
 
-def proxy_router(deps: Deps, require_key: Callable[..., Awaitable[None]]) -> APIRouter:
-    """The proxy's route; `require_key` is the app's workspace-key dependency (sent by ElevenLabs as the
-    Custom LLM's `Authorization: Bearer` secret)."""
+def proxy_router(deps: Deps) -> APIRouter:
+    """The proxy's route, authenticated by the workspace key (ElevenLabs sends it as the Custom LLM's
+    `Authorization: Bearer` secret)."""
     settings = deps.settings
+    require_key = WorkspaceKey(settings.workspace_keys)
     api_key = settings.upstream_api_key.get_secret_value() if settings.upstream_api_key else ""
     upstream = Upstream(settings.upstream_url, api_key, settings.upstream_model)
     recaller = Recaller(deps.store, deps.embedder, budget_ms=settings.proxy_budget_ms,
@@ -208,7 +206,7 @@ def proxy_router(deps: Deps, require_key: Callable[..., Awaitable[None]]) -> API
                  summary="Memory proxy: ElevenLabs' Custom LLM (OpenAI chat completions, streamed or not)")
     async def chat_completions(request: Request) -> Response:
         if not upstream.url:
-            return _error(503, "the memory proxy is off: set AGENTIC_MEMORY_UPSTREAM_URL")
+            return error_response(503, "the memory proxy is off: set AGENTIC_MEMORY_UPSTREAM_URL")
         body = _parse(await request.body())
         caller = identify(body, keys, now=time.time())
         messages = scrub_tokens(body["messages"])
@@ -229,36 +227,15 @@ def proxy_router(deps: Deps, require_key: Callable[..., Awaitable[None]]) -> API
 def create_proxy_app(deps: Deps) -> FastAPI:
     """The proxy alone (`agentic-memory proxy`): the chat-completions route and `/health`, nothing else."""
     from agentic_memory import __version__
-    from agentic_memory.errors import Unauthorized
-    from agentic_memory.http.app import _key_matches, _presented_key
-    from agentic_memory.http.middleware import RequestMiddleware
 
-    workspace_keys = deps.settings.workspace_keys
-
-    async def require_key(request: Request) -> None:
-        if not _key_matches(_presented_key(request), workspace_keys):
-            raise Unauthorized("missing or invalid workspace key (Authorization: Bearer)")
-
-    app = FastAPI(title="AgenticMemory proxy", version=__version__)
-    app.include_router(proxy_router(deps, require_key))
-
-    @app.exception_handler(Unauthorized)
-    async def _unauthorized(_: Request, exc: Exception) -> JSONResponse:
-        return JSONResponse({"error": str(exc)}, status_code=401, headers={"WWW-Authenticate": "Bearer"})
-
-    @app.exception_handler(InvalidInput)
-    async def _invalid(_: Request, exc: Exception) -> JSONResponse:
-        return _error(400, str(exc))
-
-    @app.exception_handler(Exception)
-    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
-        log.error("unhandled error", exc_info=exc)
-        return _error(500, "internal error")
+    app = FastAPI(title="AgenticMemory proxy", version=__version__,
+                  description="ElevenLabs' Custom LLM with the caller's memories injected on every turn.")
+    install_error_handlers(app)
+    app.include_router(proxy_router(deps))
 
     @app.get("/health", summary="Liveness (no auth)")
     async def health() -> JSONResponse:
         return JSONResponse({"status": "ok", "upstream": "set" if deps.settings.upstream_url else "unset"})
 
-    app.add_middleware(RequestMiddleware, limits={PATH: MAX_BYTES},
-                       default_limit=deps.settings.max_request_bytes)
+    app.add_middleware(RequestMiddleware, limits={PATH: MAX_BYTES}, default_limit=deps.settings.max_request_bytes)
     return app
