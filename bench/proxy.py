@@ -102,14 +102,20 @@ def _seed(url: str, hmac_key: str, workspace_key: str) -> dict[str, dict[str, st
     return extras
 
 
-def _body(extra: dict[str, str] | None) -> dict[str, Any]:
+QUESTIONS = ("What was my order number again, and when is my cleaning?", "Which milk do I usually take?",
+             "Who is my dentist?", "Can you check my last order for me?", "When was my appointment again?",
+             "I want to change something about my order.", "Do you remember what I told you last time?")
+
+
+def _body(extra: dict[str, str] | None, n: int = 0) -> dict[str, Any]:
+    """A turn as ElevenLabs sends it; request `n` has its own utterance, so no cache can answer for it."""
     body: dict[str, Any] = {
         "model": "fake", "stream": True, "temperature": 0.5, "max_tokens": 200, "tools": TOOLS,
         "messages": [{"role": "system", "content": SYSTEM},
                      {"role": "assistant", "content": "Hi, thanks for calling Example Dental. How can I help?"},
                      {"role": "user", "content": "Hi, I'd like to check on my order."},
                      {"role": "assistant", "content": "Of course. Could you tell me a little more?"},
-                     {"role": "user", "content": "What was my order number again, and when is my cleaning?"}]}
+                     {"role": "user", "content": f"{QUESTIONS[n % len(QUESTIONS)]} (turn {n})"}]}
     if extra is not None:
         body["elevenlabs_extra_body"] = extra
     return body
@@ -193,12 +199,15 @@ def run(*, secs: float = 8.0, concurrency: int = 8, log: Callable[[str], None] =
                 callers = list(extras)
                 proxy_headers = {"Authorization": f"Bearer {server.workspace_key}"}
                 targets = {
-                    "direct": (f"{fake_url}/chat/completions", lambda _: _body(None), {}),
+                    "direct": (f"{fake_url}/chat/completions", lambda n: _body(None, n), {}),
                     "proxy": (f"{server.url}/v1/chat/completions",
-                              lambda n: _body(extras[callers[n % len(callers)]]), proxy_headers)}
+                              lambda n: _body(extras[callers[n % len(callers)]], n), proxy_headers),
+                    # no caller token: the proxy's relay alone, without recall
+                    "relay": (f"{server.url}/v1/chat/completions", lambda n: _body(None, n), proxy_headers)}
                 log(f"   side by side at c=1 for {secs / 2} s (and the server's CPU time per proxied request)")
                 cpu = _cpu_secs(server.pid)
-                single = asyncio.run(_load(targets, concurrency=1, secs=secs / 2, warmup=0.0))
+                pair = {name: targets[name] for name in ("direct", "proxy")}
+                single = asyncio.run(_load(pair, concurrency=1, secs=secs / 2, warmup=0.5))
                 single["server_cpu_ms_per_request"] = round(
                     (_cpu_secs(server.pid) - cpu) * 1000 / (single["proxy"]["n"] + single["proxy"]["errors"]), 2)
                 single["added_p50_ms"] = round(single["proxy"]["p50"] - single["direct"]["p50"], 2)
@@ -207,6 +216,7 @@ def run(*, secs: float = 8.0, concurrency: int = 8, log: Callable[[str], None] =
                 normal = asyncio.run(_load(targets, concurrency=concurrency, secs=secs))
                 normal["added_p50_ms"] = round(normal["proxy"]["p50"] - normal["direct"]["p50"], 2)
                 normal["added_p99_ms"] = round(normal["proxy"]["p99"] - normal["direct"]["p99"], 2)
+                normal["relay_added_p50_ms"] = round(normal["relay"]["p50"] - normal["direct"]["p50"], 2)
                 normal["server"] = _log_stats(server.log_path)
                 normal["rss_mb"] = server.rss()
                 result["normal"] = normal
@@ -236,9 +246,9 @@ def _slow(data_dir: Path, fake_url: str, keys: tuple[str, str], extras: dict[str
         except RuntimeError as exc:
             raise RuntimeError(f"{exc}: {log_path.read_text(errors='replace')[-2000:]}") from None
         callers = list(extras)
-        targets = {"direct": (f"{fake_url}/chat/completions", lambda _: _body(None), {}),
+        targets = {"direct": (f"{fake_url}/chat/completions", lambda n: _body(None, n), {}),
                    "proxy": (f"http://127.0.0.1:{port}/v1/chat/completions",
-                             lambda n: _body(extras[callers[n % len(callers)]]),
+                             lambda n: _body(extras[callers[n % len(callers)]], n),
                              {"Authorization": f"Bearer {keys[0]}"})}
         both = asyncio.run(_load(targets, concurrency=concurrency, secs=secs))
         slow = both["proxy"]
@@ -301,11 +311,21 @@ def markdown(result: dict[str, Any]) -> list[str]:
     lines = ["", "## 5. Memory proxy (Custom LLM)", "", (__doc__ or "").split("\n\n", 1)[1].strip(), "",
              "| run | requests | errors | TTFB p50 ms | TTFB p99 ms | max ms |", "|---|---:|---:|---:|---:|---:|"]
     for name, row in (("fake LLM directly", normal["direct"]), ("through the proxy", normal["proxy"]),
+                      ("through the proxy, no caller token (relay only)", normal["relay"]),
+                      ("fake LLM directly, beside the slow run", slow["direct"]),
                       ("through the proxy, memory forced slow", slow)):
         lines.append(f"| {name} | {row['n']} | {row['errors']} | {row['p50']} | {row['p99']} | {row['max']} |")
+    single = result.get("single") or {}
+    if single:
+        lines.append(f"| c=1: fake LLM directly / through the proxy | {single['direct']['n']} / "
+                     f"{single['proxy']['n']} | 0 | {single['direct']['p50']} / {single['proxy']['p50']} | "
+                     f"{single['direct']['p99']} / {single['proxy']['p99']} | – |")
     server = normal["server"]
     lines += ["", (f"Added by the proxy at c={result['concurrency']}: p50 **{normal['added_p50_ms']} ms**, p99 "
-                   f"**{normal['added_p99_ms']} ms**. Server side (its log lines): recall outcomes {server['recall']}, "
+                   f"**{normal['added_p99_ms']} ms** (relay alone, no recall: p50 {normal['relay_added_p50_ms']} ms); "
+                   f"at c=1: p50 {single.get('added_p50_ms')} ms, the server spending "
+                   f"{single.get('server_cpu_ms_per_request')} ms of CPU per proxied turn. "
+                   f"Server side (its log lines): recall outcomes {server['recall']}, "
                    f"retrieval p50 {server['retrieval_p50_ms']} ms, p99 {server['retrieval_p99_ms']} ms, "
                    f"{server['memories_mean']} memories injected on average; slow run: {slow['server']['recall']}. "
                    f"Budget {result['budget_ms']} ms (`AGENTIC_MEMORY_PROXY_BUDGET_MS`).")]

@@ -233,7 +233,7 @@ def test_memories_the_model_already_has_are_not_injected_again(server, llm):
 
 def test_the_log_line_has_the_numbers_and_no_text(server):
     extra = {"elevenlabs_extra_body": extra_body(server, ALICE)}
-    client(server).chat.completions.create(model="fake", messages=conversation("What is my order number?"),
+    client(server).chat.completions.create(model="fake", messages=conversation("Tell me my order number?"),
                                            extra_body=extra)
     time.sleep(0.2)
     lines = [json.loads(line) for line in server.logs().splitlines()

@@ -32,6 +32,10 @@ CANDIDATES = 10  # searched; the block keeps the best MAX_MEMORIES the model doe
 # retrieval p50 220 ms with 2 threads, 81 ms with 8).
 RECALL_THREADS = 8
 STUCK_LIMIT = RECALL_THREADS // 2
+# ElevenLabs calls the LLM again, with the same latest utterance, after every tool result (and when a turn
+# is retried): the same caller and query within this long get the memories just found, at no cost.
+REPEAT_SECS = 120.0
+REPEAT_ENTRIES = 2048
 
 
 class Expired(Exception):
@@ -42,7 +46,7 @@ class Expired(Exception):
 class Recall:
     block: str  # "" when nothing is injected
     injected: int
-    status: str  # ok | none | no_caller | no_query | new_caller | timeout | stuck | error
+    status: str  # ok | repeat | none | no_caller | no_query | new_caller | timeout | stuck | error
     ms: float
 
 
@@ -90,6 +94,7 @@ class Recaller:
         self._pool: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
         self._stuck = 0  # lookups past their deadline and still running
+        self._recent: dict[tuple[str, str], tuple[float, list[tuple[Any, str]]]] = {}  # only touched on the loop
 
     def pool(self) -> ThreadPoolExecutor:
         if self._pool is None:
@@ -108,6 +113,9 @@ class Recaller:
         text = recall.query(messages)
         if not text:
             return Recall("", 0, "no_query", 0.0)
+        hits = self._repeat(caller, text, started)
+        if hits is not None:
+            return self._result(hits, messages, started, "repeat")
         if self._stuck >= STUCK_LIMIT:
             # Lookups abandoned at their deadline are still inside the store: memory is stuck right now,
             # so waiting the budget again would only delay the reply. Skip until one of them returns.
@@ -125,11 +133,27 @@ class Recaller:
             return Recall("", 0, "error", _ms(started))
         if hits is None:
             return Recall("", 0, "new_caller", _ms(started))
+        if len(self._recent) >= REPEAT_ENTRIES:
+            del self._recent[next(iter(self._recent))]  # the oldest
+        self._recent[(caller, text)] = (started + REPEAT_SECS, hits)
+        return self._result(hits, messages, started, "ok")
+
+    def _repeat(self, caller: str, text: str, now: float) -> list[tuple[Any, str]] | None:
+        entry = self._recent.get((caller, text))
+        if entry is None:
+            return None
+        if entry[0] < now:
+            del self._recent[(caller, text)]
+            return None
+        return entry[1]
+
+    @staticmethod
+    def _result(hits: list[tuple[Any, str]], messages: Sequence[Any], started: float, status: str) -> Recall:
         known = recall.context_words(messages)
         fresh = [(created, text) for created, text in hits if not recall.already_known(text, known)]
         block = recall.block(fresh)
         injected = block.count("\n- ") if block else 0
-        return Recall(block, injected, "ok" if injected else "none", _ms(started))
+        return Recall(block, injected, status if injected else "none", _ms(started))
 
     def _count_stuck(self, future: Future[Any]) -> None:
         with self._lock:
