@@ -2,17 +2,20 @@
 
 A fake OpenAI-compatible LLM (`agentic_memory.fake_llm`, its own process) answers streamed completions at
 once. The real server (`serve`, its own process, the ONNX model, callers seeded through signed webhooks)
-proxies to it. A closed loop of `c` clients (this process, httpx) alternates every request between the
-fake directly and the proxy, same body, so both see the same noise: the added time to first byte is the
-difference of the two, percentile by percentile. Then the same load against a server whose memory store
-sleeps 2 s per search (`--serve-slow`, this file run as a server): every request must still be answered,
-unenriched, within the budget.
+proxies to it. A closed loop of `c` clients (this process, httpx) sends each request, in turn, to the fake
+directly, to the proxy for a seeded caller, and to the proxy without a caller token (its relay alone),
+every turn with its own utterance, so all three see the same noise: the added time to first byte (to the
+first body chunk) is the difference, percentile by percentile. The c=1 row also gives the server's CPU
+time per proxied turn (from /proc). Then the same load against a server whose memory store sleeps 2 s
+per search (`--serve-slow`, this file run as a server), beside the fake directly: every request must
+still be answered, unenriched, within the budget.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import os
 import statistics
@@ -145,10 +148,14 @@ async def _load(targets: dict[str, tuple[str, Callable[[int], dict[str, Any]], d
         start = time.perf_counter()
         end = start + warmup + secs
 
+        turns = itertools.count()  # one sequence for all clients: every request its own utterance
+
         async def worker(k: int) -> None:
-            n = k
+            step = k
             while time.perf_counter() < end:
-                name = names[n % len(names)]
+                name = names[step % len(names)]
+                step += 1
+                n = next(turns)
                 url, body, headers = targets[name]
                 try:
                     value = await _ttfb(client, url, body(n), headers)
@@ -158,7 +165,6 @@ async def _load(targets: dict[str, tuple[str, Callable[[int], dict[str, Any]], d
                     value = None
                 if value is not None and time.perf_counter() - start > warmup:
                     samples[name].append(value)
-                n += 1
 
         await asyncio.gather(*(worker(k) for k in range(concurrency)))
     if first_error:
