@@ -220,3 +220,19 @@ def test_client_data_says_nothing_of_the_proxy_when_it_is_off(client):
     answer = client.post("/client-data", json={"caller_id": CALLER}, headers=auth_headers()).json()
     assert "custom_llm_extra_body" not in answer
     assert "caller_token" not in answer["dynamic_variables"]
+
+
+def test_the_upstream_model_setting_overrides_elevenlabs_model(tmp_path, llm):
+    from fastapi.testclient import TestClient
+
+    settings = make_settings(tmp_path / "data", upstream_url=llm.url, upstream_model="fake-override",
+                             upstream_api_key="sk-upstream-override-0123456789")
+    deps = build(settings, embedder=HashEmbedder(), with_worker=False)
+    with TestClient(create_app(deps)) as client:
+        response = client.post("/v1/chat/completions", headers=auth_headers(),
+                               json={"model": "eleven-model", "messages": [{"role": "user", "content": "hi"}]})
+    deps.close()
+    assert response.status_code == 200
+    assert response.json()["choices"][0]["message"]["content"] == "Hello from the fake model."
+    assert llm.received[-1].body["model"] == "fake-override"
+    assert llm.received[-1].headers["authorization"] == "Bearer sk-upstream-override-0123456789"
