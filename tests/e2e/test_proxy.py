@@ -70,8 +70,24 @@ def conversation(question: str) -> list[dict[str, Any]]:
             {"role": "user", "content": question}]
 
 
+CLIENTS: dict[tuple[str, str], openai.OpenAI] = {}
+
+
 def client(server: Server, key: str = WORKSPACE_KEY) -> openai.OpenAI:
-    return openai.OpenAI(base_url=f"{server.url}/v1", api_key=key, max_retries=0, timeout=30)
+    """One openai client per server and key, closed after the module (an unclosed one leaks its sockets)."""
+    made = CLIENTS.get((server.url, key))
+    if made is None:
+        made = CLIENTS[(server.url, key)] = openai.OpenAI(base_url=f"{server.url}/v1", api_key=key,
+                                                          max_retries=0, timeout=30)
+    return made
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _close_clients() -> Iterator[None]:
+    yield
+    for made in CLIENTS.values():
+        made.close()
+    CLIENTS.clear()
 
 
 def system_sent(llm: FakeLLM) -> str:

@@ -26,6 +26,10 @@ from agentic_memory.services.search import SearchQuery, search
 
 log = logging.getLogger(__name__)
 CANDIDATES = 10  # searched; the block keeps the best MAX_MEMORIES the model does not have yet
+# Fused scores below this are noise: for small talk ("hi, how are you today?", "okay thanks, bye") every
+# memory scored 0.02-0.10, while memories answering the utterance scored 0.2-1.9 (a 6-fact caller, the
+# packaged model). Below it, nothing is injected rather than five unrelated lines.
+MIN_SCORE = 0.15
 # Lookups at once. More than the cores on purpose: concurrent lookups meet in the BatchingEmbedder, which
 # embeds them in one model call (two calls at most run at once), so a few threads here cost little CPU
 # and save the queueing that 2 threads cost at 8 concurrent calls (bench/proxy.py on a loaded machine:
@@ -179,7 +183,7 @@ class Recaller:
                              embedder=self.embedder, default_region=self.default_region, checkpoint=checkpoint)
         except InvalidInput:
             return None
-        return [(hit.memory.created_at, hit.memory.text) for hit in hits]
+        return [(hit.memory.created_at, hit.memory.text) for hit in hits if hit.score >= MIN_SCORE]
 
 
 def _ms(started: float) -> float:
