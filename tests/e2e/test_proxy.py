@@ -289,3 +289,10 @@ def test_agentic_memory_proxy_runs_the_proxy_alone_on_the_same_data(server, llm)
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+def test_small_talk_injects_nothing(server, llm):
+    extra = {"elevenlabs_extra_body": extra_body(server, ALICE)}
+    client(server).chat.completions.create(model="fake", messages=conversation("Hi, how are you doing today?"),
+                                           extra_body=extra)
+    assert recall.BEGIN not in system_sent(llm)
