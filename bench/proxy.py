@@ -292,7 +292,7 @@ def _serve_slow(port: int) -> None:
     settings = load_settings(env_file=None)
     configure_logging(settings.log_level)
     deps = build(settings, with_worker=False)
-    deps.store = _SlowStore(deps.store)  # type: ignore[assignment]
+    deps.store = _SlowStore(deps.store)
     uvicorn.run(create_app(deps), host="127.0.0.1", port=port, log_config=None, access_log=False)
 
 

@@ -82,7 +82,7 @@ def llm() -> Iterator[FakeLLM]:
 def served(tmp_path: Path, llm: FakeLLM) -> Iterator[tuple[str, Deps]]:
     settings = make_settings(tmp_path / "data", upstream_url=llm.url, proxy_budget_ms=BUDGET_MS)
     deps = build(settings, embedder=SlowEmbedder(), with_worker=False)
-    deps.store = SlowStore(deps.store)  # type: ignore[assignment]
+    deps.store = SlowStore(deps.store)
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(create_app(deps), host="127.0.0.1", port=port, log_config=None))
     thread = threading.Thread(target=server.run, daemon=True)
@@ -149,7 +149,7 @@ def test_abandoned_lookups_stop_before_their_next_step_queued_ones_never_start_a
     recaller = Recaller(deps.store, embedder, budget_ms=BUDGET_MS, default_region="US")
     messages = [{"role": "user", "content": "What is my order number again?"}]
     store = deps.store
-    dense = store.dense_calls  # type: ignore[attr-defined]
+    dense = store.dense_calls
 
     async def turns(n: int) -> list[Any]:
         return list(await asyncio.gather(*(recaller.recall(CALLER, messages) for _ in range(n))))
@@ -165,7 +165,7 @@ def test_abandoned_lookups_stop_before_their_next_step_queued_ones_never_start_a
         assert again.ms < 5
         time.sleep(1.2)  # the running lookups finish their embedding and reach their next checkpoint
         assert embedder.calls == RECALL_THREADS  # the two queued lookups never started
-        assert store.dense_calls == dense  # type: ignore[attr-defined]  # nor did any search after the deadline
+        assert store.dense_calls == dense  # nor did any search after the deadline
         assert asyncio.run(turns(1))[0].status == "timeout"  # not stuck any more: lookups are tried again
     finally:
         recaller.close()
@@ -180,12 +180,12 @@ def test_the_same_turn_again_reuses_the_memories_just_found(served):
                     {"role": "tool", "content": "{}", "tool_call_id": "call_1"}]
     try:
         first = asyncio.run(recaller.recall(CALLER, first_turn))
-        dense = store.dense_calls  # type: ignore[attr-defined]
+        dense = store.dense_calls
         again = asyncio.run(recaller.recall(CALLER, after_a_tool))
         assert first.status == "ok"
         assert again.status == "repeat"
         assert again.block == first.block
-        assert store.dense_calls == dense  # type: ignore[attr-defined]
+        assert store.dense_calls == dense
         other = asyncio.run(recaller.recall("+14155550999", first_turn))
         assert other.status == "new_caller"  # the cache is per caller
     finally:
@@ -194,7 +194,7 @@ def test_the_same_turn_again_reuses_the_memories_just_found(served):
 
 def test_a_failing_store_forwards_unenriched(served, llm):
     url, deps = served
-    deps.store.fail = True  # type: ignore[attr-defined]
+    deps.store.fail = True
     _, answer = ask(url, token(url))
     assert answer.endswith(b"data: [DONE]\n\n")
     assert recall.BEGIN not in llm.received[-1].body["messages"][0]["content"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from agentic_memory.domain import caller_token
 
 KEY = caller_token.signing_key("amk_test_workspace_key_0123456789abcdef")
@@ -39,3 +41,8 @@ def test_forged_relabelled_or_foreign_tokens_name_nobody():
 def test_strip_removes_tokens_and_keeps_the_rest():
     token = caller_token.issue("+14155550123", KEY, now=NOW)
     assert caller_token.strip(f"Be brief. Ref: {token}") == "Be brief. Ref: "
+
+
+def test_only_e164_numbers_get_tokens():
+    with pytest.raises(ValueError, match=r"E\.164"):
+        caller_token.issue("anonymous", KEY, now=NOW)

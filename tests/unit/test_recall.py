@@ -29,6 +29,7 @@ def test_what_the_model_was_told_or_said_counts_as_known_but_not_the_callers_que
     assert recall.already_known("Agent: Hello. Caller: my order number is A-48213 thanks", known)
     assert not recall.already_known("Caller prefers oat milk.", known)  # the question named milk, not oat
     assert not recall.already_known("Order number is B-2291.", known)
+    assert recall.already_known("...", known)  # nothing to tell
 
 
 def test_the_block_is_delimited_dated_capped_and_empty_when_there_is_nothing():

@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from agentic_memory.domain import caller_token, recall
-from agentic_memory.errors import InvalidInput
 from agentic_memory.ports import Embedder, MemoryStore
 from agentic_memory.services.search import SearchQuery, search
 
@@ -178,11 +177,8 @@ class Recaller:
         profile = self.store.caller(caller)  # one primary-key read: skips the embedding for new callers
         if profile is None or profile.memory_count == 0:
             return None
-        try:
-            _, hits = search(SearchQuery(query=text, user_id=caller, limit=CANDIDATES), store=self.store,
-                             embedder=self.embedder, default_region=self.default_region, checkpoint=checkpoint)
-        except InvalidInput:
-            return None
+        _, hits = search(SearchQuery(query=text, user_id=caller, limit=CANDIDATES), store=self.store,
+                         embedder=self.embedder, default_region=self.default_region, checkpoint=checkpoint)
         return [(hit.memory.created_at, hit.memory.text) for hit in hits if hit.score >= MIN_SCORE]
 
 
