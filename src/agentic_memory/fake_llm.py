@@ -3,7 +3,8 @@
 `POST <anything>/chat/completions` answers like OpenAI, streamed (SSE) or not, and records what it
 received and the exact bytes it sent. Behaviour comes from the request's `model`, `+`-separated:
 `tools` (an `end_call` tool call instead of text), `pause=S` (stream: wait S seconds after the first
-chunk), `slow=S` (wait S seconds before answering at all), `fail=STATUS` (an OpenAI-style error).
+chunk), `slow=S` (wait S seconds before answering at all), `fail=STATUS` (an OpenAI-style error),
+`drop` (hang up after the first part of the answer, as a crashing provider would).
 A client that hangs up during a pause is counted in `disconnects`.
 
 Run alone: `python -m agentic_memory.fake_llm --port 9000`.
@@ -25,6 +26,10 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 TEXT = ("Hello", " from", " the", " fake", " model", ".")
+
+
+class Dropped(Exception):
+    """Raised to make the server cut the connection mid-answer (the `drop` mode)."""
 
 
 @dataclass
@@ -71,8 +76,13 @@ class FakeLLM:
             return
         number = len(self.received)
         if not body.get("stream"):
-            await self._send(send, 200, json.dumps(_completion(number, "tools" in options)).encode(),
-                             "application/json")
+            answer = json.dumps(_completion(number, "tools" in options)).encode()
+            if "drop" in options:  # announce the whole length, send half, hang up
+                await send({"type": "http.response.start", "status": 200, "headers": [
+                    (b"content-type", b"application/json"), (b"content-length", str(len(answer)).encode())]})
+                await send({"type": "http.response.body", "body": answer[: len(answer) // 2], "more_body": True})
+                raise Dropped
+            await self._send(send, 200, answer, "application/json")
             return
         chunks = _stream(number, "tools" in options)
         await send({"type": "http.response.start", "status": 200, "headers": [
@@ -85,6 +95,9 @@ class FakeLLM:
                 self.disconnects += 1
                 self.sent.append(sent)
                 return
+            if i == 1 and "drop" in options:
+                self.sent.append(sent)
+                raise Dropped
         await send({"type": "http.response.body", "body": b""})
         self.sent.append(sent)
 

@@ -296,3 +296,16 @@ def test_small_talk_injects_nothing(server, llm):
     client(server).chat.completions.create(model="fake", messages=conversation("Hi, how are you doing today?"),
                                            extra_body=extra)
     assert recall.BEGIN not in system_sent(llm)
+
+
+def test_an_upstream_that_hangs_up_mid_answer(server, llm):
+    body = {"model": "fake+drop", "stream": True, "messages": conversation("Hello?")}
+    with httpx.stream("POST", f"{server.url}/v1/chat/completions", json=body, headers=auth_headers()) as response:
+        relayed = response.read()
+    assert response.status_code == 200  # already sent with the first chunk
+    assert relayed == llm.sent[-1]  # what did arrive, and no [DONE]: the client sees the answer was cut
+    assert not relayed.endswith(b"data: [DONE]\n\n")
+    body["stream"] = False
+    broken = httpx.post(f"{server.url}/v1/chat/completions", json=body, headers=auth_headers())
+    assert broken.status_code == 502
+    assert "error" in broken.json()
