@@ -110,6 +110,9 @@ QUESTIONS = ("What was my order number again, and when is my cleaning?", "Which 
              "I want to change something about my order.", "Do you remember what I told you last time?")
 
 
+TURNS = itertools.count()  # one sequence for every client of every run: each turn its own utterance
+
+
 def _body(extra: dict[str, str] | None, n: int = 0) -> dict[str, Any]:
     """A turn as ElevenLabs sends it; request `n` has its own utterance, so no cache can answer for it."""
     body: dict[str, Any] = {
@@ -148,14 +151,12 @@ async def _load(targets: dict[str, tuple[str, Callable[[int], dict[str, Any]], d
         start = time.perf_counter()
         end = start + warmup + secs
 
-        turns = itertools.count()  # one sequence for all clients: every request its own utterance
-
         async def worker(k: int) -> None:
             step = k
             while time.perf_counter() < end:
                 name = names[step % len(names)]
                 step += 1
-                n = next(turns)
+                n = next(TURNS)
                 url, body, headers = targets[name]
                 try:
                     value = await _ttfb(client, url, body(n), headers)
