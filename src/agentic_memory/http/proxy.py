@@ -95,10 +95,11 @@ class Relay(Response):
             for task in (relay, watch):
                 task.cancel()
             await asyncio.gather(relay, watch, return_exceptions=True)
-        if watch.done() and not watch.cancelled() and not relay.done():
+        error = relay.exception() if relay.done() and not relay.cancelled() else None
+        # A send to a client already gone may fail (OSError) before the watcher hears the disconnect.
+        if (watch.done() and not watch.cancelled() and not relay.done()) or isinstance(error, OSError):
             annotate(client_disconnected=True)
             return
-        error = relay.exception() if relay.done() and not relay.cancelled() else None
         if error is not None:
             raise error
 
