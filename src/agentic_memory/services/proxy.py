@@ -4,6 +4,7 @@ Memory never delays or breaks the agent's reply: retrieval runs on its own small
 deadline; past it, or on any error, the request goes on unenriched. A retrieval still queued at the
 deadline is cancelled before it starts, and one already running stops at its next step (before the
 embedding, the dense search, the keyword search), so an abandoned lookup does not keep a core busy.
+While several abandoned lookups are still inside the store, turns skip recall at once.
 """
 
 from __future__ import annotations
