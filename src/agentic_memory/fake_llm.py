@@ -66,8 +66,9 @@ class FakeLLM:
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
         self.received.append(Received(scope["path"], headers, body))
         options = _options(str(body.get("model", "")))
-        if "slow" in options:
-            await asyncio.sleep(float(options["slow"]))
+        if "slow" in options and await _hung_up(receive, float(options["slow"])):
+            self.disconnects += 1
+            return
         if "fail" in options:
             status = int(options["fail"])
             error = {"error": {"message": f"fake failure {status}", "type": "fake_error", "code": str(status)}}

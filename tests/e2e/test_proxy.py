@@ -309,3 +309,20 @@ def test_an_upstream_that_hangs_up_mid_answer(server, llm):
     broken = httpx.post(f"{server.url}/v1/chat/completions", json=body, headers=auth_headers())
     assert broken.status_code == 502
     assert "error" in broken.json()
+
+
+def test_a_slow_upstream_is_waited_for_and_cancelled_when_the_client_gives_up(server, llm):
+    body = {"model": "fake+slow=0.6", "stream": True, "messages": conversation("Hello?")}
+    started = time.monotonic()
+    response = httpx.post(f"{server.url}/v1/chat/completions", json=body, headers=auth_headers(), timeout=10)
+    assert response.status_code == 200
+    assert response.content == llm.sent[-1]
+    assert time.monotonic() - started >= 0.6
+    before = llm.disconnects
+    body["model"] = "fake+slow=20"
+    with pytest.raises(httpx.ReadTimeout):  # the caller interrupts before the model's first token
+        httpx.post(f"{server.url}/v1/chat/completions", json=body, headers=auth_headers(), timeout=0.5)
+    deadline = time.monotonic() + 5
+    while llm.disconnects == before and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert llm.disconnects == before + 1
