@@ -1,4 +1,4 @@
-"""`python -m bench [--only latency,ingest,scale,locomo] [--scale 1000,10000,100000] [--out docs/benchmarks.md]`
+"""`python -m bench [--only latency,ingest,scale,locomo,proxy] [--scale 1000,10000,100000] [--out docs/benchmarks.md]`
 
 Runs the parts in order, each against its own real server on 127.0.0.1, and writes the Markdown report
 plus a JSON twin (same name, .json). One part failing is recorded in the report; the others still run.
@@ -18,7 +18,7 @@ from typing import Any
 
 from bench import report
 
-PARTS = ("latency", "ingest", "scale", "locomo")
+PARTS = ("latency", "ingest", "scale", "locomo", "proxy")
 ROOT = Path(__file__).resolve().parent.parent
 DATASET = ROOT.parent / "shared" / "datasets" / "locomo-dev.json"
 PERF_NOTES = Path(__file__).resolve().parent / "PERF_NOTES.md"
@@ -67,7 +67,13 @@ def _locomo(args: argparse.Namespace) -> dict[str, Any]:
     return {"result": result, "table": table, "rss_mb": rss}
 
 
-RUNNERS = {"latency": _latency, "ingest": _ingest, "scale": _scale, "locomo": _locomo}
+def _proxy(args: argparse.Namespace) -> dict[str, Any]:
+    from bench import proxy
+
+    return proxy.run(secs=args.proxy_secs, log=log)
+
+
+RUNNERS = {"latency": _latency, "ingest": _ingest, "scale": _scale, "locomo": _locomo, "proxy": _proxy}
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
@@ -82,6 +88,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--ingest-samples", type=int, default=20)
     p.add_argument("--ingest-calls", type=int, default=60)
     p.add_argument("--dataset", type=Path, default=DATASET)
+    p.add_argument("--proxy-secs", type=float, default=8.0, help="load time of the proxy part's side-by-side run")
     p.add_argument("--render-only", action="store_true",
                    help="rewrite the Markdown from the existing JSON (after editing bench/PERF_NOTES.md)")
     args = p.parse_args(argv)

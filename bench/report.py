@@ -98,6 +98,11 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
     loc = _get(results, "locomo", "result", "recall", "agentic-memory")
     add("LoCoMo recall within 250 words ≥ 70%", _get(loc, "@250", "overall"), 70.0, at_most=False, how="%")
     add("LoCoMo recall within 600 words ≥ 80%", _get(loc, "@600", "overall"), 80.0, at_most=False, how="%")
+    if results.get("proxy"):
+        from bench import proxy
+
+        for name, measured, limit, how in proxy.targets(results["proxy"]):
+            add(name, measured, limit, how=how)
     return out
 
 
@@ -220,6 +225,10 @@ def markdown(results: dict[str, Any], *, notes: str = "") -> str:
             lines += ["", (f"Dataset: {shown}; ingested through signed `/post-call` webhooks in "
                            f"{r.get('ingest_secs')} s; mean `/retrieve` {r.get('retrieve_mean_ms')} ms "
                            f"(limit {r.get('limit')}). Method and notes: `bench/LOCOMO_NOTES.md`.")]
+    if results.get("proxy") and "normal" in results["proxy"]:
+        from bench import proxy
+
+        lines += proxy.markdown(results["proxy"])
     if notes:
         lines += ["", notes.strip()]
     return "\n".join(lines) + "\n"

@@ -1,4 +1,4 @@
-"""Command line: serve | worker | demo | migrate | elevenlabs ..."""
+"""Command line: serve | proxy | worker | demo | migrate | elevenlabs ... | callers ... (see --help)."""
 
 from __future__ import annotations
 
@@ -78,6 +78,30 @@ def serve(host: Annotated[str, typer.Option(help="Interface to bind")] = "127.0.
                     timeout_graceful_shutdown=10,
                     # Longer than clients' idle pools, so a reused connection is not closed under them.
                     timeout_keep_alive=75)
+    finally:
+        deps.close()
+
+
+@app.command()
+def proxy(host: Annotated[str, typer.Option(help="Interface to bind")] = "127.0.0.1",
+          port: Annotated[int, typer.Option(help="TCP port")] = 8000) -> None:
+    """Run the memory proxy alone (POST /v1/chat/completions, ElevenLabs' Custom LLM): no webhooks, no worker."""
+    import uvicorn
+
+    from agentic_memory.http.proxy import create_proxy_app
+    from agentic_memory.logs import configure_logging
+
+    settings = _settings()
+    if not settings.upstream_url:
+        console.print("[red]Configuration error:[/red] set AGENTIC_MEMORY_UPSTREAM_URL (the upstream LLM's "
+                      "OpenAI-compatible base URL, e.g. https://api.openai.com/v1)")
+        raise typer.Exit(2)
+    configure_logging(settings.log_level)
+    deps = _build(settings, with_worker=False)
+    out.print(f"AgenticMemory proxy listening on http://{host}:{port}/v1/chat/completions")
+    try:
+        uvicorn.run(create_proxy_app(deps), host=host, port=port, log_config=None, access_log=False,
+                    timeout_graceful_shutdown=10, timeout_keep_alive=75)
     finally:
         deps.close()
 

@@ -108,6 +108,14 @@ class Settings(BaseSettings):
     queue_url: str = Field("", validation_alias=AliasChoices("AGENTIC_MEMORY_QUEUE_URL", "queue_url"))
     memory_engine: str = Field("local", validation_alias=AliasChoices(
         "AGENTIC_MEMORY_MEMORY_ENGINE", "memory_engine"))
+    # The memory proxy (POST /v1/chat/completions): the base URL of an OpenAI-compatible API ("" = off).
+    upstream_url: str = Field("", validation_alias=AliasChoices("AGENTIC_MEMORY_UPSTREAM_URL", "upstream_url"))
+    upstream_api_key: SecretStr | None = Field(None, validation_alias=AliasChoices(
+        "AGENTIC_MEMORY_UPSTREAM_API_KEY", "upstream_api_key"))
+    upstream_model: str = Field("", validation_alias=AliasChoices(
+        "AGENTIC_MEMORY_UPSTREAM_MODEL", "upstream_model"))
+    proxy_budget_ms: int = Field(300, ge=10, le=10_000, validation_alias=AliasChoices(
+        "AGENTIC_MEMORY_PROXY_BUDGET_MS", "proxy_budget_ms"))
 
     @field_validator("default_region")
     @classmethod
@@ -115,6 +123,14 @@ class Settings(BaseSettings):
         value = value.strip().upper()
         if len(value) != 2 or not value.isalpha():
             raise ValueError("AGENTIC_MEMORY_DEFAULT_REGION must be a two-letter region code such as US")
+        return value
+
+    @field_validator("upstream_url")
+    @classmethod
+    def _upstream(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("AGENTIC_MEMORY_UPSTREAM_URL must be an http(s) base URL such as https://api.openai.com/v1")
         return value
 
     @property

@@ -128,3 +128,22 @@ def test_injection_through_real_webhooks_is_neutralised(fast_client: TestClient,
     profile = fast_deps.store.caller(CALLER)
     assert profile is not None
     assert profile.call_count == len(ATTACKS)
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(texts=st.lists(hostile, min_size=1, max_size=8))
+def test_the_proxys_memory_block_is_delimited_capped_and_clean(texts):
+    from agentic_memory.domain import recall
+
+    block = recall.block([(datetime(2026, 1, 14, tzinfo=UTC), text) for text in texts])
+    if not block:  # every text cleaned away to nothing
+        return
+    folded = unicodedata.normalize("NFKC", block)
+    lines = folded.split("\n")
+    assert lines[0] == recall.BEGIN and lines[-1] == recall.END, block
+    assert folded.count(recall.END) == 1 and folded.count(recall.BEGIN) == 1
+    assert len(block) <= recall.BLOCK_LIMIT
+    for line in lines[1:-1]:
+        assert line.startswith("- (2026-01-14) ") and len(line) <= card.FACT_LIMIT + 20, line
+        assert not FORGERIES.search(line), line
+        assert all(unicodedata.category(ch) not in ("Cc", "Cf", "Zl", "Zp") for ch in line), repr(line)

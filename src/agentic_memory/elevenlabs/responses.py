@@ -20,7 +20,7 @@ def render_prompt(template: str, *, base_prompt: str, caller_context: str) -> st
 
 
 def client_data_response(briefing: CallerBriefing, *, prompt_template: str = "", base_prompt: str = "",
-                         greeting: GreetingPolicy = DEFAULT_GREETING) -> dict[str, Any]:
+                         greeting: GreetingPolicy = DEFAULT_GREETING, caller_token: str = "") -> dict[str, Any]:
     profile = briefing.profile
     agent: dict[str, Any] = {}
     message = greeting.choose(first_name=profile.first_name if profile else "",
@@ -33,7 +33,7 @@ def client_data_response(briefing: CallerBriefing, *, prompt_template: str = "",
     if prompt_template:
         agent["prompt"] = {"prompt": render_prompt(prompt_template, base_prompt=base_prompt,
                                                    caller_context=briefing.caller_context)}
-    body = {
+    answer: dict[str, Any] = {
         "type": "conversation_initiation_client_data",
         "dynamic_variables": {
             "caller_id": briefing.caller_id,
@@ -47,8 +47,11 @@ def client_data_response(briefing: CallerBriefing, *, prompt_template: str = "",
         "conversation_config_override": {"agent": agent},
     }
     if briefing.caller_id:  # a withheld number has no user id: ElevenLabs would group strangers under ""
-        body["user_id"] = briefing.caller_id
-    return body
+        answer["user_id"] = briefing.caller_id
+    if caller_token:  # the memory proxy is on: tell it who calls, in a form no chat text can forge
+        answer["dynamic_variables"]["caller_token"] = caller_token
+        answer["custom_llm_extra_body"] = {"caller_id": briefing.caller_id, "caller_token": caller_token}
+    return answer
 
 
 def memory_json(hit: MemoryHit) -> dict[str, Any]:

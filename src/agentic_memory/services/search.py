@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from agentic_memory.domain.models import MemoryHit, MemoryType
@@ -24,9 +25,12 @@ class SearchQuery:
 
 
 def search(command: SearchQuery, *, store: MemoryStore, embedder: Embedder, default_region: str = "US",
-           weights: FusionWeights | None = None, scope: Scope = "caller") -> tuple[str, list[MemoryHit]]:
+           weights: FusionWeights | None = None, scope: Scope = "caller",
+           checkpoint: Callable[[], None] | None = None) -> tuple[str, list[MemoryHit]]:
     """Returns the caller's E.164 id and their best memories for the query; a withheld caller id ("", None
-    for no number) has none."""
+    for no number) has none. `checkpoint` runs before each costly step and may raise to abandon the search
+    (the proxy's budget: no work after the deadline)."""
+    check = checkpoint or _no_check
     caller = identify_caller(command.user_id, default_region)
     if caller is None:
         return "", []
@@ -34,11 +38,14 @@ def search(command: SearchQuery, *, store: MemoryStore, embedder: Embedder, defa
     weights = weights or FusionWeights()
     limit = max(1, min(command.limit, MAX_LIMIT))
     pool = max(CANDIDATES, limit * 2)
+    check()
     vector = embedder.embed([command.query])[0]
+    check()
     dense = store.dense_search(owner, vector, limit=pool, type=command.type)
     if not dense:
         return caller, []  # no memories of this type for this caller: skip the keyword query
     terms = query_terms(command.query)
+    check()
     keyword = store.keyword_search(owner, terms, limit=pool, type=command.type)
     found = store.memories(list({memory_id for memory_id, _ in (*dense, *keyword)}))
     created = {memory_id: memory.created_at for memory_id, memory in found.items()}
@@ -48,3 +55,7 @@ def search(command: SearchQuery, *, store: MemoryStore, embedder: Embedder, defa
     hits = [MemoryHit(found[memory_id], score) for memory_id, score in ranked if memory_id in found]
     # Defence in depth: the store scopes by caller already; never let anything else through.
     return caller, [hit for hit in hits if hit.memory.caller_id == owner][:limit]
+
+
+def _no_check() -> None:
+    return None
