@@ -20,7 +20,7 @@ from agentic_memory.domain.facts import FactExtractor
 from agentic_memory.domain.keys import call_key, safe_id
 from agentic_memory.domain.language import detect_language, normalise_language
 from agentic_memory.domain.models import CallerProfile, Conversation, Fact, Memory, NameClaim
-from agentic_memory.domain.names import extract_name
+from agentic_memory.domain.names import choose, extract_name
 from agentic_memory.elevenlabs import payloads
 from agentic_memory.ports import BlobStore, CallUpdate, Clock, Embedder, Job, MemoryStore, StoredMemory
 
@@ -168,8 +168,7 @@ def _profile(conversation: Conversation, deps: WorkerDeps, claim: NameClaim | No
         return profile
     language = normalise_language(conversation.language) or detect_language(
         t.text for t in conversation.caller_turns())
-    return replace(profile,
-                   first_name=claim.first_name if claim else old.first_name,
-                   name_source=claim.source if claim else old.name_source,
+    first_name, name_source = choose(old.first_name, old.name_source, claim)
+    return replace(profile, first_name=first_name, name_source=name_source,
                    language=language or old.language,
                    last_call_summary=card.clean_text(conversation.summary, 300) or old.last_call_summary)
