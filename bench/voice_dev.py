@@ -324,7 +324,8 @@ def table(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def run(root: Path = DATASET, *, show: str = "", log: Callable[[str], None] = print) -> dict[str, Any]:
+def run(root: Path = DATASET, *, show: str = "", log: Callable[[str], None] = print,
+        data_dir: Path | None = None) -> dict[str, Any]:
     """Check src/ for dev-set names, then run the set on a fresh server. Raises when src/ names the set."""
     gone = missing(root)
     if gone:
@@ -333,7 +334,7 @@ def run(root: Path = DATASET, *, show: str = "", log: Callable[[str], None] = pr
     found = leaks(dev)
     if found:
         raise RuntimeError("src/ names people, businesses or codes of the voice-dev set:\n  " + "\n  ".join(found))
-    with Server(env={"AGENTIC_MEMORY_LOG_LEVEL": "WARNING"}) as server:
+    with Server(data_dir=data_dir, env={"AGENTIC_MEMORY_LOG_LEVEL": "WARNING"}) as server:
         result = run_voice_dev(server.url, server.workspace_key, server.hmac_key, root, log=log, show=show)
         result["rss_mb"] = server.rss()
     result["table"] = table(result)
@@ -346,8 +347,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--show", choices=("", "A", "B", "all"), default="",
                         help="print the failures of one half (tune on it; read the other)")
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--keep", type=Path, help="keep the server's data folder here (for offline tuning)")
     args = parser.parse_args(argv)
-    result = run(args.dataset, show=args.show, log=lambda s: print(s, file=sys.stderr))
+    result = run(args.dataset, show=args.show, log=lambda s: print(s, file=sys.stderr), data_dir=args.keep)
     if "skipped" in result:
         print(f"SKIPPED: {result['skipped']}")
         return 0

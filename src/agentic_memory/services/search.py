@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from agentic_memory.domain.models import MemoryHit, MemoryType
 from agentic_memory.domain.phone import normalise_phone
-from agentic_memory.domain.ranking import FusionWeights, fuse, pinned, prior, query_terms
+from agentic_memory.domain.ranking import FusionWeights, coverage, fuse, lean, pinned, prior, query_terms
 from agentic_memory.ports import Embedder, MemoryStore
 
 MAX_LIMIT = 50
@@ -35,6 +35,8 @@ def search(command: SearchQuery, *, store: MemoryStore, embedder: Embedder, defa
     terms = query_terms(command.query)
     keyword = store.keyword_search(caller, terms, limit=pool, type=command.type)
     found = store.memories(list({memory_id for memory_id, _ in (*dense, *keyword)}))
+    if weights.lean:
+        weights = lean(weights, coverage(terms, (found[m].text for m, _ in keyword if m in found)))
     created = {memory_id: memory.created_at for memory_id, memory in found.items()}
     ranked = fuse(dense, keyword, created, weights,
                   priors={memory_id: prior(memory, weights) for memory_id, memory in found.items()},
