@@ -231,3 +231,9 @@ def test_extract_never_raises_and_emits_clean_bounded_text(
         assert fact.text.strip() and len(fact.text) <= 1000
         assert fact.category == "summary" or len(fact.text) <= 200
         assert not any(unicodedata.category(ch)[0] == "C" for ch in fact.text)
+
+
+def test_a_dropped_preference_keeps_what_replaced_it() -> None:
+    facts = [f for f in said("I'm not vegetarian anymore, I've gone pescatarian.") if f.category == "preference"]
+    assert [(f.text, f.slot) for f in facts] == [
+        ("Caller no longer wants vegetarian; they've gone pescatarian.", "preference:diet")]
