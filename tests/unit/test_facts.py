@@ -114,10 +114,10 @@ def test_contact_preferences(sentence: str, text: str, slot: str) -> None:
 
 
 @pytest.mark.parametrize(("sentence", "text"), [
-    ("I'm flying to Denver next Tuesday.", "Caller is flying to Denver next Tuesday."),
+    ("I'm flying to Denver next Tuesday.", "Caller is flying to Denver next Tuesday (Tue 4 Mar 2025)."),
     ("My appointment is on the 14th.", "Caller's appointment is on the 14th."),
     ("Okay so I'll come in Friday at 3.", "Caller will come in Friday at 3."),
-    ("I have a dentist appointment tomorrow at 9.", "Caller has a dentist appointment tomorrow at 9."),
+    ("I have a dentist appointment tomorrow at 9.", "Caller has a dentist appointment tomorrow (Sun 2 Mar 2025) at 9."),
     ("My name is Elizabeth and I'm calling about my appointment on Monday.",
      "Caller is calling about their appointment on Monday."),
 ])

@@ -16,8 +16,10 @@ Slots name what a fact is about, so a newer fact in the same slot supersedes the
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from typing import Protocol
 
+from agentic_memory.domain.dates import resolve
 from agentic_memory.domain.fact_patterns import contact, identifiers, plan, preference, reschedule
 from agentic_memory.domain.fact_text import MAX_FACT_CHARS, cap, clean
 from agentic_memory.domain.models import Conversation, Fact
@@ -42,7 +44,11 @@ class RuleFactExtractor:
         for turn in conversation.caller_turns():
             for clause in _clauses(turn.text):
                 facts.extend(_clause_facts(clause, turn.index))
-        return _unique(facts)
+        # "next Tuesday" is only true on the day it was said: keep the calendar date beside it.
+        when = conversation.started_at
+        dated = [replace(f, text=cap(resolve(f.text, when), MAX_SUMMARY_CHARS if f.category == "summary"
+                                     else MAX_FACT_CHARS)) for f in facts]
+        return _unique(dated)
 
 
 # --- the call analysis and the shape of a transcript -------------------------------------------

@@ -16,6 +16,7 @@ import orjson
 
 from agentic_memory.domain import card
 from agentic_memory.domain.chunking import Chunk, chunk_turns
+from agentic_memory.domain.dates import mentioned, resolve
 from agentic_memory.domain.facts import FactExtractor
 from agentic_memory.domain.keys import call_key, safe_id
 from agentic_memory.domain.language import detect_language, normalise_language
@@ -149,7 +150,8 @@ def _replaced(new: Memory, vector: np.ndarray, existing: list[tuple[Memory, np.n
 
 
 def _keywords(conversation: Conversation, chunk: Chunk) -> str:
-    return f"{conversation.started_at:%B %Y %A}\n{chunk.context}"
+    dates = mentioned(f"{chunk.text}\n{chunk.context}", conversation.started_at)
+    return f"{conversation.started_at:%B %Y %A}\n{chunk.context}" + (f"\n{dates}" if dates else "")
 
 
 def _profile(conversation: Conversation, deps: WorkerDeps, claim: NameClaim | None, active: list[Memory],
@@ -171,4 +173,4 @@ def _profile(conversation: Conversation, deps: WorkerDeps, claim: NameClaim | No
     first_name, name_source = choose(old.first_name, old.name_source, claim)
     return replace(profile, first_name=first_name, name_source=name_source,
                    language=language or old.language,
-                   last_call_summary=card.clean_text(conversation.summary, 300) or old.last_call_summary)
+                   last_call_summary=card.clean_text(resolve(conversation.summary, now), 300) or old.last_call_summary)
