@@ -237,3 +237,9 @@ def test_a_dropped_preference_keeps_what_replaced_it() -> None:
     facts = [f for f in said("I'm not vegetarian anymore, I've gone pescatarian.") if f.category == "preference"]
     assert [(f.text, f.slot) for f in facts] == [
         ("Caller no longer wants vegetarian; they've gone pescatarian.", "preference:diet")]
+
+
+def test_a_dropped_value_carries_the_replacement_said_just_before() -> None:
+    facts = [f for f in said("Actually, my new address is 41 Elm Court, apartment 2. Not Oak Street anymore.")
+             if f.category == "preference"]
+    assert len(facts) == 1 and "41 Elm Court" in facts[0].text and "Oak Street" in facts[0].text

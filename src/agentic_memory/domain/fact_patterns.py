@@ -31,6 +31,7 @@ def _rule(lang: str, pattern: str, template: str | None = None, topic: str | Non
 
 
 _NO_LONGER = "Caller no longer wants {obj}"
+NO_LONGER_LEAD = "Caller no longer wants "
 _PREFERENCES = (
     _rule("en", r"\bi (?:really |just )?(?:don't|do not|dont|no longer) (?:want|need|drink|eat|take|use|"
                 r"like|have) (?P<obj>.{1,80}?) (?:anymore|any more|any longer)\b"),
