@@ -92,9 +92,10 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
             b = _get(scale, high, "endpoints", endpoint, "1", "p50")
             add(f"/{endpoint} p50 at {int(high):,} callers ≤ 1.5× {int(low):,}", None if not a or b is None
                 else round(b / a, 2), 1.5 if int(high) >= 100_000 else None, how=f"c=1: {b} ms / {a} ms")
-    servers = [lat, results.get("ingest") or {}, *scale.values(), results.get("locomo") or {}]
+    servers = [lat, results.get("ingest") or {}, *scale.values(), results.get("locomo") or {},
+               results.get("voice-dev") or {}]
     rss = [r["rss_mb"]["VmRSS"] for r in servers if r.get("rss_mb")]
-    add("server RSS ≤ 400 MB (model loaded)", max(rss) if rss else None, 400.0, how="largest VmRSS of any server after its load (latency, ingest, each scale level, LoCoMo), MB")
+    add("server RSS ≤ 400 MB (model loaded)", max(rss) if rss else None, 400.0, how="largest VmRSS of any server after its load (latency, ingest, each scale level, LoCoMo, voice-dev), MB")
     held = locomo_held_out(results.get("locomo"))
     add("LoCoMo held-out recall within 250 words ≥ 72%", held.get("@250"), 72.0, at_most=False,
         how="% mean over the two conversations, each scored by code not tuned on it")
