@@ -116,10 +116,10 @@ def test_contact_preferences(sentence: str, text: str, slot: str) -> None:
 
 
 @pytest.mark.parametrize(("sentence", "text"), [
-    ("I'm flying to Denver next Tuesday.", "Caller is flying to Denver next Tuesday."),
+    ("I'm flying to Denver next Tuesday.", "Caller is flying to Denver next Tuesday (Tue 4 Mar 2025)."),
     ("My appointment is on the 14th.", "Caller's appointment is on the 14th."),
     ("Okay so I'll come in Friday at 3.", "Caller will come in Friday at 3."),
-    ("I have a dentist appointment tomorrow at 9.", "Caller has a dentist appointment tomorrow at 9."),
+    ("I have a dentist appointment tomorrow at 9.", "Caller has a dentist appointment tomorrow (Sun 2 Mar 2025) at 9."),
     ("My name is Elizabeth and I'm calling about my appointment on Monday.",
      "Caller is calling about their appointment on Monday."),
 ])
@@ -258,3 +258,15 @@ def test_topic_words_are_made_singular(word, expected):
 @pytest.mark.parametrize("obj", ["", "the a", "..."])
 def test_an_object_without_content_words_has_no_topic(obj):
     assert topic_of(obj) is None
+
+
+def test_a_dropped_preference_keeps_what_replaced_it() -> None:
+    facts = [f for f in said("I'm not vegetarian anymore, I've gone pescatarian.") if f.category == "preference"]
+    assert [(f.text, f.slot) for f in facts] == [
+        ("Caller no longer wants vegetarian; they've gone pescatarian.", "preference:diet")]
+
+
+def test_a_dropped_value_carries_the_replacement_said_just_before() -> None:
+    facts = [f for f in said("Actually, my new address is 41 Elm Court, apartment 2. Not Oak Street anymore.")
+             if f.category == "preference"]
+    assert len(facts) == 1 and "41 Elm Court" in facts[0].text and "Oak Street" in facts[0].text

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from agentic_memory.domain.models import MemoryHit, MemoryType
 from agentic_memory.domain.phone import identify_caller
-from agentic_memory.domain.ranking import FusionWeights, fuse, pinned, prior, query_terms
+from agentic_memory.domain.ranking import FusionWeights, coverage, fuse, lean, pinned, prior, query_terms
 from agentic_memory.domain.scope import Scope, owner_key
 from agentic_memory.ports import Embedder, MemoryStore
 
@@ -48,6 +48,8 @@ def search(command: SearchQuery, *, store: MemoryStore, embedder: Embedder, defa
     check()
     keyword = store.keyword_search(owner, terms, limit=pool, type=command.type)
     found = store.memories(list({memory_id for memory_id, _ in (*dense, *keyword)}))
+    if weights.lean:
+        weights = lean(weights, coverage(terms, (found[m].text for m, _ in keyword if m in found)))
     created = {memory_id: memory.created_at for memory_id, memory in found.items()}
     ranked = fuse(dense, keyword, created, weights,
                   priors={memory_id: prior(memory, weights) for memory_id, memory in found.items()},
