@@ -59,6 +59,9 @@ def _python_roots() -> list[str]:
 # call, onnxruntime reads /proc/cpuinfo and /sys itself, getaddrinfo reads /etc/hosts itself). A library
 # that starts opening one of them from Python fails here by name; add the file then, with its reason.
 DEVICE_FILES = frozenset({"/dev/null"})
+# The OS's identity file, read by the official openai client (platform.freedesktop_os_release) for its
+# User-Agent headers in the proxy's end-to-end test: a fixed system file, not data.
+OS_RELEASE = frozenset({"/etc/os-release", "/usr/lib/os-release"})
 
 
 class Guard:
@@ -71,7 +74,7 @@ class Guard:
 
     def allowed(self, path: str) -> bool:
         real = _real(path)
-        if real in DEVICE_FILES:
+        if real in DEVICE_FILES or real in OS_RELEASE:
             return True
         return any(real == root or real.startswith(root + os.sep) for root in self.roots)
 

@@ -11,8 +11,8 @@ import typer
 from rich.console import Console
 
 from agentic_memory.cli_admin import register as register_admin_commands
-from agentic_memory.cli_tools import register as register_tool_commands
 from agentic_memory.cli_elevenlabs import elevenlabs_app
+from agentic_memory.cli_tools import register as register_tool_commands
 from agentic_memory.config import Settings, ensure_keys, load_settings
 from agentic_memory.errors import ConfigurationError, StorageError
 

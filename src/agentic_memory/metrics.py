@@ -63,7 +63,7 @@ class Metrics:
     def render(self, admin: AdminStore | None) -> bytes:
         registry = CollectorRegistry(auto_describe=False)
         if multiprocess_dir():
-            MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+            MultiProcessCollector(registry)  # type: ignore[no-untyped-call]  # prometheus-client's own signature is untyped
         else:
             for collector in self._own:
                 registry.register(collector)

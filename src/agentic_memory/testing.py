@@ -20,6 +20,7 @@ from agentic_memory.config import Settings, load_settings
 from agentic_memory.domain.keys import check_key
 from agentic_memory.domain.models import CallContext, CallerProfile, CallUpdate, Memory, MemoryType
 from agentic_memory.domain.ranking import stem  # a stand-in for FTS5's porter stemmer: plurals
+from agentic_memory.errors import ElevenLabsApiError
 from agentic_memory.ports import (
     DELETED,
     AuditEvent,
@@ -33,7 +34,6 @@ from agentic_memory.ports import (
     QueueStats,
     Totals,
 )
-from agentic_memory.errors import ElevenLabsApiError
 
 if TYPE_CHECKING:
     from agentic_memory.bootstrap import Deps

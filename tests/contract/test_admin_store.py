@@ -128,7 +128,7 @@ def test_dead_letters_list_requeue_purge(stores):
         queue.accept(event_type="post_call_transcription", conversation_id=cid, body=b"{}", received_at=T0).result()
     for _ in range(3):
         job = queue.claim(worker="w", now=T0, lease_secs=5)
-        queue.bury(job.id, error=f"boom {job.conversation_id}")
+        queue.bury(job.id, lease=job.lease, error=f"boom {job.conversation_id}")
     dead = admin.inbox(status="dead", limit=2, offset=0)
     assert [e.conversation_id for e in dead] == ["c", "b"]
     assert admin.inbox_entry(dead[0].id).last_error == "boom c"
@@ -145,7 +145,9 @@ def test_dead_letters_list_requeue_purge(stores):
 def test_expiry_of_bodies_files_memories_and_inactive_callers(stores):
     store, queue, admin = stores
     queue.accept(event_type="post_call_transcription", conversation_id="c1", body=b"old", received_at=T0).result()
-    queue.complete(queue.claim(worker="w", now=T0, lease_secs=5).id)
+    job = queue.claim(worker="w", now=T0, lease_secs=5)
+    assert job is not None
+    assert queue.complete(job.id, lease=job.lease)
     save(store, "c1", ANN, [memory("m1", ANN, "prefers oat milk"),
                             memory("s1", ANN, "Caller: hello", type="semantic")],
          files={"transcript": "calls/c1/transcript.json", "audio": "calls/c1/audio.mp3"})

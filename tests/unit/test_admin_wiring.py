@@ -17,7 +17,7 @@ def settings() -> object:
 
 
 def test_the_admin_api_runs_on_the_fakes():
-    deps = in_memory_deps(settings())  # type: ignore[arg-type]
+    deps = in_memory_deps(settings())
     with TestClient(create_app(deps)) as client:
         assert client.get("/admin/callers", headers={"X-Admin-Key": ADMIN_KEY}).json() == {
             "callers": [], "next_offset": None}
@@ -26,7 +26,7 @@ def test_the_admin_api_runs_on_the_fakes():
 
 
 def test_a_backend_without_an_admin_store_still_serves():
-    deps = in_memory_deps(settings())  # type: ignore[arg-type]
+    deps = in_memory_deps(settings())
     deps.admin = None
     with TestClient(create_app(deps)) as client:
         assert client.get("/admin/callers", headers={"X-Admin-Key": ADMIN_KEY}).status_code == 404

@@ -292,7 +292,7 @@ def _apposition(clause: str, last: _Claim) -> _Claim | None:
     """A bare full name right after a claim that it extends ("Weber" -> "Lena Weber")."""
     opening = _FILLER.match(clause)
     read = _read(clause, opening.end() if opening else 0, lenient=False)
-    if read is None or clause[read[1]:].strip(" .!") and not _FOLLOW.match(clause, read[1]):
+    if read is None or (clause[read[1]:].strip(" .!") and not _FOLLOW.match(clause, read[1])):
         return None
     name = clean_name(read[0])
     if not name or len(name.split()) < 2 or len(last.full_name.split()) > 1:

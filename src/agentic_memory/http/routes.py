@@ -13,8 +13,8 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ValidationError
 
 from agentic_memory.bootstrap import Deps
-from agentic_memory.domain.greeting import GreetingPolicy
 from agentic_memory.domain import caller_token
+from agentic_memory.domain.greeting import GreetingPolicy
 from agentic_memory.domain.models import CallerBriefing
 from agentic_memory.elevenlabs.responses import client_data_response, memory_json
 from agentic_memory.http import schemas
