@@ -77,6 +77,11 @@ def fill(queue: PostgresJobQueue, count: int) -> None:
 def test_concurrent_claims_from_several_processes_never_hand_out_a_job_twice(queue, pg_url):
     fill(queue, 400)
     workers = [claimer("drain", pg_url, f"host:{n}:x") for n in range(4)]
+    for worker in workers:
+        assert worker.stdout.readline().strip() == "ready"
+    for worker in workers:  # all start claiming at once
+        worker.stdin.write("go\n")
+        worker.stdin.flush()
     outputs = [w.communicate(timeout=120) for w in workers]
     assert all(w.returncode == 0 for w in workers), [err[-2000:] for _, err in outputs]
     claimed = Counter(line for out, _ in outputs for line in out.split())
