@@ -17,6 +17,7 @@ from agentic_memory.config import Settings
 from agentic_memory.elevenlabs.signature import sign
 from agentic_memory.http.app import create_app
 from agentic_memory.worker import Worker
+from tests.aws_server import AwsServer
 from tests.postgres_server import PostgresServer
 
 WORKSPACE_KEY = "amk_test_workspace_key_0123456789abcdef"
@@ -37,6 +38,14 @@ _DATABASES = itertools.count(1)
 def pg_server() -> Iterator[PostgresServer]:
     """One real PostgreSQL for the whole run (started only by tests that ask for it)."""
     server = PostgresServer().start()
+    yield server
+    server.close()
+
+
+@pytest.fixture(scope="session")
+def aws_server() -> Iterator[AwsServer]:
+    """One local AWS API (moto server on 127.0.0.1) for the whole run, started only by tests that ask."""
+    server = AwsServer().start()
     yield server
     server.close()
 

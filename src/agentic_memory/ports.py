@@ -31,9 +31,25 @@ class BlobStore(Protocol):
 
     def put(self, key: str, data: bytes) -> None: ...
 
-    def get(self, key: str) -> bytes: ...
+    def get(self, key: str) -> bytes:
+        """The object's bytes; KeyError when there is none."""
+        ...
+
+    def delete_prefix(self, prefix: str) -> int:
+        """Erase every object under `prefix` ("calls/<id>"), for good: on a versioned store every version.
+        Returns how many objects (or versions) were deleted."""
+        ...
 
     def ping(self) -> None: ...
+
+
+class AudioSource(Protocol):
+    """Where a call's audio can be fetched from after the fact (ElevenLabs' conversation audio endpoint)."""
+
+    def fetch(self, conversation_id: str) -> bytes | None:
+        """The call's mp3, or None when there is none (audio disabled or deleted). Raises StorageError on a
+        failure worth retrying."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -65,6 +65,13 @@ class InMemoryBlobStore:
     def get(self, key: str) -> bytes:
         return self.blobs[check_key(key)]
 
+    def delete_prefix(self, prefix: str) -> int:
+        folder = check_key(prefix.rstrip("/")) + "/"
+        doomed = [key for key in self.blobs if key.startswith(folder)]
+        for key in doomed:
+            del self.blobs[key]
+        return len(doomed)
+
     def ping(self) -> None:
         return None
 

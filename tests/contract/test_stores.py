@@ -67,8 +67,13 @@ def queue(db_kind, tmp_path, request):
     db.close()
 
 
-@pytest.fixture(params=["fake", "files"])
+@pytest.fixture(params=["fake", "files", "s3"])
 def blobs(request, tmp_path):
+    if request.param == "s3":
+        from agentic_memory.adapters.aws.s3_blobs import S3BlobStore
+
+        server = request.getfixturevalue("aws_server")
+        return S3BlobStore(server.client("s3"), server.bucket(), "tenant/a")
     return InMemoryBlobStore() if request.param == "fake" else FilesystemBlobStore(tmp_path / "files")
 
 
@@ -301,6 +306,21 @@ def test_queue_released_jobs_void_the_old_token(queue):
     again = queue.claim(worker="host:222:1", now=T0 + timedelta(seconds=1), lease_secs=600)
     assert again is not None
     assert (again.id, again.lease != job.lease) == (job.id, True)
+
+
+def test_delete_prefix_erases_one_folder_only(blobs):
+    blobs.put("calls/c1/audio.mp3", b"one")
+    blobs.put("calls/c1/audio.mp3", b"two")  # a second version on a versioned bucket
+    blobs.put("calls/c1/transcript.json", b"{}")
+    blobs.put("calls/c10/audio.mp3", b"other call")  # shares the string prefix "calls/c1", not the folder
+    assert blobs.delete_prefix("calls/c1") >= 2
+    for key in ("calls/c1/audio.mp3", "calls/c1/transcript.json"):
+        with pytest.raises(KeyError):
+            blobs.get(key)
+    assert blobs.get("calls/c10/audio.mp3") == b"other call"
+    assert blobs.delete_prefix("calls/c1") == 0
+    with pytest.raises(ValueError, match="unsafe"):
+        blobs.delete_prefix("../calls")
 
 
 def test_blobs_round_trip_and_refuse_escaping_keys(blobs):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -49,6 +50,19 @@ class FilesystemBlobStore:
             raise KeyError(key) from None
         except OSError as exc:
             raise StorageError(f"could not read blob: {exc.strerror}") from exc
+
+    def delete_prefix(self, prefix: str) -> int:
+        folder = self._path(prefix.rstrip("/"))
+        if folder == self.root:
+            raise ValueError("refusing to delete the whole blob store")
+        try:
+            if not folder.is_dir():
+                return 0
+            count = sum(1 for path in folder.rglob("*") if path.is_file())
+            shutil.rmtree(folder)
+        except OSError as exc:
+            raise StorageError(f"could not erase blobs: {exc.strerror}") from exc
+        return count
 
     def ping(self) -> None:
         try:
