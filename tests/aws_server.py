@@ -3,6 +3,7 @@ through real boto3 over HTTP. No AWS account, no network."""
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import uuid
@@ -29,6 +30,7 @@ class AwsServer:
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
 
     def start(self) -> AwsServer:
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request otherwise
         os.environ.update(CREDENTIALS)
         self._server.start()
         return self

@@ -65,17 +65,15 @@ class S3BlobStore:
         full = self._key(prefix.rstrip("/")) + "/"
         deleted = 0
         with translated("could not erase blobs"):
-            pages = self.s3.get_paginator("list_object_versions").paginate(Bucket=self.bucket, Prefix=full)
-            batch: list[dict[str, str]] = []
-            for page in pages:
-                for entry in [*page.get("Versions", []), *page.get("DeleteMarkers", [])]:
-                    batch.append({"Key": entry["Key"], "VersionId": entry["VersionId"]})
-                    if len(batch) == DELETE_BATCH:
-                        deleted += self._delete(batch)
-                        batch = []
-            if batch:
+            # List from the start again after each batch rather than paging on: the next page's markers
+            # would name versions that no longer exist.
+            while True:
+                page = self.s3.list_object_versions(Bucket=self.bucket, Prefix=full, MaxKeys=DELETE_BATCH)
+                batch = [{"Key": entry["Key"], "VersionId": entry["VersionId"]}
+                         for entry in [*page.get("Versions", []), *page.get("DeleteMarkers", [])]][:DELETE_BATCH]
+                if not batch:
+                    return deleted
                 deleted += self._delete(batch)
-        return deleted
 
     def _delete(self, objects: list[dict[str, str]]) -> int:
         response = self.s3.delete_objects(Bucket=self.bucket, Delete={"Objects": objects, "Quiet": True})
