@@ -17,14 +17,17 @@ import logging
 import os
 from typing import Any
 
-from agentic_memory.adapters.aws.secrets import secret_settings
-from agentic_memory.adapters.aws.sqs_queue import SqsJobQueue, job_from_message
+from typing import TYPE_CHECKING
+
 from agentic_memory.bootstrap import Deps, build
 from agentic_memory.config import load_settings
 from agentic_memory.errors import ConfigurationError, InvalidInput
 from agentic_memory.logs import configure_logging
 from agentic_memory.services.process_call import process_job
 from agentic_memory.worker import backoff
+
+if TYPE_CHECKING:
+    from agentic_memory.adapters.aws.sqs_queue import SqsJobQueue
 
 log = logging.getLogger(__name__)
 BASE_PATH = "/Prod"  # the original deployment's stage path: /Prod/client-data is /client-data
@@ -34,7 +37,11 @@ _built: dict[str, Any] = {}
 def deps() -> Deps:
     """This container's Deps, built on first use from the environment and the settings secret."""
     if "deps" not in _built:
-        environ = {**os.environ, **secret_settings(os.environ)}
+        environ = dict(os.environ)
+        if environ.get("AGENTIC_MEMORY_SECRET_ARN"):  # boto3 costs ~0.5 s to import: only when needed
+            from agentic_memory.adapters.aws.secrets import secret_settings
+
+            environ.update(secret_settings(environ))
         settings = load_settings(environ, env_file=None)
         configure_logging(settings.log_level)
         _built["deps"] = build(settings, with_worker=False, lazy_embedder=True)
@@ -54,6 +61,8 @@ def http_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 
 def worker_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    from agentic_memory.adapters.aws.sqs_queue import SqsJobQueue, job_from_message
+
     current = deps()
     queue = current.queue
     if not isinstance(queue, SqsJobQueue):
