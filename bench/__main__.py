@@ -1,4 +1,4 @@
-"""`python -m bench [--only latency,ingest,scale,locomo] [--scale 1000,10000,100000] [--out docs/benchmarks.md]`
+"""`python -m bench [--only latency,ingest,scale,locomo,aws] [--scale 1000,10000,100000] [--out docs/benchmarks.md]`
 
 Runs the parts in order, each against its own real server on 127.0.0.1, and writes the Markdown report
 plus a JSON twin (same name, .json). One part failing is recorded in the report; the others still run.
@@ -18,7 +18,7 @@ from typing import Any
 
 from bench import report
 
-PARTS = ("latency", "ingest", "scale", "locomo")
+PARTS = ("latency", "ingest", "scale", "locomo", "aws")
 ROOT = Path(__file__).resolve().parent.parent
 DATASET = ROOT.parent / "shared" / "datasets" / "locomo-dev.json"
 PERF_NOTES = Path(__file__).resolve().parent / "PERF_NOTES.md"
@@ -66,7 +66,13 @@ def _locomo(args: argparse.Namespace) -> dict[str, Any]:
     return {"result": result, "table": table, "rss_mb": rss}
 
 
-RUNNERS = {"latency": _latency, "ingest": _ingest, "scale": _scale, "locomo": _locomo}
+def _aws(args: argparse.Namespace) -> dict[str, Any]:
+    from bench import aws
+
+    return aws.run(log=log)
+
+
+RUNNERS = {"latency": _latency, "ingest": _ingest, "scale": _scale, "locomo": _locomo, "aws": _aws}
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:

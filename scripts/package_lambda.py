@@ -27,9 +27,10 @@ from packaging.requirements import Requirement
 
 ROOT = Path(__file__).resolve().parents[1]
 SERVER_ONLY = {"uvicorn", "typer", "rich"}
-# Never imported by the handlers, and worth ~65 MB against Lambda's 250 MB: tokenizers' download stack
-# (we load tokenizer.json from the package, never from a hub), phonenumbers' geocoding data (we only
-# parse and format), onnxruntime's model-conversion tools, and botocore's API models of the ~400 AWS
+# Never imported by the handlers, and worth ~75 MB against Lambda's 250 MB (with the libraries' own
+# tests, stubs and headers): tokenizers' download stack (we load tokenizer.json from the package, never
+# from a hub), phonenumbers' geocoding data (we only parse and format), onnxruntime's model-conversion
+# tools, and botocore's API models of the ~400 AWS
 # services we do not call.
 PRUNED_DISTRIBUTIONS = {"huggingface-hub", "hf-xet", "tqdm", "pyyaml", "fsspec", "filelock"}
 PRUNED_PATHS = ("phonenumbers/geodata", "onnxruntime/transformers", "onnxruntime/tools",
@@ -56,7 +57,7 @@ def copy_project(target: Path) -> None:
 def build_for_lambda(target: Path, python_version: str) -> None:
     """pip downloads manylinux x86_64 wheels for `python_version` and unpacks them into `target`."""
     specs = [str(req) for req in requirements()]
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-compile", "--target", str(target),
+    subprocess.run([sys.executable, "-m", "pip", "install",  # noqa: S603 - pip itself, fixed arguments "--quiet", "--no-compile", "--target", str(target),
                     "--platform", "manylinux2014_x86_64", "--platform", "manylinux_2_17_x86_64",
                     "--platform", "manylinux_2_28_x86_64", "--implementation", "cp",
                     "--python-version", python_version, "--only-binary=:all:", *specs], check=True)
@@ -106,6 +107,10 @@ def prune(target: Path) -> None:
             shutil.rmtree(dist_info)
     for relative in PRUNED_PATHS:
         shutil.rmtree(target / relative, ignore_errors=True)
+    for folder in [p for p in target.rglob("tests") if p.is_dir()]:  # libraries' own test suites
+        shutil.rmtree(folder, ignore_errors=True)
+    for stub in [*target.rglob("*.pyi"), *target.rglob("*.h")]:  # type stubs and C headers: build-time only
+        stub.unlink()
     data = target / "botocore" / "data"
     for service in data.iterdir() if data.is_dir() else []:
         if service.is_dir() and service.name not in BOTOCORE_SERVICES:

@@ -156,7 +156,11 @@ def _aws_client(settings: Settings, service: str) -> Any:
         from agentic_memory.adapters.aws.clients import client
     except ImportError as exc:
         raise ConfigurationError("an s3:// or sqs:// URL needs boto3: pip install 'agentic-memory[aws]'") from exc
-    return client(service, endpoint_url=settings.aws_endpoint_url.strip())
+    try:
+        return client(service, endpoint_url=settings.aws_endpoint_url.strip())
+    except Exception as exc:  # botocore's NoRegionError and kin: the environment lacks AWS settings
+        raise ConfigurationError(f"cannot create the AWS {service} client ({exc.__class__.__name__}): set "
+                                 "AWS_REGION (Lambda sets it)") from exc
 
 
 def _s3(settings: Settings, parts: SplitResult) -> BlobStore:
@@ -181,15 +185,17 @@ def _queue(settings: Settings, database: Database, blobs: BlobStore) -> JobQueue
     if parts.scheme != "sqs":
         raise ConfigurationError(f"AGENTIC_MEMORY_QUEUE_URL: unsupported scheme {parts.scheme!r} "
                                  "(expected sqs://queue-name, or empty for the database's own queue)")
-    sqs = _aws_client(settings, "sqs")
-    from agentic_memory.adapters.aws.s3_blobs import S3BlobStore
-    from agentic_memory.adapters.aws.sqs_queue import SqsJobQueue
-
-    if not isinstance(blobs, S3BlobStore):
+    if not urlsplit(settings.blob_url.strip()).scheme == "s3":
         raise ConfigurationError("AGENTIC_MEMORY_QUEUE_URL=sqs://... keeps webhook bodies in S3: set "
                                  "AGENTIC_MEMORY_BLOB_URL=s3://bucket/prefix too")
     if not parts.netloc:
         raise ConfigurationError("AGENTIC_MEMORY_QUEUE_URL: use sqs://queue-name")
+    sqs = _aws_client(settings, "sqs")
+    from agentic_memory.adapters.aws.s3_blobs import S3BlobStore
+    from agentic_memory.adapters.aws.sqs_queue import SqsJobQueue
+
+    if not isinstance(blobs, S3BlobStore):  # open_blobs chose it from the same s3:// URL
+        raise ConfigurationError("AGENTIC_MEMORY_QUEUE_URL=sqs://... needs the S3 blob store")
     from agentic_memory.adapters.aws.clients import translated
 
     with translated("AGENTIC_MEMORY_QUEUE_URL: could not find the SQS queue"):

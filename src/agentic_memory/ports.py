@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
@@ -112,6 +112,26 @@ class JobQueue(Protocol):
 
     def release_orphans(self, is_alive: Callable[[str], bool]) -> int:
         """Requeue running jobs whose worker is gone, without waiting for their lease to expire."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    message_id: str
+    event_type: str
+    conversation_id: str
+    error: str
+    receive_count: int
+
+
+@runtime_checkable
+class DeadLetterQueue(Protocol):
+    """A queue whose dead letters live apart (SQS's DLQ): an operator can look at them and send them back."""
+
+    def dead_letters(self, *, limit: int = 10) -> list[DeadLetter]: ...
+
+    def redrive(self, *, limit: int = 1000) -> int:
+        """Move up to `limit` dead letters back to the work queue; returns how many moved."""
         ...
 
 

@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Any
-
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from agentic_memory.bootstrap import Deps, build
 from agentic_memory.config import load_settings
@@ -60,7 +58,7 @@ def http_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return response
 
 
-def worker_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+def worker_handler(event: dict[str, Any], _context: Any) -> dict[str, Any]:
     from agentic_memory.adapters.aws.sqs_queue import SqsJobQueue, job_from_message
 
     current = deps()

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from agentic_memory.adapters.aws.clients import client, translated
 from agentic_memory.errors import ConfigurationError
 
-SECRET_ARN = "AGENTIC_MEMORY_SECRET_ARN"
+SECRET_ARN = "AGENTIC_MEMORY_SECRET_ARN"  # noqa: S105 - the name of a setting, not a secret
 PREFIXES = ("ELEVENLABS_", "AGENTIC_MEMORY_")
 
 

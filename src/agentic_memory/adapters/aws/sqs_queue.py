@@ -17,7 +17,6 @@ import itertools
 import json
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -27,7 +26,7 @@ from agentic_memory.adapters.aws.clients import error_code, translated
 from agentic_memory.adapters.aws.s3_blobs import S3BlobStore
 from agentic_memory.domain.keys import safe_id
 from agentic_memory.errors import StorageError
-from agentic_memory.ports import Job, QueueStats
+from agentic_memory.ports import DeadLetter, Job, QueueStats
 
 MAX_VISIBILITY_SECS = 43_200  # SQS's limit (12 h)
 GONE = frozenset({"ReceiptHandleIsInvalid", "InvalidParameterValue", "AWS.SimpleQueueService.NonExistentQueue"})
@@ -56,15 +55,6 @@ def job_from_message(job_id: int, message: str, receive_count: int, lease: str, 
     except KeyError:
         body = b""
     return Job(job_id, event_type, conversation_id, body, receive_count, received_at, lease)
-
-
-@dataclass(frozen=True, slots=True)
-class DeadLetter:
-    message_id: str
-    event_type: str
-    conversation_id: str
-    error: str
-    receive_count: int
 
 
 class SqsJobQueue:
@@ -102,7 +92,7 @@ class SqsJobQueue:
         self._acks.shutdown(wait=True)
 
     # -- the worker side (a long-running `agentic-memory worker`; Lambda uses handlers.worker_handler) ----
-    def claim(self, *, worker: str, now: datetime, lease_secs: int) -> Job | None:
+    def claim(self, *, worker: str, now: datetime, lease_secs: int) -> Job | None:  # noqa: ARG002 - the JobQueue port's signature
         with translated("could not receive a job"):
             response = self.sqs.receive_message(
                 QueueUrl=self.queue_url, MaxNumberOfMessages=1, WaitTimeSeconds=1,
@@ -129,10 +119,10 @@ class SqsJobQueue:
                 raise
         return True
 
-    def heartbeat(self, job_id: int, *, lease: str, now: datetime, lease_secs: int) -> bool:
+    def heartbeat(self, job_id: int, *, lease: str, now: datetime, lease_secs: int) -> bool:  # noqa: ARG002 - the JobQueue port's signature
         return self.change_visibility(lease, lease_secs)
 
-    def complete(self, job_id: int, *, lease: str, drop_body: bool = False) -> bool:
+    def complete(self, job_id: int, *, lease: str, drop_body: bool = False) -> bool:  # noqa: ARG002 - the JobQueue port's signature
         # The body stays in S3 (the bucket's lifecycle rule expires inbox/): its key is what turns a
         # retried webhook into a no-op.
         self._claimed.pop(job_id, None)
@@ -145,7 +135,7 @@ class SqsJobQueue:
                 raise
         return True
 
-    def retry(self, job_id: int, *, lease: str, error: str, run_after: datetime) -> bool:
+    def retry(self, job_id: int, *, lease: str, error: str, run_after: datetime) -> bool:  # noqa: ARG002 - the JobQueue port's signature
         self._claimed.pop(job_id, None)
         return self.change_visibility(lease, (run_after - datetime.now(UTC)).total_seconds())
 
@@ -173,7 +163,7 @@ class SqsJobQueue:
             attributes = self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=names)["Attributes"]
         return sum(int(attributes.get(name, 0)) for name in names)
 
-    def release_orphans(self, is_alive: Callable[[str], bool]) -> int:
+    def release_orphans(self, is_alive: Callable[[str], bool]) -> int:  # noqa: ARG002 - the JobQueue port's signature
         return 0  # a dead worker's message reappears when its visibility timeout ends
 
     def ping(self) -> None:
