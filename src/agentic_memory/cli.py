@@ -79,20 +79,34 @@ def serve(host: Annotated[str, typer.Option(help="Interface to bind")] = "127.0.
 
 
 @app.command()
-def worker() -> None:
+def worker(concurrency: Annotated[int, typer.Option(
+        min=1, max=64, help="Jobs run at once by this process, each on its own thread (keep it at most "
+                            "AGENTIC_MEMORY_DATABASE_POOL_SIZE on PostgreSQL; on SQLite their writes take turns)")] = 1,
+           ) -> None:
     """Run the post-call worker alone (several may run against the same database)."""
     from agentic_memory.logs import configure_logging
 
     settings = _settings()
     configure_logging(settings.log_level)
     deps = _build(settings)
-    assert deps.worker is not None
-    signal.signal(signal.SIGTERM, lambda *_: deps.worker.stop() if deps.worker else None)
+    workers = [deps.worker or deps.make_worker(), *(deps.make_worker() for _ in range(concurrency - 1))]
+    for number, each in enumerate(workers[1:], start=2):
+        each.name = f"{each.name}-{number}"  # one name per thread: leases and logs tell them apart
+
+    def stop(*_: object) -> None:
+        for each in workers:
+            each.stop()
+
+    signal.signal(signal.SIGTERM, stop)
+    threads = [each.start_thread() for each in workers[1:]]
     try:
-        deps.worker.run()
+        workers[0].run()
     except KeyboardInterrupt:
-        deps.worker.stop()
+        pass
     finally:
+        stop()
+        for thread in threads:
+            thread.join(timeout=60)
         deps.close()
 
 

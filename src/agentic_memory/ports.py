@@ -10,8 +10,14 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from agentic_memory.domain.models import CallContext, CallerProfile, CallUpdate, Memory, MemoryType
-from agentic_memory.domain.models import StoredMemory as StoredMemory  # re-exported: adapters build them
+from agentic_memory.domain.models import (
+    CallContext,
+    CallerProfile,
+    CallUpdate,
+    Memory,
+    MemoryType,
+    StoredMemory,  # noqa: F401 - re-exported: adapters and tests build them
+)
 
 
 class Clock(Protocol):

@@ -237,7 +237,8 @@ def test_the_ack_commit_is_durable_full_fsync_in_wal_mode(tmp_path):
     seen = []
 
     def write(conn, rows):
-        seen.append((conn.execute("PRAGMA synchronous").fetchone()[0], conn.execute("PRAGMA journal_mode").fetchone()[0]))
+        seen.append((conn.execute("PRAGMA synchronous").fetchone()[0],
+                     conn.execute("PRAGMA journal_mode").fetchone()[0]))
         return [True] * len(rows)
 
     commits = GroupCommit(db, write)
@@ -411,3 +412,10 @@ def test_text_with_a_nul_character_is_stored_and_found(store):
     assert [i for i, _ in store.keyword_search("+1555", ["milk"], limit=5, type=None)] == ["m1"]
     assert store.caller("+1555") is not None
     assert store.load_call("conv\x00_1", "+1555").processed
+
+
+@pytest.mark.parametrize("db_kind", ["sqlite", "postgres"])  # the fake has nothing to close
+def test_an_ack_after_the_queue_closed_fails_with_a_storage_error_instead_of_hanging(queue):
+    queue.close()
+    with pytest.raises(StorageError):
+        accept(queue)

@@ -1,5 +1,5 @@
-"""Several `agentic-memory worker` processes on one PostgreSQL database, one of them SIGKILLed mid-drain:
-every call acked over HTTP is processed exactly once."""
+"""Several `agentic-memory worker` processes on one PostgreSQL database, one SIGKILLed and one SIGSTOPped
+past its lease mid-drain: every call acked over HTTP is processed exactly once."""
 
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ def counts(url: str) -> tuple[int, int]:
 
 
 @pytest.mark.slow
-def test_worker_processes_drain_the_queue_exactly_once_though_one_is_killed(pg_url, tmp_path):
+def test_worker_processes_drain_the_queue_exactly_once_though_one_is_killed_and_one_stalls(pg_url, tmp_path):
     settings = make_settings(tmp_path / "data", database_url=pg_url)
     migrate(settings)
     deps = build(settings, embedder=HashEmbedder(), with_worker=False)
@@ -51,14 +51,21 @@ def test_worker_processes_drain_the_queue_exactly_once_though_one_is_killed(pg_u
            "AGENTIC_MEMORY_LEASE_SECS": "5"}
     command = [str(Path(sys.executable).with_name("agentic-memory")), "worker"]
     logs = [(tmp_path / f"worker{i}.log").open("wb") for i in range(WORKERS)]
-    workers = [subprocess.Popen(command, env=env, cwd=tmp_path, stdout=log, stderr=log) for log in logs]
+    # The last one runs two jobs at once (`--concurrency 2`): it drains alone once the others are gone.
+    workers = [subprocess.Popen([*command, *(["--concurrency", "2"] if i == WORKERS - 1 else [])], env=env,
+                                cwd=tmp_path, stdout=log, stderr=log) for i, log in enumerate(logs)]
     try:
         deadline = time.monotonic() + 240
         while counts(pg_url)[0] < CALLS // 4 and time.monotonic() < deadline:
             time.sleep(0.05)
         workers[0].send_signal(signal.SIGKILL)  # most likely mid-job: its lease (5 s) must bring the job back
-        while counts(pg_url) != (CALLS, CALLS) and time.monotonic() < deadline:
-            time.sleep(0.2)
+        workers[1].send_signal(signal.SIGSTOP)  # its heartbeats stop too: the last worker takes its job over
+        try:
+            while counts(pg_url) != (CALLS, CALLS) and time.monotonic() < deadline:
+                time.sleep(0.2)
+        finally:
+            workers[1].send_signal(signal.SIGCONT)  # its late result, if it held a job, must change nothing
+        time.sleep(2)
         assert counts(pg_url) == (CALLS, CALLS)
     finally:
         for worker in workers[1:]:
@@ -71,5 +78,8 @@ def test_worker_processes_drain_the_queue_exactly_once_though_one_is_killed(pg_u
         duplicates = conn.execute("SELECT count(*) FROM (SELECT caller_id, text FROM memories "
                                   "GROUP BY caller_id, text HAVING count(*) > 1) d").fetchone()
         callers = conn.execute("SELECT count(*), sum(call_count) FROM callers").fetchone()
+        rerun = conn.execute("SELECT count(*) FROM jobs WHERE attempts > 1").fetchone()
     assert duplicates == (0,)
+    assert rerun is not None
+    assert rerun[0] >= 1  # a stopped or killed worker's job did run again
     assert callers == (CALLS, CALLS)  # each caller's one call counted once

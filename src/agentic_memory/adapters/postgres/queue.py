@@ -28,12 +28,16 @@ class PostgresJobQueue:
 
     def accept(self, *, event_type: str, conversation_id: str, body: bytes,
                received_at: datetime) -> Future[bool]:
-        if self._closed:
-            refused: Future[bool] = Future()
-            refused.set_exception(StorageError("the job queue is closed"))
-            return refused
-        return self._acks.submit(self._accept, {"event_type": event_type, "conversation_id": conversation_id,
-                                                "body": body, "received_at": received_at})
+        params = {"event_type": event_type, "conversation_id": conversation_id, "body": body,
+                  "received_at": received_at}
+        try:
+            if not self._closed:
+                return self._acks.submit(self._accept, params)
+        except RuntimeError:  # shut down between the check and the submit
+            pass
+        refused: Future[bool] = Future()
+        refused.set_exception(StorageError("the job queue is closed"))
+        return refused
 
     def _accept(self, params: dict[str, object]) -> bool:
         return self.db.execute("accept", params) == 1
