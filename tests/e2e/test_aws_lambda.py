@@ -98,6 +98,8 @@ def test_the_whole_aws_path(lambda_env: dict[str, Any], fake_elevenlabs: FakeEle
                                          "call_sid": "CA1"}, base64_body=False)
     assert status == 200 and "Maria" not in json.dumps(body)
     assert handlers.deps().embedder.loaded is False  # type: ignore[attr-defined]  # a greeting loads no model
+    health = handlers.http_handler(http_event("/health", b"", {}, base64_body=False, method="GET"), None)
+    assert health["statusCode"] == 200, response_body(health)  # database, S3 and both queues answer
 
     fake_elevenlabs.audio["conv_aws_1"] = builders.FAKE_MP3
     payload = transcription("conv_aws_1")
@@ -135,6 +137,14 @@ def test_the_whole_aws_path(lambda_env: dict[str, Any], fake_elevenlabs: FakeEle
     forged = http_event("/post-call", raw, {"elevenlabs-signature": sign(raw, "wsec_not_the_key_0123456789abc")},
                         base64_body=True)
     assert handlers.http_handler(forged, None)["statusCode"] == 401
+
+
+def test_storage_down_at_cold_start_is_a_503(lambda_env: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AGENTIC_MEMORY_AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # nothing listens there
+    raw = json.dumps(transcription("conv_down")).encode()
+    response = handlers.http_handler(http_event("/post-call", raw, {"elevenlabs-signature": sign(raw, HMAC_KEY)},
+                                                base64_body=True), None)
+    assert response["statusCode"] == 503
 
 
 def test_a_failed_job_stays_queued_and_a_poison_one_ends_in_the_dlq(lambda_env: dict[str, Any],

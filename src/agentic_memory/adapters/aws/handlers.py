@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from agentic_memory.bootstrap import Deps, build
 from agentic_memory.config import load_settings
-from agentic_memory.errors import ConfigurationError, InvalidInput
+from agentic_memory.errors import ConfigurationError, InvalidInput, StorageError
 from agentic_memory.logs import configure_logging
 from agentic_memory.services.process_call import process_job
 from agentic_memory.worker import backoff
@@ -53,7 +53,13 @@ def http_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
         from agentic_memory.http.app import create_app
 
-        _built["http"] = Mangum(create_app(deps()), lifespan="off", api_gateway_base_path=BASE_PATH)
+        try:
+            current = deps()
+        except StorageError:  # the database or AWS is down at cold start: a 503 ElevenLabs retries
+            log.exception("could not start: storage unavailable")
+            return {"statusCode": 503, "headers": {"content-type": "application/json"},
+                    "body": '{"error":"storage unavailable; retry"}', "isBase64Encoded": False}
+        _built["http"] = Mangum(create_app(current), lifespan="off", api_gateway_base_path=BASE_PATH)
     response: dict[str, Any] = _built["http"](event, context)
     return response
 
