@@ -131,3 +131,29 @@ def test_malformed_pointer_becomes_an_empty_job(sqs_queue):
     sqs_queue.send(json.dumps({"v": 1}))
     job = sqs_queue.claim(worker="w", now=T0, lease_secs=30)
     assert job is not None and job.body == b""
+
+
+def test_cli_lists_and_redrives_dead_letters(aws_server, tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from agentic_memory.cli import app
+    from tests.conftest import HMAC_KEY, WORKSPACE_KEY
+
+    monkeypatch.chdir(tmp_path)  # no .env here
+    bucket = aws_server.bucket()
+    name, dlq = aws_server.queues()
+    sqs = aws_server.client("sqs")
+    sqs.send_message(QueueUrl=sqs.get_queue_url(QueueName=dlq)["QueueUrl"], MessageBody=json.dumps(
+        {"v": 1, "key": "inbox/x/conv_9.json", "event_type": "post_call_transcription", "conversation_id": "conv_9",
+         "received_at": T0.isoformat()}))
+    env = {"ELEVENLABS_WORKSPACE_KEY": WORKSPACE_KEY, "ELEVENLABS_HMAC_KEY": HMAC_KEY,
+           "AGENTIC_MEMORY_DATA_DIR": str(tmp_path / "data"), "AGENTIC_MEMORY_BLOB_URL": f"s3://{bucket}/am",
+           "AGENTIC_MEMORY_QUEUE_URL": f"sqs://{name}", "AGENTIC_MEMORY_AWS_ENDPOINT_URL": aws_server.url}
+    listed = CliRunner().invoke(app, ["dead-letters"], env=env)
+    assert listed.exit_code == 0, listed.output
+    assert "conv_9" in listed.output
+    moved = CliRunner().invoke(app, ["dead-letters", "--redrive"], env=env)
+    assert moved.exit_code == 0, moved.output
+    assert "moved 1" in moved.output
+    assert int(sqs.get_queue_attributes(QueueUrl=sqs.get_queue_url(QueueName=name)["QueueUrl"], AttributeNames=[
+        "ApproximateNumberOfMessages"])["Attributes"]["ApproximateNumberOfMessages"]) == 1
