@@ -66,7 +66,7 @@ class FakeElevenLabs:
                 self.end_headers()
                 self.wfile.write(body)
 
-            def log_message(self, *args: Any) -> None:
+            def log_message(self, *_args: Any) -> None:
                 return None
 
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)

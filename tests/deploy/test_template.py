@@ -79,7 +79,8 @@ def test_no_wildcard_action_or_resource_in_any_policy() -> None:
 
 @pytest.mark.parametrize("bad", [{"Action": "s3:*", "Resource": "arn:aws:s3:::b"},
                                  {"Action": "s3:GetObject", "Resource": "*"},
-                                 {"Action": "sqs:SendMessage", "Resource": {"Fn::Sub": "arn:aws:sqs:*:${AWS::AccountId}:q"}},
+                                 {"Action": "sqs:SendMessage",
+                                  "Resource": {"Fn::Sub": "arn:aws:sqs:*:${AWS::AccountId}:q"}},
                                  {"Action": "s3:GetObject", "Resource": {"Fn::Sub": "arn:aws:s3:::other-bucket/*"}}])
 def test_the_check_catches_wildcards(bad: dict[str, Any]) -> None:
     template = {"Resources": {"R": {"Type": "AWS::IAM::Role", "Properties": {"Policies": [
@@ -94,7 +95,8 @@ def test_the_deployment_has_what_it_promises() -> None:
     assert template["Globals"]["Function"]["Runtime"] == "python3.12"
     assert template["Globals"]["Function"]["Architectures"] == ["x86_64"]
     paths = {e["Properties"]["Path"] for e in functions["HttpFunction"]["Events"].values()}
-    assert {"/client-data", "/retrieve", "/post-call", "/Prod/client-data", "/Prod/retrieve", "/Prod/post-call"} <= paths
+    routes = {"/client-data", "/retrieve", "/post-call"}
+    assert routes | {f"/Prod{route}" for route in routes} <= paths
     jobs = functions["WorkerFunction"]["Events"]["Jobs"]["Properties"]
     assert jobs["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     assert all("ReservedConcurrentExecutions" in f for f in functions.values())

@@ -47,7 +47,8 @@ def lambda_env(aws_server: Any, pg_url: str, fake_elevenlabs: FakeElevenLabs,
     sqs = aws_server.client("sqs")
     queue_url = sqs.get_queue_url(QueueName=queue)["QueueUrl"]
     env = {"s3": aws_server.client("s3"), "bucket": bucket, "sqs": sqs, "queue_url": queue_url,
-           "dlq_url": sqs.get_queue_url(QueueName=dlq)["QueueUrl"], "arn": f"arn:aws:sqs:us-east-1:123456789012:{queue}"}
+           "dlq_url": sqs.get_queue_url(QueueName=dlq)["QueueUrl"],
+           "arn": f"arn:aws:sqs:us-east-1:123456789012:{queue}"}
     handlers._built.clear()
     yield env
     if "deps" in handlers._built:
@@ -139,7 +140,8 @@ def test_the_whole_aws_path(lambda_env: dict[str, Any], fake_elevenlabs: FakeEle
     assert handlers.http_handler(forged, None)["statusCode"] == 401
 
 
-def test_storage_down_at_cold_start_is_a_503(lambda_env: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.usefixtures("lambda_env")
+def test_storage_down_at_cold_start_is_a_503(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AGENTIC_MEMORY_AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # nothing listens there
     raw = json.dumps(transcription("conv_down")).encode()
     response = handlers.http_handler(http_event("/post-call", raw, {"elevenlabs-signature": sign(raw, HMAC_KEY)},
