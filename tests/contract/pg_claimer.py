@@ -1,6 +1,7 @@
 """A queue client in its own process, for the PostgreSQL concurrency tests (`python -m tests.contract.pg_claimer`).
 
-drain URL WORKER        claim and complete jobs until none is ready; prints each claimed job id
+drain URL WORKER        print "ready", wait for a line on stdin (so several start together), then claim and
+                        complete jobs until none is ready; prints each claimed job id
 hold URL WORKER SECS    claim one job with a SECS-second lease, print "id lease", then on a line from stdin
                         try to complete it and print True/False (a worker that stalled past its lease)
 """
@@ -19,6 +20,9 @@ def main(mode: str, url: str, worker: str, lease_secs: int = 60) -> None:
     queue = PostgresJobQueue(db)
     try:
         if mode == "drain":
+            db.ping()  # connected before the start line
+            print("ready", flush=True)
+            sys.stdin.readline()
             while (job := queue.claim(worker=worker, now=datetime.now(UTC), lease_secs=lease_secs)) is not None:
                 print(job.id, flush=True)
                 if not queue.complete(job.id, lease=job.lease):

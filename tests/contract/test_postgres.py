@@ -12,6 +12,7 @@ import sys
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -27,6 +28,7 @@ from agentic_memory.cli import app as cli
 from agentic_memory.elevenlabs import builders
 from agentic_memory.errors import ConfigurationError, StorageError
 from agentic_memory.http.app import create_app
+from agentic_memory.ports import Job
 from agentic_memory.testing import HashEmbedder
 from tests.conftest import auth, make_settings, post_signed
 from tests.postgres_server import PostgresServer
@@ -48,6 +50,23 @@ def queue(pg_url):
     db.close()
 
 
+def wait_for(condition: Callable[[], bool], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def claim_when_ready(queue: PostgresJobQueue) -> Job | None:
+    """The first claim that succeeds (once the holder's lease expired), or None after 30 s."""
+    deadline = time.monotonic() + 30
+    while (job := queue.claim(worker="w2", now=datetime.now(UTC), lease_secs=60)) is None:
+        if time.monotonic() > deadline:
+            return None
+        time.sleep(0.1)
+    return job
+
+
 def fill(queue: PostgresJobQueue, count: int) -> None:
     now = datetime.now(UTC) - timedelta(seconds=1)
     futures = [queue.accept(event_type="t", conversation_id=f"c{i}", body=b"x" * 100, received_at=now)
@@ -58,6 +77,11 @@ def fill(queue: PostgresJobQueue, count: int) -> None:
 def test_concurrent_claims_from_several_processes_never_hand_out_a_job_twice(queue, pg_url):
     fill(queue, 400)
     workers = [claimer("drain", pg_url, f"host:{n}:x") for n in range(4)]
+    for worker in workers:
+        assert worker.stdout.readline().strip() == "ready"
+    for worker in workers:  # all start claiming at once
+        worker.stdin.write("go\n")
+        worker.stdin.flush()
     outputs = [w.communicate(timeout=120) for w in workers]
     assert all(w.returncode == 0 for w in workers), [err[-2000:] for _, err in outputs]
     claimed = Counter(line for out, _ in outputs for line in out.split())
@@ -70,13 +94,12 @@ def test_concurrent_claims_from_several_processes_never_hand_out_a_job_twice(que
 
 def test_a_killed_workers_job_runs_again_once_its_lease_expires(queue, pg_url):
     fill(queue, 1)
-    holder = claimer("hold", pg_url, "other-host:1:x", "2")
+    holder = claimer("hold", pg_url, "other-host:1:x", "4")
     job_id, lease = holder.stdout.readline().split()
     holder.send_signal(signal.SIGKILL)
     holder.communicate(timeout=10)  # reaps it and closes its pipes
     assert queue.claim(worker="w2", now=datetime.now(UTC), lease_secs=60) is None  # still leased
-    time.sleep(2.2)
-    again = queue.claim(worker="w2", now=datetime.now(UTC), lease_secs=60)
+    again = claim_when_ready(queue)
     assert again is not None
     assert (again.id, again.attempts) == (int(job_id), 2)
     assert again.lease != lease
@@ -86,12 +109,11 @@ def test_a_killed_workers_job_runs_again_once_its_lease_expires(queue, pg_url):
 
 def test_a_stalled_worker_resumed_after_its_lease_expired_cannot_complete_the_job(queue, pg_url):
     fill(queue, 1)
-    holder = claimer("hold", pg_url, "other-host:2:x", "2")
+    holder = claimer("hold", pg_url, "other-host:2:x", "4")
     job_id, _ = holder.stdout.readline().split()
     os.kill(holder.pid, signal.SIGSTOP)
     try:
-        time.sleep(2.2)
-        again = queue.claim(worker="w2", now=datetime.now(UTC), lease_secs=60)
+        again = claim_when_ready(queue)
         assert again is not None
         assert again.id == int(job_id)
     finally:
@@ -209,12 +231,12 @@ def test_acks_answer_503_while_postgresql_is_down_and_nothing_acked_is_lost(tmp_
         with TestClient(create_app(deps), raise_server_exceptions=False) as client:
             poster = threading.Thread(target=post_calls, args=(client,))
             poster.start()
-            time.sleep(0.5)
+            wait_for(lambda: len(acked) > 0)
             server.stop("fast")
-            time.sleep(2)
+            wait_for(lambda: statuses[503] > 0)
             down_at = len(acked)
             server.resume()
-            time.sleep(2)
+            wait_for(lambda: len(acked) > down_at)
             stop.set()
             poster.join(timeout=30)
         assert statuses[503] > 0
