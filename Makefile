@@ -6,11 +6,11 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run test test-fast bench lint check clean
+.PHONY: install run test test-fast bench lint lint-aws check package-lambda clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
-	$(BIN)/pip install --quiet -e '.[dev,postgres]'
+	$(BIN)/pip install --quiet -e '.[dev,postgres,aws]'
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
 
@@ -44,6 +44,16 @@ check: lint
 	$(BIN)/coverage json -q
 	$(BIN)/coverage report
 	$(BIN)/python scripts/check_coverage.py coverage.json
+
+# The SAM template, checked offline (cfn-lint runs the SAM transform itself).
+lint-aws: install
+	$(BIN)/cfn-lint deploy/aws/template.yaml
+
+# The Lambda zip for Python 3.12 on x86_64 (manylinux wheels from PyPI; nothing compiled here), and the
+# same layout for this machine's Python from the installed packages (what the tests run).
+package-lambda: install
+	KEEP_STAGING=1 $(BIN)/python scripts/package_lambda.py --python-version 3.12
+	$(BIN)/python scripts/package_lambda.py --local
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info .pytest_cache .mypy_cache .ruff_cache .coverage .coverage.* coverage.json

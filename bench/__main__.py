@@ -1,4 +1,4 @@
-"""`python -m bench [--only latency,ingest,scale,locomo,voice-dev,proxy] [--scale 1000,10000,100000] [--out docs/benchmarks.md]`
+"""`python -m bench [--only latency,ingest,scale,locomo,voice-dev,proxy,aws] [--scale 1000,10000,100000] [--out docs/benchmarks.md]`
 
 `python -m bench voice-dev [--show A|B|all]` runs only the voice-dev quality part and prints its table
 (no report is written): the quick loop for name and retrieval work.
@@ -21,7 +21,7 @@ from typing import Any
 
 from bench import report
 
-PARTS = ("latency", "ingest", "scale", "locomo", "voice-dev", "proxy")
+PARTS = ("latency", "ingest", "scale", "locomo", "voice-dev", "proxy", "aws")
 ROOT = Path(__file__).resolve().parent.parent
 DATASET = ROOT.parent / "shared" / "datasets" / "locomo-dev.json"
 VOICE_DEV = ROOT.parent / "shared" / "datasets" / "voice-dev"
@@ -86,8 +86,14 @@ def _proxy(args: argparse.Namespace) -> dict[str, Any]:
     return proxy.run(secs=args.proxy_secs, log=log)
 
 
+def _aws(args: argparse.Namespace) -> dict[str, Any]:
+    from bench import aws
+
+    return aws.run(log=log)
+
+
 RUNNERS = {"latency": _latency, "ingest": _ingest, "scale": _scale, "locomo": _locomo,
-           "voice-dev": _voice_dev, "proxy": _proxy}
+           "voice-dev": _voice_dev, "proxy": _proxy, "aws": _aws}
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:

@@ -18,6 +18,7 @@ from agentic_memory.elevenlabs.signature import sign
 from agentic_memory.http.app import create_app
 from agentic_memory.worker import Worker
 from tests import fs_guard
+from tests.aws_server import AwsServer
 from tests.postgres_server import PostgresServer
 
 # Installed at import, before any test runs: the suite proves it reads nothing outside the checkout.
@@ -55,6 +56,14 @@ _DATABASES = itertools.count(1)
 def pg_server() -> Iterator[PostgresServer]:
     """One real PostgreSQL for the whole run (started only by tests that ask for it)."""
     server = PostgresServer().start()
+    yield server
+    server.close()
+
+
+@pytest.fixture(scope="session")
+def aws_server() -> Iterator[AwsServer]:
+    """One local AWS API (moto server on 127.0.0.1) for the whole run, started only by tests that ask."""
+    server = AwsServer().start()
     yield server
     server.close()
 

@@ -16,12 +16,22 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
+from typing import Any
+from urllib.parse import SplitResult, parse_qs, unquote, urlsplit
 
 from agentic_memory.config import Settings
 from agentic_memory.errors import ConfigurationError
 from agentic_memory.metrics import Metrics, TimedEmbedder
-from agentic_memory.ports import AdminStore, BackupArchives, BlobStore, Clock, Embedder, JobQueue, MemoryStore
+from agentic_memory.ports import (
+    AdminStore,
+    AudioSource,
+    BackupArchives,
+    BlobStore,
+    Clock,
+    Embedder,
+    JobQueue,
+    MemoryStore,
+)
 from agentic_memory.services.admin import AdminDeps
 from agentic_memory.services.process_call import WorkerDeps
 from agentic_memory.worker import Worker
@@ -41,6 +51,7 @@ class Deps:
     embedder: Embedder
     clock: Clock
     worker: Worker | None = None
+    audio: AudioSource | None = None
     closers: list[Callable[[], None]] = field(default_factory=list)
     admin: AdminStore | None = None  # the operator's side, where the backend has one
     backups: BackupArchives | None = None
@@ -58,7 +69,8 @@ class Deps:
 
         return WorkerDeps(store=self.store, blobs=self.blobs, embedder=self.embedder,
                           extractor=RuleFactExtractor(), clock=self.clock,
-                          default_region=self.settings.default_region, scope=self.settings.scope)
+                          default_region=self.settings.default_region, scope=self.settings.scope,
+                          audio=self.audio)
 
     def make_worker(self) -> Worker:
         from agentic_memory.services.retention import Sweeper, policy_from
@@ -163,18 +175,62 @@ def open_blobs(settings: Settings) -> BlobStore:
         if parts.netloc not in ("", "localhost") or not parts.path:
             raise ConfigurationError("AGENTIC_MEMORY_BLOB_URL: use file:///absolute/path")
         return FilesystemBlobStore(Path(unquote(parts.path)))
-    # S3 (s3://bucket/prefix) is chosen here, with boto3 imported inside its branch only.
+    if parts.scheme == "s3":
+        return _s3(settings, parts)
     raise ConfigurationError(f"AGENTIC_MEMORY_BLOB_URL: unsupported scheme {parts.scheme!r} "
-                             "(expected file:///path)")
+                             "(expected file:///path or s3://bucket/prefix)")
 
 
-def _queue(settings: Settings, database: Database) -> JobQueue:
+def _aws_client(settings: Settings, service: str) -> Any:
+    try:
+        from agentic_memory.adapters.aws.clients import client
+    except ImportError as exc:
+        raise ConfigurationError("an s3:// or sqs:// URL needs boto3: pip install 'agentic-memory[aws]'") from exc
+    try:
+        return client(service, endpoint_url=settings.aws_endpoint_url.strip())
+    except Exception as exc:  # botocore's NoRegionError and kin: the environment lacks AWS settings
+        raise ConfigurationError(f"cannot create the AWS {service} client ({exc.__class__.__name__}): set "
+                                 "AWS_REGION (Lambda sets it)") from exc
+
+
+def _s3(settings: Settings, parts: SplitResult) -> BlobStore:
+    if not parts.netloc:
+        raise ConfigurationError("AGENTIC_MEMORY_BLOB_URL: use s3://bucket/prefix")
+    query = parse_qs(parts.query)
+    sse = query.get("sse", ["AES256"])[0]
+    if sse not in ("AES256", "aws:kms"):
+        raise ConfigurationError("AGENTIC_MEMORY_BLOB_URL: sse must be AES256 or aws:kms")
+    s3 = _aws_client(settings, "s3")
+    from agentic_memory.adapters.aws.s3_blobs import S3BlobStore
+
+    return S3BlobStore(s3, parts.netloc, unquote(parts.path), sse=sse,
+                       kms_key_id=query.get("kms_key_id", [""])[0])
+
+
+def _queue(settings: Settings, database: Database, blobs: BlobStore) -> JobQueue:
     url = settings.queue_url.strip()
     if not url:
         return database.queue
-    # SQS (sqs://...) is chosen here.
-    raise ConfigurationError(f"AGENTIC_MEMORY_QUEUE_URL: unsupported scheme {urlsplit(url).scheme!r} "
-                             "(leave it empty to use the database's own queue)")
+    parts = urlsplit(url)
+    if parts.scheme != "sqs":
+        raise ConfigurationError(f"AGENTIC_MEMORY_QUEUE_URL: unsupported scheme {parts.scheme!r} "
+                                 "(expected sqs://queue-name, or empty for the database's own queue)")
+    if not urlsplit(settings.blob_url.strip()).scheme == "s3":
+        raise ConfigurationError("AGENTIC_MEMORY_QUEUE_URL=sqs://... keeps webhook bodies in S3: set "
+                                 "AGENTIC_MEMORY_BLOB_URL=s3://bucket/prefix too")
+    if not parts.netloc:
+        raise ConfigurationError("AGENTIC_MEMORY_QUEUE_URL: use sqs://queue-name")
+    sqs = _aws_client(settings, "sqs")
+    from agentic_memory.adapters.aws.s3_blobs import S3BlobStore
+    from agentic_memory.adapters.aws.sqs_queue import SqsJobQueue
+
+    if not isinstance(blobs, S3BlobStore):  # open_blobs chose it from the same s3:// URL
+        raise ConfigurationError("AGENTIC_MEMORY_QUEUE_URL=sqs://... needs the S3 blob store")
+    from agentic_memory.adapters.aws.clients import translated
+
+    with translated("AGENTIC_MEMORY_QUEUE_URL: could not find the SQS queue"):
+        queue_url = sqs.get_queue_url(QueueName=parts.netloc)["QueueUrl"]
+    return SqsJobQueue(sqs, queue_url, blobs)
 
 
 def _check_engine(settings: Settings) -> None:
@@ -184,11 +240,26 @@ def _check_engine(settings: Settings) -> None:
                                  f"(expected one of: {', '.join(MEMORY_ENGINES)})")
 
 
-def _local_embedder(settings: Settings) -> Embedder:
+def _local_embedder(settings: Settings, *, lazy: bool = False) -> Embedder:
     from agentic_memory.adapters.embeddings.batching import BatchingEmbedder
-    from agentic_memory.adapters.embeddings.onnx import OnnxEmbedder
+    from agentic_memory.adapters.embeddings.lazy import LazyEmbedder
+    from agentic_memory.adapters.embeddings.onnx import MINILM_DIM, OnnxEmbedder
 
-    return BatchingEmbedder(OnnxEmbedder(threads=settings.embed_threads))
+    def load() -> Embedder:
+        return BatchingEmbedder(OnnxEmbedder(threads=settings.embed_threads))
+
+    # Lazy: a Lambda container that only greets callers (/client-data) never loads the model.
+    return LazyEmbedder(load, dim=MINILM_DIM) if lazy else load()
+
+
+def _audio(settings: Settings) -> AudioSource | None:
+    if not settings.fetch_audio:
+        return None
+    if settings.elevenlabs_api_key is None or not settings.elevenlabs_api_key.get_secret_value().strip():
+        raise ConfigurationError("AGENTIC_MEMORY_FETCH_AUDIO=true needs ELEVENLABS_API_KEY")
+    from agentic_memory.adapters.elevenlabs_audio import ElevenLabsAudio
+
+    return ElevenLabsAudio(settings.elevenlabs_api_url, settings.elevenlabs_api_key.get_secret_value().strip())
 
 
 def migrate(settings: Settings) -> None:
@@ -203,8 +274,9 @@ def migrate(settings: Settings) -> None:
 
 
 def build(settings: Settings, *, embedder: Embedder | None = None, with_worker: bool = True,
-          clock: Clock | None = None) -> Deps:
-    """Settings -> adapters -> Deps, the database migrated. `embedder` and `clock` replace the real ones."""
+          clock: Clock | None = None, lazy_embedder: bool = False) -> Deps:
+    """Settings -> adapters -> Deps, the database migrated. `embedder` and `clock` replace the real ones;
+    `lazy_embedder` loads the model on the first embedding instead of now."""
     from agentic_memory.clock import SystemClock
 
     settings.validate_secrets()
@@ -216,15 +288,17 @@ def build(settings: Settings, *, embedder: Embedder | None = None, with_worker: 
     database = open_database(settings, clock)
     try:
         (database.prepare or database.migrate)()
-        queue = _queue(settings, database)
-        embedder = embedder or _local_embedder(settings)
+        queue = _queue(settings, database, blobs)
+        embedder = embedder or _local_embedder(settings, lazy=lazy_embedder)
     except BaseException:
         database.close()
         raise
     metrics = Metrics()
     deps = Deps(settings=settings, store=database.store, queue=queue, blobs=blobs,
-                embedder=TimedEmbedder(embedder, metrics), clock=clock, closers=[database.close],
-                admin=database.admin, backups=database.backups, metrics=metrics)
+                embedder=TimedEmbedder(embedder, metrics), clock=clock, audio=_audio(settings),
+                closers=[database.close], admin=database.admin, backups=database.backups, metrics=metrics)
+    if queue is not database.queue:
+        deps.closers.append(getattr(queue, "close", lambda: None))
     if with_worker:
         deps.worker = deps.make_worker()
     if not settings.retrieve_auth:

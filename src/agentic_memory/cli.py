@@ -155,6 +155,29 @@ def migrate() -> None:
     out.print("database is up to date")
 
 
+@app.command("dead-letters")
+def dead_letters(redrive: Annotated[bool, typer.Option(help="Send them all back to the work queue")] = False,
+                 limit: Annotated[int, typer.Option(help="How many to show or move")] = 10) -> None:
+    """List the SQS dead-letter queue's jobs (--redrive: send them back to be processed again)."""
+    from agentic_memory.ports import DeadLetterQueue
+
+    settings = _settings()
+    deps = _build(settings, with_worker=False)
+    try:
+        if not isinstance(deps.queue, DeadLetterQueue):
+            console.print("dead letters of the database's own queue stay in its table (status 'dead'); this "
+                          "command is for AGENTIC_MEMORY_QUEUE_URL=sqs://...")
+            raise typer.Exit(2)
+        if redrive:
+            out.print(f"moved {deps.queue.redrive(limit=limit)} dead letters back to the work queue")
+            return
+        for letter in deps.queue.dead_letters(limit=limit):
+            out.print(f"{letter.message_id}  {letter.event_type}  {letter.conversation_id}  "
+                      f"received {letter.receive_count}x  {letter.error}")
+    finally:
+        deps.close()
+
+
 @app.command()
 def demo(url: Annotated[str, typer.Option(help="Base URL of a running server")] = "http://127.0.0.1:8000",
          data_dir: Annotated[Path | None, typer.Option(help="Where the server keeps keys.json")] = None) -> None:

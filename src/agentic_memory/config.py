@@ -106,6 +106,18 @@ class Settings(BaseSettings):
         "AGENTIC_MEMORY_DATABASE_STATEMENT_TIMEOUT_MS", "database_statement_timeout_ms"))
     blob_url: str = Field("", validation_alias=AliasChoices("AGENTIC_MEMORY_BLOB_URL", "blob_url"))
     queue_url: str = Field("", validation_alias=AliasChoices("AGENTIC_MEMORY_QUEUE_URL", "queue_url"))
+    # S3 and SQS: a local or compatible server instead of AWS (tests, MinIO, LocalStack). Region and
+    # credentials come from boto3's usual chain (AWS_REGION, the Lambda role).
+    aws_endpoint_url: str = Field("", validation_alias=AliasChoices(
+        "AGENTIC_MEMORY_AWS_ENDPOINT_URL", "aws_endpoint_url"))
+    # The worker fetches each call's audio from ElevenLabs after its transcript (where audio webhooks
+    # cannot arrive: Lambda refuses requests over 6 MB). Needs ELEVENLABS_API_KEY.
+    fetch_audio: bool = Field(False, validation_alias=AliasChoices(
+        "AGENTIC_MEMORY_FETCH_AUDIO", "fetch_audio"))
+    elevenlabs_api_key: SecretStr | None = Field(None, validation_alias=AliasChoices(
+        "ELEVENLABS_API_KEY", "elevenlabs_api_key"))
+    elevenlabs_api_url: str = Field("https://api.elevenlabs.io", validation_alias=AliasChoices(
+        "AGENTIC_MEMORY_ELEVENLABS_API_URL", "elevenlabs_api_url"))
     memory_engine: str = Field("local", validation_alias=AliasChoices(
         "AGENTIC_MEMORY_MEMORY_ENGINE", "memory_engine"))
     # The memory proxy (POST /v1/chat/completions): the base URL of an OpenAI-compatible API ("" = off).

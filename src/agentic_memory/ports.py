@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -37,13 +37,29 @@ class BlobStore(Protocol):
 
     def put(self, key: str, data: bytes) -> None: ...
 
-    def get(self, key: str) -> bytes: ...
+    def get(self, key: str) -> bytes:
+        """The object's bytes; KeyError when there is none."""
+        ...
+
+    def delete_prefix(self, prefix: str) -> int:
+        """Erase every object under `prefix` ("calls/<id>"), for good: on a versioned store every version.
+        Returns how many objects (or versions) were deleted."""
+        ...
 
     def delete(self, key: str) -> bool:
         """Remove the object (every version, where the backend keeps versions); False if there was none."""
         ...
 
     def ping(self) -> None: ...
+
+
+class AudioSource(Protocol):
+    """Where a call's audio can be fetched from after the fact (ElevenLabs' conversation audio endpoint)."""
+
+    def fetch(self, conversation_id: str) -> bytes | None:
+        """The call's mp3, or None when there is none (audio disabled or deleted). Raises StorageError on a
+        failure worth retrying."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +122,26 @@ class JobQueue(Protocol):
 
     def release_orphans(self, is_alive: Callable[[str], bool]) -> int:
         """Requeue running jobs whose worker is gone, without waiting for their lease to expire."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    message_id: str
+    event_type: str
+    conversation_id: str
+    error: str
+    receive_count: int
+
+
+@runtime_checkable
+class DeadLetterQueue(Protocol):
+    """A queue whose dead letters live apart (SQS's DLQ): an operator can look at them and send them back."""
+
+    def dead_letters(self, *, limit: int = 10) -> list[DeadLetter]: ...
+
+    def redrive(self, *, limit: int = 1000) -> int:
+        """Move up to `limit` dead letters back to the work queue; returns how many moved."""
         ...
 
 

@@ -83,6 +83,13 @@ class InMemoryBlobStore:
     def delete(self, key: str) -> bool:
         return self.blobs.pop(check_key(key), None) is not None
 
+    def delete_prefix(self, prefix: str) -> int:
+        folder = check_key(prefix.rstrip("/")) + "/"
+        doomed = [key for key in self.blobs if key.startswith(folder)]
+        for key in doomed:
+            del self.blobs[key]
+        return len(doomed)
+
     def ping(self) -> None:
         return None
 

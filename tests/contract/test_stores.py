@@ -68,8 +68,13 @@ def queue(db_kind, tmp_path, request):
     db.close()
 
 
-@pytest.fixture(params=["fake", "files"])
+@pytest.fixture(params=["fake", "files", "s3"])
 def blobs(request, tmp_path):
+    if request.param == "s3":
+        from agentic_memory.adapters.aws.s3_blobs import S3BlobStore
+
+        server = request.getfixturevalue("aws_server")
+        return S3BlobStore(server.client("s3"), server.bucket(), "tenant/a")
     return InMemoryBlobStore() if request.param == "fake" else FilesystemBlobStore(tmp_path / "files")
 
 
@@ -312,6 +317,21 @@ def test_queue_released_jobs_void_the_old_token(queue):
     assert (again.id, again.lease != job.lease) == (job.id, True)
 
 
+def test_delete_prefix_erases_one_folder_only(blobs):
+    blobs.put("calls/c1/audio.mp3", b"one")
+    blobs.put("calls/c1/audio.mp3", b"two")  # a second version on a versioned bucket
+    blobs.put("calls/c1/transcript.json", b"{}")
+    blobs.put("calls/c10/audio.mp3", b"other call")  # shares the string prefix "calls/c1", not the folder
+    assert blobs.delete_prefix("calls/c1") >= 2
+    for key in ("calls/c1/audio.mp3", "calls/c1/transcript.json"):
+        with pytest.raises(KeyError):
+            blobs.get(key)
+    assert blobs.get("calls/c10/audio.mp3") == b"other call"
+    assert blobs.delete_prefix("calls/c1") == 0
+    with pytest.raises(ValueError, match="unsafe"):
+        blobs.delete_prefix("../calls")
+
+
 def test_blobs_round_trip_and_refuse_escaping_keys(blobs):
     blobs.put("calls/c1/audio.mp3", b"\x00\x01")
     blobs.put("calls/c1/audio.mp3", b"\x02")
@@ -321,6 +341,21 @@ def test_blobs_round_trip_and_refuse_escaping_keys(blobs):
     for bad in ("../x", "/etc/passwd", "calls/../../x", "calls//x", ".hidden", "a/./b", "a\\b", ""):
         with pytest.raises(ValueError, match="unsafe object key"):
             blobs.put(bad, b"x")
+
+
+def test_blobs_delete_one_key_for_good_and_leave_its_neighbours(blobs, request):
+    blobs.put("calls/c1/audio.mp3", b"old")
+    blobs.put("calls/c1/audio.mp3", b"new")  # a second version on a versioned bucket
+    blobs.put("calls/c1/audio.mp3.part", b"neighbour")
+    assert blobs.delete("calls/c1/audio.mp3")
+    assert not blobs.delete("calls/c1/audio.mp3")
+    with pytest.raises(KeyError):
+        blobs.get("calls/c1/audio.mp3")
+    assert blobs.get("calls/c1/audio.mp3.part") == b"neighbour"
+    if "s3" in request.node.callspec.id:  # a delete marker is not erasure: no version may remain
+        versions = blobs.s3.list_object_versions(Bucket=blobs.bucket, Prefix=blobs._key("calls/c1/audio.mp3"))
+        keys = {v["Key"] for v in [*versions.get("Versions", []), *versions.get("DeleteMarkers", [])]}
+        assert keys == {blobs._key("calls/c1/audio.mp3.part")}
 
 
 def test_sqlite_vectors_round_trip_exactly(tmp_path):

@@ -50,9 +50,12 @@ def test_urls_move_the_database_and_the_files(tmp_path):
     ("database_url", "postgresql://user:hunter2hunter2@db/x?not_a_libpq_param=1", "AGENTIC_MEMORY_DATABASE_URL"),
     ("database_url", "mysql://db/x", "AGENTIC_MEMORY_DATABASE_URL"),
     ("database_url", "sqlite://host/x", "AGENTIC_MEMORY_DATABASE_URL"),
-    ("blob_url", "s3://bucket/prefix", "AGENTIC_MEMORY_BLOB_URL"),
+    ("blob_url", "s3:///no-bucket", "AGENTIC_MEMORY_BLOB_URL"),
+    ("blob_url", "s3://bucket/prefix?sse=none", "AGENTIC_MEMORY_BLOB_URL"),
+    ("blob_url", "gs://bucket/prefix", "AGENTIC_MEMORY_BLOB_URL"),
     ("blob_url", "file://remote-host/x", "AGENTIC_MEMORY_BLOB_URL"),
-    ("queue_url", "sqs://queue", "AGENTIC_MEMORY_QUEUE_URL"),
+    ("queue_url", "sqs://queue", "AGENTIC_MEMORY_QUEUE_URL"),  # bodies need s3:// blobs
+    ("queue_url", "redis://queue", "AGENTIC_MEMORY_QUEUE_URL"),
     ("memory_engine", "mem0", "AGENTIC_MEMORY_MEMORY_ENGINE"),
 ])
 def test_unknown_backends_are_a_configuration_error_naming_the_setting(tmp_path, field, value, setting):

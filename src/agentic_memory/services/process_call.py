@@ -21,7 +21,7 @@ from agentic_memory.domain.models import CallUpdate, Conversation
 from agentic_memory.domain.names import extract_name
 from agentic_memory.domain.scope import Scope, owner_key
 from agentic_memory.elevenlabs import payloads
-from agentic_memory.ports import BlobStore, Clock, Embedder, Job, MemoryStore
+from agentic_memory.ports import AudioSource, BlobStore, Clock, Embedder, Job, MemoryStore
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +35,7 @@ class WorkerDeps:
     clock: Clock
     default_region: str = "US"
     scope: Scope = "caller"
+    audio: AudioSource | None = None  # fetch audio after the transcript (where audio webhooks cannot arrive)
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +53,10 @@ def process_job(job: Job, deps: WorkerDeps) -> Outcome:
         if conversation.caller_id is not None and deps.scope != "caller":
             conversation = replace(conversation, caller_id=owner_key(conversation.caller_id, conversation.agent_id
                                                                      or "unknown-agent", deps.scope))
-        return Outcome(process_transcription(conversation, job.body, deps))
+        summary = process_transcription(conversation, job.body, deps)
+        if deps.audio is not None:
+            summary += fetch_audio(event.conversation_id, deps, deps.audio)
+        return Outcome(summary)
     if event.type == payloads.AUDIO:
         key = call_key(event.conversation_id, "audio.mp3")
         deps.blobs.put(key, payloads.parse_audio(event))
@@ -65,6 +69,20 @@ def process_job(job: Job, deps: WorkerDeps) -> Outcome:
     deps.blobs.put(key, job.body)
     deps.store.link_file(event.conversation_id, kind, key)
     return Outcome(f"{kind} stored")
+
+
+def fetch_audio(conversation_id: str, deps: WorkerDeps, source: AudioSource) -> str:
+    """Store the call's audio unless it already arrived (by webhook or an earlier run). A failure raises,
+    so the job is retried; saving the transcript again is then a no-op."""
+    if "audio" in deps.store.files(conversation_id):
+        return ""
+    audio = source.fetch(conversation_id)
+    if audio is None:
+        return "; no audio at ElevenLabs"
+    key = call_key(conversation_id, "audio.mp3")
+    deps.blobs.put(key, audio)
+    deps.store.link_file(conversation_id, "audio", key)
+    return "; audio fetched"
 
 
 def _transcript_json(conversation: Conversation) -> bytes:

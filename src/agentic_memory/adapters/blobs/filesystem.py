@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -67,6 +68,19 @@ class FilesystemBlobStore:
                 break  # not empty (or gone): stop climbing
             parent = parent.parent
         return True
+
+    def delete_prefix(self, prefix: str) -> int:
+        folder = self._path(prefix.rstrip("/"))
+        if folder == self.root:
+            raise ValueError("refusing to delete the whole blob store")
+        try:
+            if not folder.is_dir():
+                return 0
+            count = sum(1 for path in folder.rglob("*") if path.is_file())
+            shutil.rmtree(folder)
+        except OSError as exc:
+            raise StorageError(f"could not erase blobs: {exc.strerror}") from exc
+        return count
 
     def ping(self) -> None:
         try:

@@ -1,0 +1,88 @@
+"""Answer API Gateway events from an unpacked Lambda artifact alone, timing the cold start.
+
+    python -I -S deploy/aws/smoke.py <unpacked artifact> <scratch dir>
+
+`-I -S`: no environment variables, no user or site packages, so everything beyond the standard library
+must come from the artifact (a broken package cannot pass on the dev environment's back). State is
+SQLite and files in the scratch dir (this checks the package, not AWS). Prints one JSON line.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import sys
+import time
+
+PACKAGE, SCRATCH = sys.argv[1], sys.argv[2]
+sys.path.insert(0, PACKAGE)
+WORKSPACE_KEY = "amk_smoke_workspace_key_0123456789abcdef"
+HMAC_KEY = "wsec_smoke_hmac_key_0123456789abcdefghij"
+os.environ.update({"ELEVENLABS_WORKSPACE_KEY": WORKSPACE_KEY, "ELEVENLABS_HMAC_KEY": HMAC_KEY,
+                   "AGENTIC_MEMORY_DATA_DIR": SCRATCH, "AGENTIC_MEMORY_LOG_LEVEL": "WARNING",
+                   "AGENTIC_MEMORY_DATABASE_URL": f"sqlite:///{SCRATCH}/am.sqlite3",
+                   "AGENTIC_MEMORY_BLOB_URL": f"file://{SCRATCH}/files", "ORT_DISABLE_TELEMETRY": "1"})
+
+
+def event(path: str, body: bytes, headers: dict[str, str], *, b64: bool) -> dict[str, object]:
+    return {"version": "2.0", "routeKey": f"POST {path}", "rawPath": path, "rawQueryString": "",
+            "headers": {"content-type": "application/json", "host": "abc.execute-api.us-east-1.amazonaws.com",
+                        **headers},
+            "requestContext": {"accountId": "123456789012", "apiId": "abc", "domainName": "abc.example",
+                               "domainPrefix": "abc", "requestId": "r", "routeKey": f"POST {path}",
+                               "stage": "$default", "time": "01/Jan/2026:00:00:00 +0000", "timeEpoch": 0,
+                               "http": {"method": "POST", "path": path, "protocol": "HTTP/1.1",
+                                        "sourceIp": "203.0.113.9", "userAgent": "smoke"}},
+            "body": base64.b64encode(body).decode() if b64 else body.decode(), "isBase64Encoded": b64}
+
+
+def answer(handler: object, path: str, payload: object, headers: dict[str, str], *, b64: bool) -> tuple[int, object]:
+    raw = json.dumps(payload).encode()
+    if "elevenlabs-signature" in headers:
+        from agentic_memory.elevenlabs.signature import sign
+
+        headers = {"elevenlabs-signature": sign(raw, HMAC_KEY)}
+    response = handler(event(path, raw, headers, b64=b64), None)  # type: ignore[operator]
+    body = response["body"]
+    body = base64.b64decode(body) if response.get("isBase64Encoded") else body.encode()
+    return response["statusCode"], json.loads(body)
+
+
+def main() -> None:
+    started = time.perf_counter()
+    from agentic_memory.adapters.aws import handlers
+
+    imported = time.perf_counter()
+    key = {"x-workspace-key": WORKSPACE_KEY}
+    caller = "+14155550123"
+    greet = {"caller_id": caller, "agent_id": "a", "called_number": "+1", "call_sid": "CA1"}
+    first_status, _ = answer(handlers.http_handler, "/Prod/client-data", greet, key, b64=False)
+    greeted = time.perf_counter()
+    model_loaded_by_greeting = handlers.deps().embedder.loaded  # type: ignore[attr-defined]
+    cold_status, _ = answer(handlers.http_handler, "/retrieve", {"query": "allergies", "user_id": caller},
+                            key, b64=True)
+    retrieved = time.perf_counter()  # the first /retrieve of a container: loads the model
+    from agentic_memory.elevenlabs import builders
+
+    webhook = builders.transcription(conversation_id="conv_smoke_1", caller=caller, start_time=1767225600, turns=[
+        ("agent", "Who am I speaking with?"), ("user", "This is Maria, I'm allergic to peanuts.")])
+    post_status, _ = answer(handlers.http_handler, "/post-call", webhook, {"elevenlabs-signature": ""}, b64=True)
+    ran = handlers.deps().make_worker().run_once()
+    retrieve_status, found = answer(handlers.http_handler, "/retrieve", {"query": "allergies", "user_id": caller},
+                                    key, b64=True)
+    _, card = answer(handlers.http_handler, "/client-data", greet, key, b64=True)
+    outside = sorted({name.split(".")[0] for name, module in list(sys.modules.items())
+                      if getattr(module, "__file__", None) and not str(module.__file__).startswith(PACKAGE)
+                      and "site-packages" in str(module.__file__)})
+    print(json.dumps({"import_ms": round((imported - started) * 1000, 1),
+                      "first_client_data_ms": round((greeted - imported) * 1000, 1),
+                      "first_retrieve_ms": round((retrieved - greeted) * 1000, 1),
+                      "statuses": [first_status, cold_status, post_status, retrieve_status], "worker_ran": ran,
+                      "model_loaded_by_greeting": model_loaded_by_greeting,
+                      "found": [m["memory"] for m in found["memories"]],  # type: ignore[index]
+                      "caller_name": card["dynamic_variables"].get("caller_name"),  # type: ignore[index]
+                      "site_packages_outside_artifact": outside}))
+
+
+main()
