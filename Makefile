@@ -35,9 +35,9 @@ lint: install
 	$(BIN)/mypy
 	$(BIN)/python scripts/check_suppressions.py
 
-# The gate: lint, then the whole suite once under branch coverage (subprocess servers included), then the
+# The gate: lint (and the SAM template's cfn-lint), then the whole suite once under branch coverage (subprocess servers included), then the
 # per-package floors of scripts/check_coverage.py.
-check: lint
+check: lint lint-aws
 	rm -f .coverage .coverage.* coverage.json
 	$(BIN)/coverage run -m pytest -q
 	$(BIN)/coverage combine -q

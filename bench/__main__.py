@@ -1,4 +1,5 @@
-"""`python -m bench [--only latency,ingest,scale,locomo,voice-dev,proxy,aws] [--scale 1000,10000,100000] [--out docs/benchmarks.md]`
+"""`python -m bench [--only latency,ingest,scale,locomo,voice-dev,proxy,aws] [--scale 1000,10000,100000]
+[--out docs/benchmarks.md]`
 
 `python -m bench voice-dev [--show A|B|all]` runs only the voice-dev quality part and prints its table
 (no report is written): the quick loop for name and retrieval work.
@@ -86,7 +87,7 @@ def _proxy(args: argparse.Namespace) -> dict[str, Any]:
     return proxy.run(secs=args.proxy_secs, log=log)
 
 
-def _aws(args: argparse.Namespace) -> dict[str, Any]:
+def _aws(_args: argparse.Namespace) -> dict[str, Any]:
     from bench import aws
 
     return aws.run(log=log)

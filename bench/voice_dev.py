@@ -248,7 +248,8 @@ def run_voice_dev(base_url: str, workspace_key: str, hmac_key: str, root: Path =
                 data["conversation_config_override"]["agent"].get("language", "en") == caller.language)
             if caller.after_each_call and caller.first_name is not None:
                 rows["returning_greeted_by_name"].append({"half": caller.half, "ok": ok,
-                                                          "detail": f"{phone}: {data['dynamic_variables'].get('caller_name')!r}"})
+                                                          "detail": f"{phone}: "
+                                                                    f"{data['dynamic_variables'].get('caller_name')!r}"})
         for phone in dev.new_callers:
             data = _client_data(client, phone)
             variables = data["dynamic_variables"]

@@ -58,7 +58,7 @@ def build_for_lambda(target: Path, python_version: str) -> None:
     """pip downloads manylinux x86_64 wheels for `python_version` and unpacks them into `target`."""
     specs = [str(req) for req in requirements()]
     # pip itself, with fixed arguments and this project's pinned requirements.
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-compile", "--target", str(target),  # noqa: S603
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-compile", "--target", str(target),  # noqa: S603 - a fixed argv of this interpreter's pip, no shell
                     "--platform", "manylinux2014_x86_64", "--platform", "manylinux_2_17_x86_64",
                     "--platform", "manylinux_2_28_x86_64", "--implementation", "cp",
                     "--python-version", python_version, "--only-binary=:all:", *specs], check=True)

@@ -132,7 +132,7 @@ def install() -> Guard:
     temp_root = tempfile.mkdtemp(prefix="agentic-memory-tests-")
     # Searchable, not listable: a test server that refuses root (PostgreSQL, run as `postgres`) must reach
     # its own folder inside; mkdtemp's 0700 would shut it out.
-    os.chmod(temp_root, 0o711)
+    os.chmod(temp_root, 0o711)  # noqa: S103 - traverse only, no read: see above
     os.environ["TMPDIR"] = temp_root  # for subprocesses
     tempfile.tempdir = temp_root  # for this process, pytest's tmp_path included (it asks tempfile)
     guard = Guard(temp_root)

@@ -108,8 +108,8 @@ def _table(title: str, columns: list[str], rows: list[list[Any]]) -> Table:
 
 
 def _render_callers(doc: Json) -> None:
-    rows = [[c["number"] + (f" ({c['agent_id']})" if c.get("agent_id") else ""), c["first_name"], c["name_source"], c["call_count"], c["memory_count"],
-             (c["last_seen"] or "")[:19], c["language"]] for c in doc["callers"]]
+    rows = [[c["number"] + (f" ({c['agent_id']})" if c.get("agent_id") else ""), c["first_name"], c["name_source"],
+             c["call_count"], c["memory_count"], (c["last_seen"] or "")[:19], c["language"]] for c in doc["callers"]]
     out.print(_table("Callers", ["number", "name", "name source", "calls", "memories", "last seen", "lang"], rows))
     if doc.get("next_offset") is not None:
         out.print(f"more: --offset {doc['next_offset']}")
@@ -160,8 +160,10 @@ def callers_show(number: str, transcripts: Annotated[bool, typer.Option(help="In
 
 
 @callers_app.command("export")
-def callers_export(number: str, out_file: Annotated[str | None, typer.Option("--out", help="Write to this file")] = None,
-                   zip_file: Annotated[Path | None, typer.Option("--zip", help="Write a zip: caller.json + audio")] = None,
+def callers_export(number: str,
+                   out_file: Annotated[str | None, typer.Option("--out", help="Write to this file")] = None,
+                   zip_file: Annotated[Path | None,
+                                       typer.Option("--zip", help="Write a zip: caller.json + audio")] = None,
                    as_json: JsonOpt = False, url: UrlOpt = None) -> None:
     """Everything held about one caller, as one JSON document (the right of access), or a zip with audio."""
     with admin_session(url) as ops:

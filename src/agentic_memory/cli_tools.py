@@ -37,7 +37,7 @@ def backup(file: Annotated[Path, typer.Argument(help="The archive to write (.tar
 
     if url is not None:
         with admin_session(url) as remote:
-            assert isinstance(remote, RemoteAdmin)
+            assert isinstance(remote, RemoteAdmin)  # noqa: S101 - narrows the type: admin_session(url) is remote
             made = remote.backup(file.name.removesuffix(".tar.gz"))
         emit(made, as_json, lambda d: out.print(f"backup written on the server to {d['path']}"))
         return
@@ -46,7 +46,8 @@ def backup(file: Annotated[Path, typer.Argument(help="The archive to write (.tar
     progress, report = _bar("backing up", not as_json)
     with progress or _nothing(), _errors():
         manifest = create_backup(settings.data_dir, file, progress=report)
-    emit(manifest, as_json, lambda d: out.print(f"backup written to {d['path']} ({d['database_bytes']} bytes of database)"))
+    emit(manifest, as_json,
+         lambda d: out.print(f"backup written to {d['path']} ({d['database_bytes']} bytes of database)"))
 
 
 def restore(file: Annotated[Path, typer.Argument(help="An archive written by `agentic-memory backup`")],
@@ -69,7 +70,7 @@ def doctor(as_json: JsonOpt = False, url: UrlOpt = None) -> None:
 
     if url is not None:
         with admin_session(url) as ops:
-            assert isinstance(ops, RemoteAdmin)
+            assert isinstance(ops, RemoteAdmin)  # noqa: S101 - narrows the type: a --url session is remote
             doc = ops.doctor()
     else:
         doc = report(run_checks())
@@ -110,15 +111,16 @@ def export(path: Annotated[Path, typer.Argument(help="The JSONL file to write")]
 
     if url is not None:
         with admin_session(url) as remote:
-            assert isinstance(remote, RemoteAdmin)
+            assert isinstance(remote, RemoteAdmin)  # noqa: S101 - narrows the type: admin_session(url) is remote
             text = remote.export_all()
         path.write_text(text, encoding="utf-8")
         lines = [json.loads(line) for line in text.splitlines() if line.strip()]
         counts = {"callers": len({row["caller"] for row in lines}), "memories": len(lines)}
-        emit(counts, as_json, lambda d: out.print(f"{d['memories']} memories of {d['callers']} callers written to {path}"))
+        emit(counts, as_json,
+             lambda d: out.print(f"{d['memories']} memories of {d['callers']} callers written to {path}"))
         return
     with admin_session(None) as ops:
-        assert isinstance(ops, LocalAdmin)
+        assert isinstance(ops, LocalAdmin)  # noqa: S101 - narrows the type: admin_session(None) is local
         progress, report = _bar("exporting", not as_json)
         with progress or _nothing(), path.open("w", encoding="utf-8") as handle:
             counts = export_memories(ops.ops, handle, actor=ops.actor, progress=report)

@@ -81,3 +81,7 @@ def configure_logging(level: str = "INFO", stream: TextIO | None = None) -> None
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
     logging.getLogger("uvicorn.access").disabled = True  # we log requests ourselves, without query strings
+    # HTTP clients (the proxy's upstream, Mem0, ElevenLabs, boto) log every request with its full URL at INFO:
+    # noise beside our own one line per request, and a URL may carry ids or query strings.
+    for name in ("httpx", "httpcore", "botocore", "urllib3"):
+        logging.getLogger(name).setLevel(logging.WARNING)

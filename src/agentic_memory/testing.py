@@ -333,7 +333,7 @@ class InMemoryAdminStore:
         return [(r.job.conversation_id, r.job.body) for r in self.queue.rows.values()
                 if r.job.event_type == event_type and r.status in ("queued", "running", "dead")]
 
-    def compact(self, *, full: bool = True) -> None:
+    def compact(self, *, full: bool = True) -> None:  # noqa: ARG002 - the port's signature; nothing to compact
         return None
 
     def inbox(self, *, status: str | None, limit: int, offset: int) -> list[InboxEntry]:

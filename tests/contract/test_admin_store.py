@@ -109,7 +109,9 @@ def test_erase_removes_the_caller_and_tombstones_their_webhooks(stores):
     rows = admin.erase_caller(ANN, conversation_ids=["c_pending"])
     assert (rows.profile, rows.conversations, rows.memories, rows.inbox) == (1, 1, 1, 2)
     assert rows.file_keys == ("calls/c1/p.json",)
-    assert store.caller(ANN) is None and admin.caller_memories(ANN) == [] and admin.caller_calls(ANN) == []
+    assert store.caller(ANN) is None
+    assert admin.caller_memories(ANN) == []
+    assert admin.caller_calls(ANN) == []
     assert store.load_call("c1", ANN).processed is False
     assert store.keyword_search(ANN, ["oat"], limit=5, type=None) == []
     assert [i for i, _ in store.keyword_search(BOB, ["oat"], limit=5, type=None)] == ["b1"]
@@ -138,7 +140,8 @@ def test_dead_letters_list_requeue_purge(stores):
     assert (entry.status, entry.attempts) == ("queued", 0)
     assert admin.purge([dead[1].id]) == 1
     assert admin.inbox_entry(dead[1].id) is None
-    assert admin.requeue(None, now=T0) == 1 and admin.purge(None) == 0
+    assert admin.requeue(None, now=T0) == 1
+    assert admin.purge(None) == 0
     assert admin.totals().inbox == {"queued": 2}
 
 
@@ -175,5 +178,6 @@ def test_audit_events_newest_first(stores):
                                       caller_ref="c_x", detail={"n": i}))
     events = admin.audit_events(limit=2)
     assert [e.action for e in events] == ["a2", "a1"]
-    assert events[0].detail == {"n": 2} and events[0].at == T0 + timedelta(seconds=2)
+    assert events[0].detail == {"n": 2}
+    assert events[0].at == T0 + timedelta(seconds=2)
     assert [e.action for e in admin.audit_events(limit=5, offset=2)] == ["a0"]

@@ -77,7 +77,8 @@ def test_bootstrap_chooses_s3_from_the_blob_url(aws_server, tmp_path):
     bucket = aws_server.bucket()
     settings = make_settings(tmp_path, blob_url=f"s3://{bucket}/p/q", aws_endpoint_url=aws_server.url)
     store = open_blobs(settings)
-    assert isinstance(store, S3BlobStore) and (store.bucket, store.prefix) == (bucket, "p/q")
+    assert isinstance(store, S3BlobStore)
+    assert (store.bucket, store.prefix) == (bucket, "p/q")
     store.ping()
     with pytest.raises(ConfigurationError, match="sse"):
         open_blobs(make_settings(tmp_path, blob_url=f"s3://{bucket}/p?sse=none"))
@@ -92,7 +93,10 @@ def test_accept_stores_the_body_before_it_resolves_and_repeats_change_nothing(sq
                             received_at=T0).result(timeout=10) is False
     assert s3_store.get(inbox_key("post_call_transcription", "conv_1")) == body
     job = sqs_queue.claim(worker="w", now=T0, lease_secs=30)
-    assert job is not None and job.body == body and job.conversation_id == "conv_1" and job.attempts == 1
+    assert job is not None
+    assert job.body == body
+    assert job.conversation_id == "conv_1"
+    assert job.attempts == 1
     assert sqs_queue.complete(job.id, lease=job.lease)
 
 
@@ -116,7 +120,8 @@ def test_retry_hides_the_job_and_a_buried_job_can_be_inspected_and_redriven(sqs_
     assert sqs_queue.stats().pending == 1
     sqs_queue.change_visibility(job.lease, 0)
     again = sqs_queue.claim(worker="w", now=T0, lease_secs=30)
-    assert again is not None and again.attempts == 2
+    assert again is not None
+    assert again.attempts == 2
     assert sqs_queue.bury(again.id, lease=again.lease, error="invalid payload: no data")
     assert sqs_queue.stats().dead == 1
     [letter] = sqs_queue.dead_letters()
@@ -124,13 +129,15 @@ def test_retry_hides_the_job_and_a_buried_job_can_be_inspected_and_redriven(sqs_
     assert sqs_queue.redrive() == 1
     assert sqs_queue.stats().dead == 0
     redriven = sqs_queue.claim(worker="w", now=T0, lease_secs=30)
-    assert redriven is not None and redriven.conversation_id == "conv_3"
+    assert redriven is not None
+    assert redriven.conversation_id == "conv_3"
 
 
 def test_malformed_pointer_becomes_an_empty_job(sqs_queue):
     sqs_queue.send(json.dumps({"v": 1}))
     job = sqs_queue.claim(worker="w", now=T0, lease_secs=30)
-    assert job is not None and job.body == b""
+    assert job is not None
+    assert job.body == b""
 
 
 def test_cli_lists_and_redrives_dead_letters(aws_server, tmp_path, monkeypatch):

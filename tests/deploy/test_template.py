@@ -24,7 +24,7 @@ def _tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[str, Any
     elif isinstance(node, yaml.SequenceNode):
         value = loader.construct_sequence(node, deep=True)
     else:
-        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
+        value = loader.construct_mapping(node, deep=True)
     return {"Ref" if suffix == "Ref" else f"Fn::{suffix}": value}
 
 
@@ -103,7 +103,8 @@ def test_the_deployment_has_what_it_promises() -> None:
     bucket = resources["CallFilesBucket"]["Properties"]
     assert bucket["VersioningConfiguration"]["Status"] == "Enabled"
     assert all(bucket["PublicAccessBlockConfiguration"].values())
-    assert bucket["BucketEncryption"] and bucket["LifecycleConfiguration"]["Rules"]
+    assert bucket["BucketEncryption"]
+    assert bucket["LifecycleConfiguration"]["Rules"]
     assert "RedrivePolicy" in resources["WorkQueue"]["Properties"]
     assert all("RetentionInDays" in r["Properties"] for r in resources.values() if r["Type"] == "AWS::Logs::LogGroup")
     alarms = {r["Properties"]["MetricName"] for r in resources.values() if r["Type"] == "AWS::CloudWatch::Alarm"}

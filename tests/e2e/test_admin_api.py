@@ -53,11 +53,13 @@ def test_admin_routes_need_the_admin_key_never_the_workspace_key(api, tmp_path, 
             response = api.request(method, path, headers=headers)
             assert response.status_code == 401, (path, headers)
     ok = api.get("/admin/callers", headers={"Authorization": f"Bearer {ADMIN_KEY}"})
-    assert ok.status_code == 200 and ok.json() == {"callers": [], "next_offset": None}
+    assert ok.status_code == 200
+    assert ok.json() == {"callers": [], "next_offset": None}
     no_key = build(make_settings(tmp_path / "other"), embedder=embedder, with_worker=False)
     with TestClient(create_app(no_key)) as closed:
         response = closed.get("/admin/callers", headers=admin())
-        assert response.status_code == 401 and "disabled" in response.json()["error"]
+        assert response.status_code == 401
+        assert "disabled" in response.json()["error"]
         assert closed.get("/metrics").status_code == 200  # no admin key set: metrics are open
     no_key.close()
 
@@ -91,13 +93,15 @@ def test_callers_memories_and_audit_over_http(api, admin_deps):
     assert edited.status_code == 200
     found = api.post("/retrieve", json={"query": "which milk", "user_id": ANN}, headers=auth()).json()["memories"]
     texts = [m["memory"] for m in found]
-    assert "Prefers soy milk" in texts and not any(t.startswith("Prefers almond") for t in texts)
+    assert "Prefers soy milk" in texts
+    assert not any(t.startswith("Prefers almond") for t in texts)
     assert api.delete(f"/admin/memories/{edited.json()['memory']['id']}", headers=admin()).status_code == 200
     assert api.delete("/admin/memories/mem_missing", headers=admin()).status_code == 404
 
     events = api.get("/admin/audit", headers=admin()).json()["events"]
     assert [e["action"] for e in events[:3]] == ["memories.delete", "memories.edit", "callers.rename"]
-    assert events[0]["actor"].endswith("/alice") and events[0]["caller_ref"].startswith("c_")
+    assert events[0]["actor"].endswith("/alice")
+    assert events[0]["caller_ref"].startswith("c_")
     assert "4155550142" not in json.dumps(events)
 
 
@@ -108,7 +112,8 @@ def test_dead_letters_over_http_and_health_counts_them(api, admin_deps):
     drain(worker)
     assert api.get("/health").json()["queue"]["dead"] == 1
     [job] = api.get("/admin/dead", headers=admin()).json()["jobs"]
-    assert job["event_type"] == "post_call_audio" and "base64" in job["error"]
+    assert job["event_type"] == "post_call_audio"
+    assert "base64" in job["error"]
     assert api.get(f"/admin/dead/{job['id']}", headers=admin()).json()["conversation_id"] == "conv_bad_audio"
     assert api.get("/admin/dead/424242", headers=admin()).status_code == 404
     assert api.post("/admin/dead/replay", json={"ids": [job["id"]]}, headers=admin()).json() == {"replayed": 1}
@@ -127,7 +132,8 @@ def test_metrics_scrape_parses_with_the_librarys_parser(api, admin_deps):
     api.post("/client-data", json={"caller_id": ANN}, headers=auth())
     api.post("/retrieve", json={"query": "milk", "user_id": ANN}, headers=auth())
     response = api.get("/metrics", headers={"Authorization": f"Bearer {ADMIN_KEY}"})
-    assert response.status_code == 200 and response.headers["content-type"].startswith("text/plain")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
     families = {f.name: f for f in text_string_to_metric_families(response.text)}
     samples = {(s.name, tuple(sorted(s.labels.items()))): s.value for f in families.values() for s in f.samples}
     assert samples[("agentic_memory_http_request_duration_seconds_count",
@@ -143,14 +149,16 @@ def test_metrics_scrape_parses_with_the_librarys_parser(api, admin_deps):
     api.get("/admin/caller", params={"number": ANN}, headers=admin())
     again = {s.labels.get("route") for f in text_string_to_metric_families(
         api.get("/metrics", headers=admin()).text) for s in f.samples}
-    assert "/admin/caller" in again and not any(r and "4155550142" in r for r in again)
+    assert "/admin/caller" in again
+    assert not any(r and "4155550142" in r for r in again)
 
 
 def test_doctor_backup_and_export_over_http(api, admin_deps):
     call(api, "conv_x1", [("user", "Hi, I'm Ann and I prefer oat milk.")])
     drain(admin_deps.make_worker())
     doctor = api.get("/admin/doctor", headers=admin()).json()
-    assert doctor["ok"] and {c["name"] for c in doctor["checks"]} >= {"database", "model", "keys"}
+    assert doctor["ok"]
+    assert {c["name"] for c in doctor["checks"]} >= {"database", "model", "keys"}
     made = api.post("/admin/backup", json={"name": "nightly-1"}, headers=admin())
     assert made.status_code == 200
     assert (admin_deps.settings.data_dir / "backups" / "nightly-1.tar.gz").is_file()
@@ -159,4 +167,6 @@ def test_doctor_backup_and_export_over_http(api, admin_deps):
     exported = api.get("/admin/export", headers=admin())
     rows = [json.loads(line) for line in exported.text.splitlines()]
     assert exported.headers["content-type"].startswith("application/x-ndjson")
-    assert rows and all(r["caller"] == ANN for r in rows) and any("oat" in r["text"] for r in rows)
+    assert rows
+    assert all(r["caller"] == ANN for r in rows)
+    assert any("oat" in r["text"] for r in rows)

@@ -43,7 +43,8 @@ def data_dir(tmp_path: Path, embedder: Any, monkeypatch: pytest.MonkeyPatch) -> 
         deps.queue.accept(event_type="post_call_transcription", conversation_id=cid,
                           body=json.dumps(payload).encode(), received_at=deps.clock.now()).result()
     deps.queue.accept(event_type="post_call_audio", conversation_id="conv_a1", received_at=deps.clock.now(),
-                      body=json.dumps(builders.audio(conversation_id="conv_a1", mp3=b"ID3 ann audio")).encode()).result()
+                      body=json.dumps(builders.audio(conversation_id="conv_a1",
+                                                     mp3=b"ID3 ann audio")).encode()).result()
     deps.queue.accept(event_type="post_call_transcription", conversation_id="conv_bad", body=b"{oops",
                       received_at=deps.clock.now()).result()
     drain(deps.make_worker())
@@ -65,24 +66,29 @@ def run(*args: str) -> Any:
     return json.loads(result.stdout) if "--json" in args else result.stdout
 
 
-def test_cli_operates_on_the_configured_backend(data_dir: Path, tmp_path: Path):
+def test_cli_operates_on_the_configured_backend(data_dir: Path, tmp_path: Path):  # noqa: ARG001 - fixture sets up the data dir
     callers = run("callers", "list", "--json")["callers"]
     assert [c["first_name"] for c in callers] == ["Bob", "Liz"]
     assert "Liz" in run("callers", "list", "415 555 0142")
     shown = run("callers", "show", "(415) 555-0142", "--json")
-    assert shown["caller"]["number"] == ANN and any(len(c) == 2 for c in shown["slots"].values())
+    assert shown["caller"]["number"] == ANN
+    assert any(len(c) == 2 for c in shown["slots"].values())
     table = run("callers", "show", ANN, "--transcripts")
-    assert "Memories" in table and "superseded" in table and "oat milk" in table
+    assert "Memories" in table
+    assert "superseded" in table
+    assert "oat milk" in table
     assert run("callers", "rename", ANN, "Elizabeth", "--json")["name_source"] == "operator"
     active = next(m for m in shown["memories"] if m["status"] == "active" and "almond" in m["text"])
     edited = run("memories", "edit", active["id"], "Prefers soy milk", "--json")
     assert edited["replaces"] == active["id"]
     assert run("memories", "delete", edited["memory"]["id"], "--json") == {"deleted": edited["memory"]["id"]}
     missing = CliRunner().invoke(app, ["memories", "delete", "mem_missing"])
-    assert missing.exit_code == 1 and "Not found" in missing.output
+    assert missing.exit_code == 1
+    assert "Not found" in missing.output
 
     [dead] = run("dead", "list", "--json")["jobs"]
-    assert dead["conversation_id"] == "conv_bad" and "invalid payload" in dead["error"]
+    assert dead["conversation_id"] == "conv_bad"
+    assert "invalid payload" in dead["error"]
     assert run("dead", "show", str(dead["id"]), "--json")["status"] == "dead"
     assert run("dead", "replay", str(dead["id"]), "--json") == {"replayed": 1}
     assert run("dead", "list", "--status", "queued", "--json")["jobs"][0]["id"] == dead["id"]
@@ -93,14 +99,16 @@ def test_cli_operates_on_the_configured_backend(data_dir: Path, tmp_path: Path):
     out = tmp_path / "ann.json"
     run("callers", "export", ANN, "--out", str(out))
     exported = json.loads(out.read_text())
-    assert exported["caller"]["first_name"] == "Elizabeth" and exported["calls"]
+    assert exported["caller"]["first_name"] == "Elizabeth"
+    assert exported["calls"]
     bundle = tmp_path / "ann.zip"
     assert run("callers", "export", ANN, "--zip", str(bundle), "--json")["audio_files"] == 1
     with zipfile.ZipFile(bundle) as archive:
         assert archive.read("audio/conv_a1.mp3") == b"ID3 ann audio"
         assert json.loads(archive.read("caller.json"))["caller"]["number"] == ANN
     receipt = run("callers", "erase", ANN, "--yes", "--json")
-    assert receipt["counts"]["profile"] == 1 and "4155550142" not in json.dumps(receipt)
+    assert receipt["counts"]["profile"] == 1
+    assert "4155550142" not in json.dumps(receipt)
     assert CliRunner().invoke(app, ["callers", "show", ANN]).exit_code == 1
     refused = CliRunner().invoke(app, ["callers", "erase", "+14155550199"], input="n\n")
     assert refused.exit_code == 1
@@ -129,7 +137,8 @@ def test_cli_against_a_running_server_and_metrics_across_processes(data_dir: Pat
         assert run("callers", "export", ANN, "--zip", str(bundle), "--url", server.url, "--json")["audio_files"] == 1
         wrong = CliRunner().invoke(app, ["callers", "list", "--url", server.url],
                                    env={"AGENTIC_MEMORY_ADMIN_KEY": "amadm_wrong_key_0123456789abcdef"})
-        assert wrong.exit_code == 1 and "admin key" in wrong.output
+        assert wrong.exit_code == 1
+        assert "admin key" in wrong.output
 
         raw = json.dumps(builders.transcription(conversation_id="conv_mp", caller=ANN, start_time=int(time.time()),
                                                 turns=[("user", "I prefer green tea.")])).encode()
@@ -171,7 +180,8 @@ def test_every_operator_command_is_documented_with_an_example():
         assert re.search(rf"^agentic-memory {command}\b", docs, flags=re.MULTILINE), command
 
 
-def test_backup_then_restore_gives_back_the_same_memories(data_dir: Path, tmp_path: Path, embedder: Any):
+def test_backup_then_restore_gives_back_the_same_memories(
+        data_dir: Path, tmp_path: Path, embedder: Any):  # noqa: ARG001 - data_dir: the fixture sets it up
     from agentic_memory.config import ensure_keys, load_settings
     from agentic_memory.services.search import SearchQuery, search
 
@@ -202,12 +212,14 @@ def test_backup_then_restore_gives_back_the_same_memories(data_dir: Path, tmp_pa
     broken = tmp_path / "broken.tar.gz"
     broken.write_bytes(b"not a tarball")
     failed = CliRunner().invoke(app, ["restore", str(broken), "--yes"])
-    assert failed.exit_code == 1 and "backup" in failed.output
+    assert failed.exit_code == 1
+    assert "backup" in failed.output
 
 
 def test_doctor_reports_each_check_and_fails_on_a_problem(data_dir: Path, monkeypatch: pytest.MonkeyPatch):
     doc = run("doctor", "--json")
-    assert doc["ok"] and {c["name"] for c in doc["checks"]} == {
+    assert doc["ok"]
+    assert {c["name"] for c in doc["checks"]} == {
         "configuration", "keys", "database", "data dir", "model", "clock"}
     assert "Doctor" in run("doctor")
     monkeypatch.setenv("AGENTIC_MEMORY_ADMIN_KEY", "changeme")
@@ -222,7 +234,8 @@ def test_doctor_reports_each_check_and_fails_on_a_problem(data_dir: Path, monkey
     assert {c["name"]: c["status"] for c in json.loads(failed.stdout)["checks"]}["database"] == "fail"
 
 
-def test_bulk_import_is_resumable_and_export_writes_every_memory(data_dir: Path, tmp_path: Path):
+def test_bulk_import_is_resumable_and_export_writes_every_memory(
+        data_dir: Path, tmp_path: Path):  # noqa: ARG001 - data_dir: the fixture sets it up
     history = tmp_path / "history"
     history.mkdir()
     now = int(time.time())
@@ -232,7 +245,9 @@ def test_bulk_import_is_resumable_and_export_writes_every_memory(data_dir: Path,
     (history / "part1.jsonl").write_text("\n".join(lines[:2]) + "\n{broken\n")
     (history / "part2.json").write_text(lines[2])
     first = run("import", str(history), "--process", "--json")
-    assert first["accepted"] == 3 and first["invalid"] == 1 and first["processed"] == 3
+    assert first["accepted"] == 3
+    assert first["invalid"] == 1
+    assert first["processed"] == 3
     again = run("import", str(history), "--json")
     assert again == {"accepted": 0, "already_imported": 3, "invalid": 1}
     assert len(run("callers", "list", "--json")["callers"]) == 5

@@ -97,7 +97,8 @@ def test_the_whole_aws_path(lambda_env: dict[str, Any], fake_elevenlabs: FakeEle
     env = lambda_env
     status, body = call("/client-data", {"caller_id": CALLER, "agent_id": "a", "called_number": "+1",
                                          "call_sid": "CA1"}, base64_body=False)
-    assert status == 200 and "Maria" not in json.dumps(body)
+    assert status == 200
+    assert "Maria" not in json.dumps(body)
     assert handlers.deps().embedder.loaded is False  # type: ignore[attr-defined]  # a greeting loads no model
     health = handlers.http_handler(http_event("/health", b"", {}, base64_body=False, method="GET"), None)
     assert health["statusCode"] == 200, response_body(health)  # database, S3 and both queues answer
@@ -113,16 +114,19 @@ def test_the_whole_aws_path(lambda_env: dict[str, Any], fake_elevenlabs: FakeEle
     assert deliver(env) == []
     assert count(env, "queue_url") == 0
     audio = env["s3"].get_object(Bucket=env["bucket"], Key="am/calls/conv_aws_1/audio.mp3")["Body"].read()
-    assert audio == builders.FAKE_MP3 and fake_elevenlabs.keys == ["xi_test_api_key_0123456789"]
+    assert audio == builders.FAKE_MP3
+    assert fake_elevenlabs.keys == ["xi_test_api_key_0123456789"]
     keys = [o["Key"] for o in env["s3"].list_objects_v2(Bucket=env["bucket"])["Contents"]]
     assert not any(CALLER.lstrip("+") in key for key in keys)  # no phone number in any object key
 
     status, body = call("/retrieve", {"query": "what is the caller allergic to", "user_id": CALLER},
                         base64_body=True)
-    assert status == 200 and any("peanut" in m["memory"].lower() for m in body["memories"])
+    assert status == 200
+    assert any("peanut" in m["memory"].lower() for m in body["memories"])
     status, body = call("/Prod/client-data", {"caller_id": CALLER, "agent_id": "a", "called_number": "+1",
                                               "call_sid": "CA2"}, base64_body=False)
-    assert status == 200 and body["dynamic_variables"]["caller_name"] == "Maria"
+    assert status == 200
+    assert body["dynamic_variables"]["caller_name"] == "Maria"
     calls_before = body["dynamic_variables"]
 
     # A duplicate webhook (ElevenLabs retried): 200, and nothing changes.
@@ -155,7 +159,8 @@ def test_a_failed_job_stays_queued_and_a_poison_one_ends_in_the_dlq(lambda_env: 
     fake_elevenlabs.failing.add("conv_aws_2")
     assert call("/post-call", transcription("conv_aws_2"), base64_body=True, signed=True)[0] == 200
     assert len(deliver(env)) == 1  # the audio fetch failed: reported, not deleted
-    assert count(env, "queue_url") == 1 and count(env, "dlq_url") == 0
+    assert count(env, "queue_url") == 1
+    assert count(env, "dlq_url") == 0
     fake_elevenlabs.failing.clear()
     fake_elevenlabs.audio["conv_aws_2"] = builders.FAKE_MP3
     assert deliver(env) == []  # the retry succeeds (the transcript itself was saved once)
@@ -167,7 +172,8 @@ def test_a_failed_job_stays_queued_and_a_poison_one_ends_in_the_dlq(lambda_env: 
     for _ in range(MAX_RECEIVES):
         assert len(deliver(env)) == 1
     assert deliver(env) == []
-    assert count(env, "queue_url") == 0 and count(env, "dlq_url") == 1
+    assert count(env, "queue_url") == 0
+    assert count(env, "dlq_url") == 1
 
     # An unusable message (its body is missing) goes to the DLQ at once, with the reason.
     env["sqs"].send_message(QueueUrl=env["queue_url"], MessageBody=json.dumps(
@@ -176,7 +182,8 @@ def test_a_failed_job_stays_queued_and_a_poison_one_ends_in_the_dlq(lambda_env: 
     assert deliver(env) == []
     assert count(env, "dlq_url") == 2
     queue = handlers.deps().queue
-    letters = queue.dead_letters()  # type: ignore[attr-defined]
+    letters = queue.dead_letters()
     assert {letter.conversation_id for letter in letters} <= {"conv_aws_3", "missing"}
-    assert queue.redrive() == 2  # type: ignore[attr-defined]
-    assert count(env, "dlq_url") == 0 and count(env, "queue_url") == 2
+    assert queue.redrive() == 2
+    assert count(env, "dlq_url") == 0
+    assert count(env, "queue_url") == 2

@@ -62,10 +62,12 @@ def test_withheld_caller_ids_get_a_neutral_200_and_malformed_requests_a_400(clie
         assert (variables["returning_caller"], variables["memory_count"], variables["caller_id"]) == ("no", "0", "")
         assert "user_id" not in response.json()
         found = client.post("/retrieve", json={"query": "oat milk", "user_id": body.get("caller_id")}, headers=auth())
-        assert found.status_code == 200 and found.json() == {"memories": []}, body
+        assert found.status_code == 200, body
+        assert found.json() == {"memories": []}, body
     for body in ({"caller_id": 42}, {"caller_id": "1" * 65}):
         response = client.post("/client-data", json=body, headers=auth())
-        assert response.status_code == 400 and "error" in response.json()
+        assert response.status_code == 400
+        assert "error" in response.json()
     malformed = client.post("/client-data", content=b"{nope", headers={**auth(), "Content-Type": "application/json"})
     assert malformed.status_code == 400
 

@@ -63,8 +63,10 @@ def test_agent_and_caller_scope_keeps_each_agents_memories_apart(scoped):
     client, _ = scoped
     dental = recall(client, DENTAL, "what milk do I like cleaning drill")
     cafe = recall(client, CAFE, "what milk do I like cleaning drill")
-    assert any("drill" in t for t in dental) and not any("oat" in t for t in dental)
-    assert any("oat" in t for t in cafe) and not any("drill" in t for t in cafe)
+    assert any("drill" in t for t in dental)
+    assert not any("oat" in t for t in dental)
+    assert any("oat" in t for t in cafe)
+    assert not any("drill" in t for t in cafe)
     assert recall(client, "agent_other_0003", "milk drill") == []
     assert client.post("/retrieve", json={"query": "x", "user_id": ANN}, headers=auth()).status_code == 400
     cards = {agent: client.post("/client-data", json={"caller_id": ANN, "agent_id": agent}, headers=auth()).json()
@@ -72,15 +74,19 @@ def test_agent_and_caller_scope_keeps_each_agents_memories_apart(scoped):
     assert cards[DENTAL]["dynamic_variables"]["caller_name"] == "Ann"
     assert cards[CAFE]["dynamic_variables"]["caller_name"] == "Annie"
     assert cards["agent_other_0003"]["dynamic_variables"]["returning_caller"] == "no"
-    assert cards[DENTAL]["dynamic_variables"]["caller_id"] == ANN and cards[DENTAL]["user_id"] == ANN
+    assert cards[DENTAL]["dynamic_variables"]["caller_id"] == ANN
+    assert cards[DENTAL]["user_id"] == ANN
 
     listed = client.get("/admin/callers", params={"q": ANN}, headers=ADMIN).json()["callers"]
-    assert sorted(c["agent_id"] for c in listed) == [CAFE, DENTAL] and {c["number"] for c in listed} == {ANN}
+    assert sorted(c["agent_id"] for c in listed) == [CAFE, DENTAL]
+    assert {c["number"] for c in listed} == {ANN}
     assert client.get("/admin/caller", params={"number": ANN}, headers=ADMIN).status_code == 400  # which agent?
     shown = client.get("/admin/caller", params={"number": ANN, "agent_id": CAFE}, headers=ADMIN).json()
     assert shown["caller"]["first_name"] == "Annie"
     exported = client.get("/admin/caller/export", params={"number": ANN}, headers=ADMIN).json()
     assert len(exported["other_agents"]) == 1
     receipt = client.post("/admin/caller/erase", json={"number": ANN}, headers=ADMIN).json()
-    assert receipt["counts"]["profile"] == 2 and receipt["counts"]["conversations"] == 2
-    assert recall(client, DENTAL, "drill") == [] and recall(client, CAFE, "oat milk") == []
+    assert receipt["counts"]["profile"] == 2
+    assert receipt["counts"]["conversations"] == 2
+    assert recall(client, DENTAL, "drill") == []
+    assert recall(client, CAFE, "oat milk") == []

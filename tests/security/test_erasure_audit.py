@@ -70,7 +70,8 @@ def test_erased_caller_leaves_no_trace_in_database_files_or_logs(tmp_path: Path,
     now = int(time.time())
     with TestClient(create_app(deps)) as client:
         first = builders.transcription(
-            conversation_id="conv_zeb_1", caller=NUMBER, start_time=now - 900, summary="Zebediah ordered quokka marmalade.",
+            conversation_id="conv_zeb_1", caller=NUMBER, start_time=now - 900,
+            summary="Zebediah ordered quokka marmalade.",
             turns=[("agent", "Hello, how can I help?"),
                    ("user", "Hi, this is Zebediah Thistlewood. I'd like the quokka marmalade again."),
                    ("user", "I'm a professional Xylophonist, call me back on 415-555-0168.")],
@@ -101,8 +102,12 @@ def test_erased_caller_leaves_no_trace_in_database_files_or_logs(tmp_path: Path,
         receipt = client.post("/admin/caller/erase", json={"number": "(415) 555-0168"}, headers=ADMIN)
         assert receipt.status_code == 200
         counts = receipt.json()["counts"]
-        assert counts["profile"] == 1 and counts["conversations"] == 2 and counts["unprocessed_webhooks"] == 1
-        assert counts["files"] >= 5 and counts["memories"] >= 3 and counts["backups"] == 1
+        assert counts["profile"] == 1
+        assert counts["conversations"] == 2
+        assert counts["unprocessed_webhooks"] == 1
+        assert counts["files"] >= 5
+        assert counts["memories"] >= 3
+        assert counts["backups"] == 1
         assert "4155550168" not in receipt.text
 
         assert scan(data, logs.getvalue(), SECRETS) == {}

@@ -140,10 +140,13 @@ def test_the_proxys_memory_block_is_delimited_capped_and_clean(texts):
         return
     folded = unicodedata.normalize("NFKC", block)
     lines = folded.split("\n")
-    assert lines[0] == recall.BEGIN and lines[-1] == recall.END, block
-    assert folded.count(recall.END) == 1 and folded.count(recall.BEGIN) == 1
+    assert lines[0] == recall.BEGIN, block
+    assert lines[-1] == recall.END, block
+    assert folded.count(recall.END) == 1
+    assert folded.count(recall.BEGIN) == 1
     assert len(block) <= recall.BLOCK_LIMIT
     for line in lines[1:-1]:
-        assert line.startswith("- (2026-01-14) ") and len(line) <= card.FACT_LIMIT + 20, line
+        assert line.startswith("- (2026-01-14) "), line
+        assert len(line) <= card.FACT_LIMIT + 20, line
         assert not FORGERIES.search(line), line
         assert all(unicodedata.category(ch) not in ("Cc", "Cf", "Zl", "Zp") for ch in line), repr(line)

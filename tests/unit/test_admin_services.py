@@ -56,7 +56,8 @@ def world() -> World:
 
 def test_name_precedence_rule():
     assert may_replace("data_collection:name", "self_introduction")
-    assert may_replace("operator", "self_introduction") and may_replace("operator", "correction")
+    assert may_replace("operator", "self_introduction")
+    assert may_replace("operator", "correction")
     assert not may_replace("operator", "data_collection:caller_name")
     assert not may_replace("operator", "summary")
 
@@ -76,13 +77,17 @@ def test_show_lists_memories_with_slot_history_and_calls(world):
     world.call("c1", [("user", "I prefer oat milk in my latte.")], summary="Oat milk fan.")
     world.call("c2", [("user", "Switch me to almond milk instead of oat, please.")], day=1)
     doc = admin.show_caller(world.ops, "+1 612 978 2029", actor="ops", transcripts=True)
-    assert doc["caller"]["number"] == ANN and doc["caller"]["caller_ref"].startswith("c_")
+    assert doc["caller"]["number"] == ANN
+    assert doc["caller"]["caller_ref"].startswith("c_")
     statuses = {m["text"]: m["status"] for m in doc["memories"] if m["type"] == "factual"}
-    assert "superseded" in statuses.values() and "active" in statuses.values()
+    assert "superseded" in statuses.values()
+    assert "active" in statuses.values()
     [chain] = [c for c in doc["slots"].values() if len(c) == 2]
-    assert [i["status"] for i in chain] == ["superseded", "active"] and chain[0]["superseded_by"] == chain[1]["id"]
+    assert [i["status"] for i in chain] == ["superseded", "active"]
+    assert chain[0]["superseded_by"] == chain[1]["id"]
     old = next(m for m in doc["memories"] if m["id"] == chain[0]["id"])
-    assert old["replaced_in_call"] == "c2" and old["retired_at"] is not None
+    assert old["replaced_in_call"] == "c2"
+    assert old["retired_at"] is not None
     assert [c["conversation_id"] for c in doc["calls"]] == ["c2", "c1"]
     assert doc["calls"][1]["summary"] == "Oat milk fan."
     assert doc["calls"][1]["transcript"][0]["message"] == "I prefer oat milk in my latte."
@@ -121,7 +126,8 @@ def test_edit_and_delete_memory_keep_history_and_refresh_the_profile(world):
     texts = [m.text for m in active_facts(world.store, ANN)]
     assert not any("soy" in t or "oat" in t for t in texts)
     statuses = {m["text"]: m["status"] for m in admin.show_caller(world.ops, ANN, actor="ops")["memories"]}
-    assert statuses[oat.text] == "edited" and statuses["Prefers soy milk"] == "deleted"
+    assert statuses[oat.text] == "edited"
+    assert statuses["Prefers soy milk"] == "deleted"
     with pytest.raises(NotFound):
         admin.delete_memory(world.ops, "mem_nope", actor="ops")
 
@@ -134,8 +140,10 @@ def test_erase_removes_profile_memories_files_and_unprocessed_webhooks_but_not_o
     world.queue.accept(event_type="post_call_transcription", conversation_id="c_pending",
                        body=json.dumps(pending).encode(), received_at=world.clock.now()).result()
     receipt = erasure.erase_caller(world.ops, "612.978.2029", actor="ops")
-    assert receipt["counts"]["profile"] == 1 and receipt["counts"]["unprocessed_webhooks"] == 1
-    assert receipt["counts"]["files"] == 2 and receipt["caller_ref"].startswith("c_")
+    assert receipt["counts"]["profile"] == 1
+    assert receipt["counts"]["unprocessed_webhooks"] == 1
+    assert receipt["counts"]["files"] == 2
+    assert receipt["caller_ref"].startswith("c_")
     assert world.store.caller(ANN) is None
     assert all("c1/" not in key for key in world.blobs.blobs)
     assert any("c_bob/" in key for key in world.blobs.blobs)  # Bob said the number: his call stays
@@ -160,7 +168,9 @@ def test_dead_letters_list_show_replay_purge(world):
                        received_at=world.clock.now()).result()
     Worker(world.queue, world.worker_deps).run_once()
     [job] = dead_letters.list_jobs(world.ops, actor="ops")["jobs"]
-    assert job["status"] == "dead" and "invalid payload" in job["error"] and job["conversation_id"] == "bad"
+    assert job["status"] == "dead"
+    assert "invalid payload" in job["error"]
+    assert job["conversation_id"] == "bad"
     assert dead_letters.show_job(world.ops, job["id"], actor="ops")["attempts"] == 1
     assert dead_letters.replay(world.ops, [job["id"]], actor="ops") == {"replayed": 1}
     assert world.queue.stats().pending == 1
@@ -185,14 +195,17 @@ def test_retention_sweeper_follows_the_injected_clock(world):
     assert sweeper.maybe_run() is None  # not due again within the interval
     world.clock.advance(15 * 86400)
     removed = sweeper.maybe_run()
-    assert removed["audio"] == 1 and removed["semantic"] >= 1 and removed["inactive_callers"] == 0
+    assert removed["audio"] == 1
+    assert removed["semantic"] >= 1
+    assert removed["inactive_callers"] == 0
     assert "calls/c1/audio.mp3" not in world.blobs.blobs
     assert [m.type for m, _, _ in world.store.rows.values() if m.caller_id == ANN] == ["factual"]
     assert world.store.caller(ANN).memory_count == 1
     world.clock.advance(30 * 86400)
     assert sweeper.maybe_run()["inactive_callers"] == 1
-    assert world.store.caller(ANN) is None and world.store.caller("+16129780000") is not None
-    with pytest.raises(ValueError):
+    assert world.store.caller(ANN) is None
+    assert world.store.caller("+16129780000") is not None
+    with pytest.raises(ValueError, match="unknown retention kinds"):
         retention.run_retention(world.ops, {"forever": 1})
 
 

@@ -37,7 +37,8 @@ def test_first_run_generates_keys_once_and_keeps_them_private(tmp_path):
     filled, generated = ensure_keys(settings)
     assert set(generated) == {"ELEVENLABS_WORKSPACE_KEY", "ELEVENLABS_HMAC_KEY", "AGENTIC_MEMORY_ADMIN_KEY",
                               "AGENTIC_MEMORY_AUDIT_SECRET"}
-    assert filled.admin_keys and filled.admin_keys[0] not in filled.workspace_keys
+    assert filled.admin_keys
+    assert filled.admin_keys[0] not in filled.workspace_keys
     filled.validate_secrets()
     path = tmp_path / "keys.json"
     assert stat.S_IMODE(path.stat().st_mode) == 0o600

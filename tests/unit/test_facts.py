@@ -269,4 +269,6 @@ def test_a_dropped_preference_keeps_what_replaced_it() -> None:
 def test_a_dropped_value_carries_the_replacement_said_just_before() -> None:
     facts = [f for f in said("Actually, my new address is 41 Elm Court, apartment 2. Not Oak Street anymore.")
              if f.category == "preference"]
-    assert len(facts) == 1 and "41 Elm Court" in facts[0].text and "Oak Street" in facts[0].text
+    assert len(facts) == 1
+    assert "41 Elm Court" in facts[0].text
+    assert "Oak Street" in facts[0].text

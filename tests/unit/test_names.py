@@ -203,7 +203,8 @@ def test_a_punctuation_only_word_is_refused_not_a_crash() -> None:
 ])
 def test_phone_introductions(turns: list[str], first: str) -> None:
     claim = name_said(*turns)
-    assert claim is not None and claim.first_name == first
+    assert claim is not None
+    assert claim.first_name == first
 
 
 @pytest.mark.parametrize("turns", [
@@ -221,7 +222,8 @@ def test_not_introductions(turns: list[str]) -> None:
 
 def test_the_agent_confirms_a_lowercase_name_but_never_gives_one() -> None:
     confirmed = call(("user", "Yes, i'm pilar."), ("agent", "Thanks, Pilar. How can I help?"))
-    assert (claim := extract_name(confirmed)) is not None and claim.first_name == "Pilar"
+    assert (claim := extract_name(confirmed)) is not None
+    assert claim.first_name == "Pilar"
     guessed = call(("agent", "Hi Anne, welcome back!"), ("user", "Hi. I need a refill."))
     assert extract_name(guessed) is None
 
@@ -253,7 +255,8 @@ def test_summary_opening_name(summary: str, first: str | None) -> None:
 def test_a_self_introduction_beats_data_collection_and_the_summary() -> None:
     claim = extract_name(call(("user", "Hi, it's Kate."), data=(DataPoint("caller_name", "Katherine"),),
                               summary="Katherine Doe called."))
-    assert claim is not None and (claim.first_name, claim.source) == ("Kate", "self_introduction")
+    assert claim is not None
+    assert (claim.first_name, claim.source) == ("Kate", "self_introduction")
 
 
 def test_choose_across_calls() -> None:
@@ -273,7 +276,8 @@ def test_choose_across_calls() -> None:
 
 def test_a_spelled_correction_in_a_later_call_replaces_the_old_spelling() -> None:
     claim = name_said("Hi, it's Caitlin with a C, C-A-I-T-L-I-N.")
-    assert claim is not None and claim.first_name == "Caitlin"
+    assert claim is not None
+    assert claim.first_name == "Caitlin"
     assert choose("Kaitlyn", "self_introduction", claim)[0] == "Caitlin"
 
 

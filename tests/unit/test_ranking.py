@@ -82,7 +82,8 @@ def test_a_query_whose_words_are_missing_leans_on_the_dense_side() -> None:
     none = lean(weights, 0.0)
     assert (none.dense, none.keyword) == (1.0, 0.0)
     half = lean(weights, 0.5)
-    assert abs(half.dense + half.keyword - 1.0) < 1e-9 and half.keyword < 0.6
+    assert abs(half.dense + half.keyword - 1.0) < 1e-9
+    assert half.keyword < 0.6
 
 
 def test_evaluation_rationales_and_summaries_rank_below_equal_evidence() -> None:

@@ -14,8 +14,9 @@ from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 
 _WEEKDAYS = {
-    0: "monday lunes lundi montag", 1: "tuesday martes mardi dienstag", 2: "wednesday miércoles miercoles mercredi mittwoch",
-    3: "thursday jueves jeudi donnerstag", 4: "friday viernes vendredi freitag", 5: "saturday sábado sabado samedi samstag",
+    0: "monday lunes lundi montag", 1: "tuesday martes mardi dienstag",
+    2: "wednesday miércoles miercoles mercredi mittwoch", 3: "thursday jueves jeudi donnerstag",
+    4: "friday viernes vendredi freitag", 5: "saturday sábado sabado samedi samstag",
     6: "sunday domingo dimanche sonntag",
 }
 _DAY = {word: n for n, words in _WEEKDAYS.items() for word in words.split()}
@@ -33,9 +34,11 @@ _PATTERN = re.compile(
     rf"(?P<offset>\b(?:the )?(?:{_OFFSET_WORDS})\b)"
     rf"|(?P<manana>(?<!la )(?<!por )\bmañana\b(?! por))"
     rf"|(?P<rel>\b(?:(?P<which>this|next|last|coming|este|el próximo|el proximo|próximo|proximo|"
-    rf"ce|prochain|dernier|diesen|nächsten|letzten|am) )?(?P<day>{_DAY_WORDS})\b(?: (?P<after>prochain|dernier|que viene))?"
+    rf"ce|prochain|dernier|diesen|nächsten|letzten|am) )?(?P<day>{_DAY_WORDS})\b"
+    rf"(?: (?P<after>prochain|dernier|que viene))?"
     rf"(?:,? (?:the |el |le |den )?(?P<dom>\d{{1,2}})(?:st|nd|rd|th|\.)?\b)?)"
-    rf"|(?P<span>\bin {_COUNT} (?P<unit>days?|weeks?)\b|\b{_COUNT.replace('<n>', '<n2>')} (?P<unit2>days?|weeks?) ago\b)",
+    rf"|(?P<span>\bin {_COUNT} (?P<unit>days?|weeks?)\b"
+    rf"|\b{_COUNT.replace('<n>', '<n2>')} (?P<unit2>days?|weeks?) ago\b)",
     re.IGNORECASE)
 
 

@@ -216,7 +216,7 @@ def admin_router(deps: Deps) -> APIRouter:
         return Response(await run_blocking(write), media_type="application/x-ndjson")
 
     @router.get("/audit", summary="Audit events, newest first")
-    async def audit_log(actor: Actor, limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    async def audit_log(_actor: Actor, limit: Annotated[int, Query(ge=1, le=500)] = 100,
                         offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0) -> JSONResponse:
         return await run(admin.audit_log, limit=limit, offset=offset)
 
