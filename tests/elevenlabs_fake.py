@@ -21,10 +21,10 @@ import uvicorn
 from elevenlabs.types import (
     AgentPlatformSettingsRequestModel,
     ConvAiWebhooks,
-    CustomLlm,
     ConversationalConfig,
     ConversationInitiationClientDataRequestInput,
     ConversationInitiationClientDataWebhook,
+    CustomLlm,
     ToolRequestModel,
     WebhookHmacSettings,
     WebhookToolConfigInput,
