@@ -293,7 +293,7 @@ def test_disconnect_removes_what_connect_added(fake: FakeElevenLabs) -> None:
     assert agent["conversation_config"]["agent"]["prompt"]["tool_ids"] == ["tool_someone_elses"]
     assert agent["platform_settings"].get("workspace_overrides", {}) == {}
     assert agent["platform_settings"]["overrides"]["enable_conversation_initiation_client_data_from_webhook"] is False
-    assert run("disconnect", "--agent-id", AGENT, "--public-url", PUBLIC).output.strip() == "Nothing to remove."
+    assert run("disconnect", "--agent-id", AGENT, "--public-url", PUBLIC).stdout.strip() == "Nothing to remove."
 
 
 def test_disconnect_workspace_clears_the_workspace_settings(fake: FakeElevenLabs) -> None:
@@ -439,7 +439,7 @@ def test_disconnect_leaves_the_llm_alone_unless_asked(fake: FakeElevenLabs) -> N
     # The override stays allowed (harmless, and other clients may rely on it), as the prompt override does.
     assert fake.agents[AGENT]["platform_settings"]["overrides"]["custom_llm_extra_body"] is True
     assert run("disconnect", "--agent-id", AGENT, "--public-url", PUBLIC,
-               "--proxy").output.strip() == "Nothing to remove."
+               "--proxy").stdout.strip() == "Nothing to remove."
 
 
 def test_disconnect_proxy_keeps_another_servers_custom_llm(fake: FakeElevenLabs) -> None:
