@@ -24,6 +24,7 @@ from elevenlabs.types import (
     ConversationalConfig,
     ConversationInitiationClientDataRequestInput,
     ConversationInitiationClientDataWebhook,
+    CustomLlm,
     ToolRequestModel,
     WebhookHmacSettings,
     WebhookToolConfigInput,
@@ -115,7 +116,8 @@ class FakeElevenLabs:
                  for t, tool in self.tools.items() if needle in json.dumps(tool)]
         agents = [{"type": "available", "id": a, "name": agent["name"], "created_at_unix_secs": 0,
                    "access_level": "admin", "referenced_resource_ids": []}
-                  for a, agent in self.agents.items() if needle in json.dumps(agent["platform_settings"])]
+                  for a, agent in self.agents.items()
+                  if needle in json.dumps([agent["platform_settings"], agent["conversation_config"]])]
         others = ["conversation_initiation_webhook"] if needle in json.dumps(self.settings) else []
         return {"tools": tools, "agents": agents, "others": others, "phone_numbers": []}
 
@@ -178,6 +180,9 @@ def create_fake_app(state: FakeElevenLabs) -> FastAPI:
             return missing(agent_id)
         body = await request.json()
         _validate(ConversationalConfig, body.get("conversation_config"))
+        # The SDK's models accept unknown fields; the Custom LLM is checked field by field.
+        _validate(CustomLlm, ((body.get("conversation_config") or {}).get("agent") or {}).get("prompt", {}).get(
+            "custom_llm"))
         _validate(AgentPlatformSettingsRequestModel, body.get("platform_settings"))
         merge(agent, {k: v for k, v in body.items() if k in ("conversation_config", "platform_settings")})
         return agent

@@ -35,6 +35,8 @@ AgentId = Annotated[str, typer.Option("--agent-id", help="The ElevenLabs agent (
 PublicUrl = Annotated[str, typer.Option("--public-url", help="HTTPS base URL where ElevenLabs reaches this server")]
 Workspace = Annotated[bool, typer.Option("--workspace", help="Set the webhooks workspace-wide (every agent) "
                                                              "instead of as this agent's own overrides")]
+Proxy = Annotated[bool, typer.Option("--proxy", help="The memory proxy as the agent's LLM: Custom LLM at "
+                                                     "{public-url}/v1 with the custom_llm_extra_body override")]
 
 
 @contextmanager
@@ -62,7 +64,8 @@ def _admin(*, offline: bool = False) -> Iterator[SdkAdmin]:
         admin.close()
 
 
-def _target(agent_id: str, public_url: str, workspace: bool, settings: Settings) -> Target:
+def _target(agent_id: str, public_url: str, workspace: bool, settings: Settings, *, proxy: bool = False,
+            proxy_model: str | None = None, restore_llm: str | None = None) -> Target:
     from agentic_memory.services.elevenlabs_setup import Target, validate_public_url
 
     try:
@@ -70,8 +73,11 @@ def _target(agent_id: str, public_url: str, workspace: bool, settings: Settings)
     except InvalidInput as exc:
         err.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from exc
+    extra = {"restore_llm": restore_llm} if restore_llm else {}
     return Target(agent_id=agent_id.strip(), public_url=url, prompt_override=bool(settings.prompt_template),
-                  workspace=workspace)
+                  workspace=workspace, extra_body=bool(settings.upstream_url), proxy=proxy,
+                  # The proxy sends AGENTIC_MEMORY_UPSTREAM_MODEL upstream anyway: a good default model id.
+                  proxy_model=(proxy_model or "").strip() or settings.upstream_model or None, **extra)
 
 
 def _keys(*, create: bool) -> Settings:
@@ -96,7 +102,10 @@ def _table(title: str, changes: list[Change]) -> None:
 
 
 @elevenlabs_app.command()
-def connect(agent_id: AgentId, public_url: PublicUrl, workspace: Workspace = False,
+def connect(agent_id: AgentId, public_url: PublicUrl, workspace: Workspace = False, proxy: Proxy = False,
+            proxy_model: Annotated[str | None, typer.Option(
+                "--proxy-model", help="With --proxy: the Custom LLM's model id (default: "
+                                      "AGENTIC_MEMORY_UPSTREAM_MODEL, else the agent's current one)")] = None,
             dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the requests as JSON; no API key, "
                                                                     "no network, nothing changed")] = False,
             rotate_secret: Annotated[bool, typer.Option(
@@ -112,7 +121,8 @@ def connect(agent_id: AgentId, public_url: PublicUrl, workspace: Workspace = Fal
         except ConfigurationError:
             keys = ()
         key = keys[0] if keys else "<ELEVENLABS_WORKSPACE_KEY>"
-        target = _target(agent_id, public_url, workspace, settings)
+        target = _target(agent_id, public_url, workspace, settings, proxy=proxy,
+                         proxy_model=proxy_model or (None if settings.upstream_model else "<model_id>"))
         with _admin(offline=True) as admin:
             run_connect(admin, target, workspace_key=key)
             document = {
@@ -124,7 +134,10 @@ def connect(agent_id: AgentId, public_url: PublicUrl, workspace: Workspace = Fal
         sys.stdout.write(json.dumps(document, indent=2) + "\n")
         return
     settings = _keys(create=True)
-    target = _target(agent_id, public_url, workspace, settings)
+    target = _target(agent_id, public_url, workspace, settings, proxy=proxy, proxy_model=proxy_model)
+    if proxy and not settings.upstream_url:
+        err.print("[yellow]AGENTIC_MEMORY_UPSTREAM_URL is not set here: the proxy answers 503 until the server "
+                  "runs with it[/yellow]")
     with _admin() as admin:
         result = run_connect(admin, target, workspace_key=settings.workspace_keys[0], rotate_secret=rotate_secret,
                              keep_hmac_secret=lambda secret: _store_hmac_secret(secret, settings))
@@ -150,12 +163,12 @@ def _store_hmac_secret(secret: str, settings: Settings) -> None:
 
 
 @elevenlabs_app.command()
-def check(agent_id: AgentId, public_url: PublicUrl) -> None:
+def check(agent_id: AgentId, public_url: PublicUrl, proxy: Proxy = False) -> None:
     """Report every problem in the agent's wiring; exit code 1 when there is any."""
     from agentic_memory.services.elevenlabs_setup import check as run_check
 
     settings = load_settings()
-    target = _target(agent_id, public_url, False, settings)
+    target = _target(agent_id, public_url, False, settings, proxy=proxy)
     with _admin() as admin:
         problems = run_check(admin, target)
     if not problems:
@@ -167,16 +180,22 @@ def check(agent_id: AgentId, public_url: PublicUrl) -> None:
     for problem in problems:
         table.add_row(problem.where, problem.message)
     out.print(table)
-    out.print("Fix them with: agentic-memory elevenlabs connect --agent-id ... --public-url ...")
+    out.print("Fix them with: agentic-memory elevenlabs connect --agent-id ... --public-url ..."
+              + (" --proxy" if proxy else ""))
     raise typer.Exit(1)
 
 
 @elevenlabs_app.command()
-def disconnect(agent_id: AgentId, public_url: PublicUrl, workspace: Workspace = False) -> None:
+def disconnect(agent_id: AgentId, public_url: PublicUrl, workspace: Workspace = False,
+               proxy: Annotated[bool, typer.Option("--proxy", help="Also stop using the memory proxy as the "
+                                                                   "agent's LLM (left alone otherwise)")] = False,
+               llm: Annotated[str | None, typer.Option(
+                   "--llm", help="With --proxy: the built-in ElevenLabs LLM to switch back to "
+                                 "(default gpt-4o-mini)")] = None) -> None:
     """Remove what `connect` added (anything still used by other agents is kept)."""
     from agentic_memory.services.elevenlabs_setup import disconnect as run_disconnect
 
-    target = _target(agent_id, public_url, workspace, load_settings())
+    target = _target(agent_id, public_url, workspace, load_settings(), proxy=proxy, restore_llm=llm)
     with _admin() as admin:
         changes = run_disconnect(admin, target)
     if not changes:

@@ -46,7 +46,8 @@ def fake() -> FakeElevenLabs:
 
 @pytest.fixture(autouse=True)
 def api(fake: FakeElevenLabs, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[str]:
-    for name in ("ELEVENLABS_HMAC_KEY", "AGENTIC_MEMORY_PROMPT_TEMPLATE", "AGENTIC_MEMORY_BASE_PROMPT"):
+    for name in ("ELEVENLABS_HMAC_KEY", "AGENTIC_MEMORY_PROMPT_TEMPLATE", "AGENTIC_MEMORY_BASE_PROMPT",
+                 "AGENTIC_MEMORY_UPSTREAM_URL", "AGENTIC_MEMORY_UPSTREAM_MODEL"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)  # no stray .env
     monkeypatch.setenv("ELEVENLABS_WORKSPACE_KEY", WORKSPACE_KEY)
@@ -292,7 +293,7 @@ def test_disconnect_removes_what_connect_added(fake: FakeElevenLabs) -> None:
     assert agent["conversation_config"]["agent"]["prompt"]["tool_ids"] == ["tool_someone_elses"]
     assert agent["platform_settings"].get("workspace_overrides", {}) == {}
     assert agent["platform_settings"]["overrides"]["enable_conversation_initiation_client_data_from_webhook"] is False
-    assert run("disconnect", "--agent-id", AGENT, "--public-url", PUBLIC).output.strip() == "Nothing to remove."
+    assert run("disconnect", "--agent-id", AGENT, "--public-url", PUBLIC).stdout.strip() == "Nothing to remove."
 
 
 def test_disconnect_workspace_clears_the_workspace_settings(fake: FakeElevenLabs) -> None:
@@ -314,6 +315,152 @@ def test_disconnect_keeps_a_tool_another_agent_still_uses(fake: FakeElevenLabs) 
     assert result.exit_code == 0
     assert tool_id in fake.tools
     assert "other agents still use it" in " ".join(result.output.split())
+
+
+UPSTREAM = "https://llm.example.test/v1"
+
+
+def agent_patches(fake: FakeElevenLabs) -> list[Any]:
+    return [r.body for r in fake.writes() if r.path == f"/v1/convai/agents/{AGENT}"]
+
+
+def test_connect_proxy_makes_the_memory_proxy_the_agents_llm(fake: FakeElevenLabs) -> None:
+    connect()
+    secret_id, = fake.secrets
+    before = len(fake.writes())
+    result = connect("--proxy", "--proxy-model", "gpt-4.1-mini")
+    assert "custom-llm" in result.output
+    # One agent PATCH with exactly the LLM switch and the override; everything else was already right.
+    assert [r.path for r in fake.writes()[before:]] == [f"/v1/convai/agents/{AGENT}"]
+    assert agent_patches(fake)[-1] == {
+        "conversation_config": {"agent": {"prompt": {
+            "llm": "custom-llm",
+            "custom_llm": {"url": f"{PUBLIC}/v1", "model_id": "gpt-4.1-mini", "api_key": {"secret_id": secret_id}}}}},
+        "platform_settings": {"overrides": {"custom_llm_extra_body": True}}}
+    prompt = fake.agents[AGENT]["conversation_config"]["agent"]["prompt"]
+    assert (prompt["llm"], prompt["custom_llm"]["url"]) == ("custom-llm", f"{PUBLIC}/v1")
+    # Idempotent: a second run sends nothing; the model id is kept without --proxy-model.
+    before = len(fake.writes())
+    assert "nothing to change" in connect("--proxy").output
+    assert len(fake.writes()) == before
+    assert run("check", "--agent-id", AGENT, "--public-url", PUBLIC, "--proxy").exit_code == 0
+    # The secret is still in use (by the Custom LLM), so it is not dropped as stale.
+    assert list(fake.secrets) == [secret_id]
+
+
+def test_connect_proxy_from_scratch_uses_the_upstream_model_and_one_agent_patch(
+        fake: FakeElevenLabs, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AGENTIC_MEMORY_UPSTREAM_URL", UPSTREAM)
+    monkeypatch.setenv("AGENTIC_MEMORY_UPSTREAM_MODEL", "gpt-4o")
+    connect("--proxy")
+    secret_id, = fake.secrets
+    tool_id, = fake.tools
+    body, = agent_patches(fake)
+    assert body["conversation_config"] == {"agent": {"prompt": {
+        "tool_ids": ["tool_someone_elses", tool_id], "llm": "custom-llm",
+        "custom_llm": {"url": f"{PUBLIC}/v1", "model_id": "gpt-4o", "api_key": {"secret_id": secret_id}}}}}
+    assert body["platform_settings"]["overrides"] == {
+        "enable_conversation_initiation_client_data_from_webhook": True,
+        "conversation_config_override": {"agent": {"first_message": True, "language": True}},
+        "custom_llm_extra_body": True}
+    assert run("check", "--agent-id", AGENT, "--public-url", PUBLIC, "--proxy").exit_code == 0
+
+
+def test_connect_proxy_without_a_model_id_changes_nothing(fake: FakeElevenLabs) -> None:
+    result = run("connect", "--agent-id", AGENT, "--public-url", PUBLIC, "--proxy")
+    assert result.exit_code == 2
+    assert "--proxy-model" in " ".join(result.stderr.split())
+    assert fake.writes() == []
+
+
+def test_connect_proxy_keeps_the_agents_custom_llm_model(fake: FakeElevenLabs) -> None:
+    prompt = fake.agents[AGENT]["conversation_config"]["agent"]["prompt"]
+    prompt.update(llm="gpt-4o-mini", custom_llm={"url": "https://other-llm.example.test/v1", "model_id": "my-model"})
+    connect("--proxy")
+    secret_id, = fake.secrets
+    assert agent_patches(fake)[-1]["conversation_config"]["agent"]["prompt"]["custom_llm"] == {
+        "url": f"{PUBLIC}/v1", "model_id": "my-model", "api_key": {"secret_id": secret_id}}  # sent whole
+
+
+def test_check_reports_the_extra_body_override_when_the_server_has_an_upstream(
+        fake: FakeElevenLabs, monkeypatch: pytest.MonkeyPatch) -> None:
+    connect()
+    assert run("check", "--agent-id", AGENT, "--public-url", PUBLIC).exit_code == 0
+    monkeypatch.setenv("AGENTIC_MEMORY_UPSTREAM_URL", UPSTREAM)
+    result = run("check", "--agent-id", AGENT, "--public-url", PUBLIC)
+    assert result.exit_code == 1
+    text = " ".join(result.output.split())
+    assert "custom_llm_extra_body override" in text
+    assert "refuses to start the call" in text
+    assert "Custom LLM" not in text  # the LLM itself is checked only with --proxy
+    # A plain connect allows it too once the server returns it (the agent keeps its own LLM).
+    connect()
+    assert agent_patches(fake)[-1] == {"platform_settings": {"overrides": {"custom_llm_extra_body": True}}}
+    assert fake.agents[AGENT]["conversation_config"]["agent"]["prompt"]["llm"] == "gpt-4o-mini"
+    assert run("check", "--agent-id", AGENT, "--public-url", PUBLIC).exit_code == 0
+
+
+def test_check_proxy_reports_a_custom_llm_pointing_elsewhere(fake: FakeElevenLabs) -> None:
+    connect("--proxy", "--proxy-model", "gpt-4.1-mini")
+    prompt = fake.agents[AGENT]["conversation_config"]["agent"]["prompt"]
+    prompt["custom_llm"]["url"] = "https://old-host.example.test/v1"
+    del prompt["custom_llm"]["api_key"]
+    fake.agents[AGENT]["platform_settings"]["overrides"]["custom_llm_extra_body"] = False
+    assert run("check", "--agent-id", AGENT, "--public-url", PUBLIC).exit_code == 0  # not asked about the proxy
+    result = run("check", "--agent-id", AGENT, "--public-url", PUBLIC, "--proxy")
+    assert result.exit_code == 1
+    text = " ".join(result.output.split())
+    for expected in ("Custom LLM URL is", "old-host.example.test/v1", "not a workspace secret",
+                     "custom_llm_extra_body override", "memory proxy gets no caller token",
+                     "connect --agent-id ... --public-url ... --proxy"):
+        assert expected in text, expected
+    prompt["llm"] = "gemini-2.5-flash"
+    text = " ".join(run("check", "--agent-id", AGENT, "--public-url", PUBLIC, "--proxy").output.split())
+    assert "'gemini-2.5-flash', not the Custom LLM" in text
+    connect("--proxy")
+    assert run("check", "--agent-id", AGENT, "--public-url", PUBLIC, "--proxy").exit_code == 0
+
+
+def test_disconnect_leaves_the_llm_alone_unless_asked(fake: FakeElevenLabs) -> None:
+    connect("--proxy", "--proxy-model", "gpt-4.1-mini")
+    secret_id, = fake.secrets
+    assert run("disconnect", "--agent-id", AGENT, "--public-url", PUBLIC).exit_code == 0
+    prompt = fake.agents[AGENT]["conversation_config"]["agent"]["prompt"]
+    assert prompt["llm"] == "custom-llm"
+    assert list(fake.secrets) == [secret_id]  # the Custom LLM still needs the workspace key
+    result = run("disconnect", "--agent-id", AGENT, "--public-url", PUBLIC, "--proxy", "--llm", "gemini-2.5-flash")
+    assert result.exit_code == 0, result.output + result.stderr
+    assert agent_patches(fake)[-1] == {"conversation_config": {"agent": {"prompt": {
+        "custom_llm": None, "llm": "gemini-2.5-flash"}}}}
+    prompt = fake.agents[AGENT]["conversation_config"]["agent"]["prompt"]
+    assert prompt["llm"] == "gemini-2.5-flash"
+    assert "custom_llm" not in prompt
+    assert fake.secrets == {}
+    # The override stays allowed (harmless, and other clients may rely on it), as the prompt override does.
+    assert fake.agents[AGENT]["platform_settings"]["overrides"]["custom_llm_extra_body"] is True
+    assert run("disconnect", "--agent-id", AGENT, "--public-url", PUBLIC,
+               "--proxy").stdout.strip() == "Nothing to remove."
+
+
+def test_disconnect_proxy_keeps_another_servers_custom_llm(fake: FakeElevenLabs) -> None:
+    prompt = fake.agents[AGENT]["conversation_config"]["agent"]["prompt"]
+    prompt.update(llm="custom-llm", custom_llm={"url": "https://other-llm.example.test/v1", "model_id": "m"})
+    connect()
+    run("disconnect", "--agent-id", AGENT, "--public-url", PUBLIC, "--proxy")
+    prompt = fake.agents[AGENT]["conversation_config"]["agent"]["prompt"]
+    assert (prompt["llm"], prompt["custom_llm"]["url"]) == ("custom-llm", "https://other-llm.example.test/v1")
+
+
+def test_dry_run_proxy_shows_the_custom_llm(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ELEVENLABS_API_KEY")
+    dry = run("connect", "--agent-id", AGENT, "--public-url", PUBLIC, "--dry-run", "--proxy")
+    assert dry.exit_code == 0, dry.output + dry.stderr
+    agent = json.loads(dry.stdout)["requests"][-1]
+    assert agent["path"] == f"/v1/convai/agents/{AGENT}"
+    prompt = agent["body"]["conversation_config"]["agent"]["prompt"]
+    assert (prompt["llm"], prompt["custom_llm"]) == ("custom-llm", {
+        "url": f"{PUBLIC}/v1", "model_id": "<model_id>", "api_key": {"secret_id": "<secret_id>"}})
+    assert agent["body"]["platform_settings"]["overrides"]["custom_llm_extra_body"] is True
 
 
 def test_errors_are_clear(monkeypatch: pytest.MonkeyPatch) -> None:

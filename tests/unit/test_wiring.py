@@ -10,6 +10,7 @@ from elevenlabs.types import (
     ConvAiWebhooks,
     ConversationalConfig,
     ConversationInitiationClientDataWebhook,
+    CustomLlm,
     ToolRequestModel,
     WebhookToolConfigInput,
 )
@@ -115,3 +116,26 @@ def test_check_accepts_what_connect_builds() -> None:
     problems = wiring.check_agent(agent, {"t": tool}, {}, [hook], public_url=URL, prompt=True)
     assert [p.message for p in problems] == [
         "the prompt override is not allowed: ElevenLabs refuses the overrides /client-data returns"]
+
+
+def test_the_proxy_settings_validate_and_check_accepts_them() -> None:
+    tool = {"id": "t", "tool_config": wiring.search_tool(URL, "s")}
+    agent = wiring.desired_agent({}, tool_id="t", public_url=URL, secret_id="s", webhook_id="w", prompt=False,
+                                 workspace=False, proxy_model="gpt-4o-mini")
+    ConversationalConfig.model_validate(agent["conversation_config"])
+    CustomLlm.model_validate(agent["conversation_config"]["agent"]["prompt"]["custom_llm"])
+    platform = AgentPlatformSettingsRequestModel.model_validate(agent["platform_settings"])
+    assert platform.overrides is not None
+    assert platform.overrides.custom_llm_extra_body is True  # the SDK's own field, not an extra
+    hook = {"webhook_id": "w", "webhook_url": URL + "/post-call", "is_disabled": False, "is_auto_disabled": False,
+            "retry_enabled": True}
+    assert wiring.check_agent(agent, {"t": tool}, {}, [hook], public_url=URL, prompt=False, extra_body=True,
+                              proxy=True) == []
+    plain = wiring.desired_agent({}, tool_id="t", public_url=URL, secret_id="s", webhook_id="w", prompt=False,
+                                 workspace=False)
+    assert "custom_llm_extra_body" not in plain["platform_settings"]["overrides"]
+    assert wiring.check_agent(plain, {"t": tool}, {}, [hook], public_url=URL, prompt=False) == []
+    problems = wiring.check_agent(plain, {"t": tool}, {}, [hook], public_url=URL, prompt=False, extra_body=True)
+    assert [p.where for p in problems] == ["agent security"]
+    problems = wiring.check_agent(plain, {"t": tool}, {}, [hook], public_url=URL, prompt=False, proxy=True)
+    assert [p.where for p in problems] == ["agent security", "agent LLM", "agent LLM", "agent LLM", "agent LLM"]

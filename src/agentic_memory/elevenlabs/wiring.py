@@ -21,8 +21,12 @@ KEY_HEADER = "X-Workspace-Key"
 # bound to it, so the model can never choose whose memories it reads.
 CALLER_VARIABLE = "caller_id"
 POST_CALL_EVENTS = ("transcript", "audio", "call_initiation_failure")
+CUSTOM_LLM = "custom-llm"  # the `llm` value that makes the agent call `custom_llm.url`
+PROXY_PATH = "/v1"  # ElevenLabs appends /chat/completions to the Custom LLM URL
+# What `disconnect --proxy` switches the agent back to unless told otherwise (a built-in ElevenLabs LLM).
+DEFAULT_LLM = "gpt-4o-mini"
 # Objects the API takes whole (every field required), so a patch sends them entire.
-_ATOMIC = frozenset({"conversation_initiation_client_data_webhook"})
+_ATOMIC = frozenset({"conversation_initiation_client_data_webhook", "custom_llm"})
 
 
 def endpoint(public_url: str, path: str) -> str:
@@ -69,14 +73,28 @@ def init_webhook(public_url: str, secret_id: str) -> dict[str, Any]:
     return {"url": endpoint(public_url, "/client-data"), "request_headers": {KEY_HEADER: {"secret_id": secret_id}}}
 
 
-def override_permissions(*, prompt: bool) -> dict[str, Any]:
+def custom_llm(public_url: str, secret_id: str, model_id: str) -> dict[str, Any]:
+    """`CustomLlm`: the memory proxy as the agent's LLM, authenticated with the workspace key's secret."""
+    return {"url": endpoint(public_url, PROXY_PATH), "model_id": model_id, "api_key": {"secret_id": secret_id}}
+
+
+def current_custom_llm(agent: Mapping[str, Any]) -> Mapping[str, Any]:
+    value = _get(agent, "conversation_config", "agent", "prompt", "custom_llm")
+    return value if isinstance(value, Mapping) else {}
+
+
+def override_permissions(*, prompt: bool, extra_body: bool = False) -> dict[str, Any]:
     """`platform_settings.overrides`: fetch client data for inbound calls and allow the fields we return.
-    An override we return that is not allowed makes ElevenLabs refuse the call's overrides."""
+    An override we return that is not allowed makes ElevenLabs refuse the call's overrides
+    (`custom_llm_extra_body` is returned once the server has an upstream LLM: the proxy's caller token)."""
     agent: dict[str, Any] = {"first_message": True, "language": True}
     if prompt:
         agent["prompt"] = {"prompt": True}
-    return {"enable_conversation_initiation_client_data_from_webhook": True,
-            "conversation_config_override": {"agent": agent}}
+    out: dict[str, Any] = {"enable_conversation_initiation_client_data_from_webhook": True,
+                           "conversation_config_override": {"agent": agent}}
+    if extra_body:
+        out["custom_llm_extra_body"] = True
+    return out
 
 
 def post_call_attachment(webhook_id: str) -> dict[str, Any]:
@@ -90,17 +108,21 @@ def agent_tool_ids(agent: Mapping[str, Any]) -> list[str]:
 
 
 def desired_agent(agent: Mapping[str, Any], *, tool_id: str, public_url: str, secret_id: str, webhook_id: str,
-                  prompt: bool, workspace: bool) -> dict[str, Any]:
-    """The agent settings we need, in the shape of the agent PATCH body."""
+                  prompt: bool, workspace: bool, extra_body: bool = False,
+                  proxy_model: str | None = None) -> dict[str, Any]:
+    """The agent settings we need, in the shape of the agent PATCH body. `proxy_model` set: the agent's
+    LLM becomes the memory proxy, with that model id (`connect --proxy`)."""
     tool_ids = agent_tool_ids(agent)
-    platform: dict[str, Any] = {"overrides": override_permissions(prompt=prompt)}
+    platform: dict[str, Any] = {"overrides": override_permissions(
+        prompt=prompt, extra_body=extra_body or proxy_model is not None)}
     if not workspace:
         platform["workspace_overrides"] = {
             "conversation_initiation_client_data_webhook": init_webhook(public_url, secret_id),
             "webhooks": post_call_attachment(webhook_id)}
-    return {"conversation_config": {"agent": {"prompt": {
-                "tool_ids": tool_ids if tool_id in tool_ids else [*tool_ids, tool_id]}}},
-            "platform_settings": platform}
+    llm: dict[str, Any] = {"tool_ids": tool_ids if tool_id in tool_ids else [*tool_ids, tool_id]}
+    if proxy_model is not None:
+        llm |= {"llm": CUSTOM_LLM, "custom_llm": custom_llm(public_url, secret_id, proxy_model)}
+    return {"conversation_config": {"agent": {"prompt": llm}}, "platform_settings": platform}
 
 
 def desired_workspace(*, public_url: str, secret_id: str, webhook_id: str) -> dict[str, Any]:
@@ -167,11 +189,16 @@ class Problem:
 
 
 def check_agent(agent: Mapping[str, Any], tools: Mapping[str, Mapping[str, Any]], settings: Mapping[str, Any],
-                webhooks: Sequence[Mapping[str, Any]], *, public_url: str, prompt: bool) -> list[Problem]:
-    """Every way the agent's wiring can silently break memory. `tools` maps tool ids to tools."""
+                webhooks: Sequence[Mapping[str, Any]], *, public_url: str, prompt: bool, extra_body: bool = False,
+                proxy: bool = False) -> list[Problem]:
+    """Every way the agent's wiring can silently break memory. `tools` maps tool ids to tools;
+    `extra_body`: the server returns `custom_llm_extra_body`; `proxy`: the agent should use the memory proxy."""
     problems: list[Problem] = []
     problems += _check_tools(agent, tools, public_url)
     problems += _check_overrides(agent, prompt)
+    problems += _check_extra_body(agent, extra_body=extra_body, proxy=proxy)
+    if proxy:
+        problems += _check_proxy(agent, public_url)
     overrides = _get(agent, "platform_settings", "workspace_overrides") or {}
     init = _get(overrides, "conversation_initiation_client_data_webhook") or settings.get(
         "conversation_initiation_client_data_webhook")
@@ -223,6 +250,36 @@ def _check_overrides(agent: Mapping[str, Any], prompt: bool) -> list[Problem]:
         if not ok:
             problems.append(Problem("agent security", f"the {field.replace('_', ' ')} override is not allowed: "
                                                       "ElevenLabs refuses the overrides /client-data returns"))
+    return problems
+
+
+def _check_extra_body(agent: Mapping[str, Any], *, extra_body: bool, proxy: bool) -> list[Problem]:
+    if _get(agent, "platform_settings", "overrides", "custom_llm_extra_body") is True:
+        return []
+    if extra_body:
+        return [Problem("agent security", "the custom_llm_extra_body override is not allowed, but "
+                                          "AGENTIC_MEMORY_UPSTREAM_URL is set, so /client-data returns "
+                                          "custom_llm_extra_body: ElevenLabs refuses to start the call")]
+    if proxy:
+        return [Problem("agent security", "the custom_llm_extra_body override is not allowed: the memory proxy "
+                                          "gets no caller token and adds no memories")]
+    return []
+
+
+def _check_proxy(agent: Mapping[str, Any], public_url: str) -> list[Problem]:
+    want = endpoint(public_url, PROXY_PATH)
+    llm = _get(agent, "conversation_config", "agent", "prompt", "llm")
+    problems = []
+    if llm != CUSTOM_LLM:
+        problems.append(Problem("agent LLM", f"is {llm!r}, not the Custom LLM: the memory proxy is never called"))
+    custom = current_custom_llm(agent)
+    if custom.get("url") != want:
+        problems.append(Problem("agent LLM", f"the Custom LLM URL is {custom.get('url')!r}, not {want}"))
+    if not _get(custom, "api_key", "secret_id"):
+        problems.append(Problem("agent LLM", "the Custom LLM's API key is not a workspace secret holding the "
+                                             "workspace key: the proxy answers 401"))
+    if not custom.get("model_id"):
+        problems.append(Problem("agent LLM", "the Custom LLM has no model id"))
     return problems
 
 

@@ -34,6 +34,10 @@ class Target:
     public_url: str
     prompt_override: bool = False  # allow the system-prompt override (only with a prompt template)
     workspace: bool = False  # workspace-wide webhooks instead of the agent's own overrides
+    extra_body: bool = False  # the server has an upstream LLM, so /client-data returns custom_llm_extra_body
+    proxy: bool = False  # the agent's LLM is (connect: becomes) the memory proxy at {public_url}/v1
+    proxy_model: str | None = None  # the Custom LLM's model id; None keeps the agent's current one
+    restore_llm: str = wiring.DEFAULT_LLM  # `disconnect --proxy`: the built-in LLM the agent goes back to
 
 
 @dataclass
@@ -63,6 +67,7 @@ def connect(admin: ElevenLabsAdmin, target: Target, *, workspace_key: str, rotat
     and a later step failing must not lose it (a re-run would find the webhook and get no secret)."""
     result = ConnectResult()
     agent = admin.get_agent(target.agent_id)
+    _proxy_model(agent, target)  # a missing model id fails before anything is created
     result.secret_id = _ensure_secret(admin, workspace_key, result)
     result.tool_id = _ensure_tool(admin, agent, target, result)
     old_webhook = _ensure_webhook(admin, target, result, rotate=rotate_secret)
@@ -70,7 +75,8 @@ def connect(admin: ElevenLabsAdmin, target: Target, *, workspace_key: str, rotat
         keep_hmac_secret(result.hmac_secret)
     body = wiring.patch(wiring.desired_agent(
         agent, tool_id=result.tool_id, public_url=target.public_url, secret_id=result.secret_id,
-        webhook_id=result.webhook_id, prompt=target.prompt_override, workspace=target.workspace), agent)
+        webhook_id=result.webhook_id, prompt=target.prompt_override, workspace=target.workspace,
+        extra_body=target.extra_body, proxy_model=_proxy_model(agent, target)), agent)
     if body:
         admin.update_agent(target.agent_id, body)
         result.changes += [Change(f"agent {target.agent_id}", "updated", what) for what in _describe(body)]
@@ -85,6 +91,17 @@ def connect(admin: ElevenLabsAdmin, target: Target, *, workspace_key: str, rotat
         _delete_unused_webhooks(admin, {old_webhook}, result.changes, why="replaced by the rotated webhook")
     _drop_stale_secrets(admin, keep=result.secret_id, changes=result.changes)
     return result
+
+
+def _proxy_model(agent: dict[str, Any], target: Target) -> str | None:
+    """None without --proxy; else the model id to set, checked before anything is created."""
+    if not target.proxy:
+        return None
+    model = target.proxy_model or str(wiring.current_custom_llm(agent).get("model_id") or "")
+    if not model.strip():
+        raise InvalidInput("--proxy needs --proxy-model (the model id your upstream LLM serves, e.g. gpt-4o-mini): "
+                           "the agent has no Custom LLM model id yet")
+    return model.strip()
 
 
 def _ensure_secret(admin: ElevenLabsAdmin, workspace_key: str, result: ConnectResult) -> str:
@@ -156,8 +173,15 @@ def _describe(body: dict[str, Any]) -> list[str]:
     prompt = (((body.get("conversation_config") or {}).get("agent") or {}).get("prompt") or {})
     if "tool_ids" in prompt:
         out.append("tools: " + ", ".join(prompt["tool_ids"]))
+    if "llm" in prompt:
+        out.append(f"LLM: {prompt['llm']}")
+    if "custom_llm" in prompt:
+        custom = prompt["custom_llm"]
+        out.append(f"Custom LLM: {custom['url']} (model {custom.get('model_id')})" if custom else "Custom LLM: removed")
     platform = body.get("platform_settings") or {}
     overrides = platform.get("overrides") or {}
+    if "custom_llm_extra_body" in overrides:
+        out.append("custom_llm_extra_body override allowed: " + str(overrides["custom_llm_extra_body"]).lower())
     if "enable_conversation_initiation_client_data_from_webhook" in overrides:
         out.append("fetch initiation data from the webhook: "
                    + str(overrides["enable_conversation_initiation_client_data_from_webhook"]).lower())
@@ -179,11 +203,13 @@ def check(admin: ElevenLabsAdmin, target: Target) -> list[Problem]:
     agent = admin.get_agent(target.agent_id)
     tools = {str(t.get("id")): t for t in admin.list_tools()}
     return wiring.check_agent(agent, tools, admin.get_settings(), admin.list_webhooks(),
-                              public_url=target.public_url, prompt=target.prompt_override)
+                              public_url=target.public_url, prompt=target.prompt_override,
+                              extra_body=target.extra_body, proxy=target.proxy)
 
 
 def disconnect(admin: ElevenLabsAdmin, target: Target) -> list[Change]:
-    """Detach and delete what `connect` added; anything still used elsewhere is kept."""
+    """Detach and delete what `connect` added; anything still used elsewhere is kept. The agent's LLM is
+    left alone unless `target.proxy`: then, if it is this server's proxy, it goes back to `restore_llm`."""
     changes: list[Change] = []
     agent = admin.get_agent(target.agent_id)
     tools = {str(t.get("id")): t for t in admin.list_tools()}
@@ -196,8 +222,17 @@ def disconnect(admin: ElevenLabsAdmin, target: Target) -> list[Change]:
     webhooks = {str(w.get("webhook_id")): w for w in admin.list_webhooks()}
     our_hooks = {i for i, w in webhooks.items() if w.get("webhook_url") == hook_url}
     body: dict[str, Any] = {}
+    prompt: dict[str, Any] = {}
     if ours:
-        body["conversation_config"] = {"agent": {"prompt": {"tool_ids": [i for i in attached if i not in ours]}}}
+        prompt["tool_ids"] = [i for i in attached if i not in ours]
+    proxy_url = wiring.endpoint(target.public_url, wiring.PROXY_PATH)
+    if target.proxy and wiring.current_custom_llm(agent).get("url") == proxy_url:
+        prompt["custom_llm"] = None  # also frees the workspace secret it references
+        if (((agent.get("conversation_config") or {}).get("agent") or {}).get("prompt") or {}).get("llm") \
+                == wiring.CUSTOM_LLM:
+            prompt["llm"] = target.restore_llm
+    if prompt:
+        body["conversation_config"] = {"agent": {"prompt": prompt}}
     platform = agent.get("platform_settings") or {}
     local = platform.get("workspace_overrides") or {}
     settings = admin.get_settings()
