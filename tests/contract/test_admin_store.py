@@ -1,4 +1,4 @@
-"""The AdminStore contract, run against the shipped fake and the SQLite adapter."""
+"""The AdminStore contract, run against the shipped fake and the SQLite and PostgreSQL adapters."""
 
 from __future__ import annotations
 
@@ -6,6 +6,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from agentic_memory.adapters.postgres.admin_store import PostgresAdminStore
+from agentic_memory.adapters.postgres.database import PostgresDatabase
+from agentic_memory.adapters.postgres.memory_store import PostgresMemoryStore
+from agentic_memory.adapters.postgres.queue import PostgresJobQueue
 from agentic_memory.adapters.sqlite.admin_store import SqliteAdminStore
 from agentic_memory.adapters.sqlite.database import Database
 from agentic_memory.adapters.sqlite.memory_store import SqliteMemoryStore
@@ -20,11 +24,18 @@ EMBED = HashEmbedder()
 ANN, BOB = "+15550100001", "+15550100002"
 
 
-@pytest.fixture(params=["fake", "sqlite"])
+@pytest.fixture(params=["fake", "sqlite", "postgres"])
 def stores(request, tmp_path):
     if request.param == "fake":
         store, queue = InMemoryMemoryStore(), InMemoryJobQueue()
         yield store, queue, InMemoryAdminStore(store, queue)
+        return
+    if request.param == "postgres":
+        pg = PostgresDatabase(request.getfixturevalue("pg_url"))
+        pg_queue = PostgresJobQueue(pg)
+        yield PostgresMemoryStore(pg), pg_queue, PostgresAdminStore(pg)
+        pg_queue.close()
+        pg.close()
         return
     db = Database(tmp_path / "a.sqlite3")
     db.migrate()
@@ -128,7 +139,7 @@ def test_dead_letters_list_requeue_purge(stores):
         queue.accept(event_type="post_call_transcription", conversation_id=cid, body=b"{}", received_at=T0).result()
     for _ in range(3):
         job = queue.claim(worker="w", now=T0, lease_secs=5)
-        queue.bury(job.id, error=f"boom {job.conversation_id}")
+        queue.bury(job.id, lease=job.lease, error=f"boom {job.conversation_id}")
     dead = admin.inbox(status="dead", limit=2, offset=0)
     assert [e.conversation_id for e in dead] == ["c", "b"]
     assert admin.inbox_entry(dead[0].id).last_error == "boom c"
@@ -145,7 +156,8 @@ def test_dead_letters_list_requeue_purge(stores):
 def test_expiry_of_bodies_files_memories_and_inactive_callers(stores):
     store, queue, admin = stores
     queue.accept(event_type="post_call_transcription", conversation_id="c1", body=b"old", received_at=T0).result()
-    queue.complete(queue.claim(worker="w", now=T0, lease_secs=5).id)
+    job = queue.claim(worker="w", now=T0, lease_secs=5)
+    queue.complete(job.id, lease=job.lease)
     save(store, "c1", ANN, [memory("m1", ANN, "prefers oat milk"),
                             memory("s1", ANN, "Caller: hello", type="semantic")],
          files={"transcript": "calls/c1/transcript.json", "audio": "calls/c1/audio.mp3"})
