@@ -141,7 +141,6 @@ def _nothing() -> Iterator[None]:
     yield
 
 
-@contextmanager
 def _refuse_postgres(settings: Settings) -> None:
     from agentic_memory.bootstrap import NO_BACKUP_ON_POSTGRES, uses_postgres
 
@@ -150,6 +149,7 @@ def _refuse_postgres(settings: Settings) -> None:
         raise typer.Exit(1)
 
 
+@contextmanager
 def _errors() -> Iterator[None]:
     try:
         yield

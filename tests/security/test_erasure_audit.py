@@ -131,7 +131,7 @@ def table_rows(url: str) -> dict[str, bytes]:
             "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename")]
         for table in tables:
             parts: list[bytes] = []
-            for row in conn.execute(f'SELECT * FROM "{table}"'):  # noqa: S608 (names from the catalog)
+            for row in conn.execute(f'SELECT * FROM "{table}"'):  # noqa: S608 - table names come from the catalog
                 for value in row:
                     parts.append(bytes(value) if isinstance(value, (bytes, memoryview)) else str(value).encode())
             found[table] = b"\n".join(parts).lower()
@@ -154,7 +154,8 @@ def test_erased_caller_leaves_no_row_in_any_postgresql_table(tmp_path: Path, emb
     now = int(time.time())
     with TestClient(create_app(deps)) as client:
         first = builders.transcription(
-            conversation_id="conv_zeb_1", caller=NUMBER, start_time=now - 900, summary="Zebediah ordered quokka marmalade.",
+            conversation_id="conv_zeb_1", caller=NUMBER, start_time=now - 900,
+            summary="Zebediah ordered quokka marmalade.",
             turns=[("agent", "Hello, how can I help?"),
                    ("user", "Hi, this is Zebediah Thistlewood. I'd like the quokka marmalade again."),
                    ("user", "I'm a professional Xylophonist, call me back on 415-555-0168.")],
@@ -174,7 +175,7 @@ def test_erased_caller_leaves_no_row_in_any_postgresql_table(tmp_path: Path, emb
         receipt = client.post("/admin/caller/erase", json={"number": "(415) 555-0168"}, headers=ADMIN)
         assert receipt.status_code == 200
         counts = receipt.json()["counts"]
-        assert counts["profile"] == 1 and counts["conversations"] == 1 and counts["unprocessed_webhooks"] == 1
+        assert (counts["profile"], counts["conversations"], counts["unprocessed_webhooks"]) == (1, 1, 1)
         assert counts["backups"] == 0
 
         assert scan_tables(pg_url, SECRETS) == {}
