@@ -100,6 +100,17 @@ class Database:
     backups: BackupArchives | None = None
 
 
+# PostgreSQL has its own backup tools; `agentic-memory backup`/`restore` archive the SQLite file.
+NO_BACKUP_ON_POSTGRES = ("the database is PostgreSQL: `agentic-memory backup` and `restore` handle the embedded "
+                         "SQLite database only; back PostgreSQL up with pg_dump (or your provider's snapshots) "
+                         "and the files under AGENTIC_MEMORY_BLOB_URL with your storage's tools")
+
+
+def uses_postgres(settings: Settings) -> bool:
+    scheme = settings.database_url.get_secret_value().strip().partition("://")[0].lower()
+    return scheme in ("postgresql", "postgres")
+
+
 def open_database(settings: Settings, clock: Clock) -> Database:
     """The backend AGENTIC_MEMORY_DATABASE_URL names (not migrated: call `.migrate()`)."""
     url = settings.database_url.get_secret_value().strip()
@@ -140,6 +151,7 @@ def _sqlite(path: Path, clock: Clock) -> Database:
 
 def _postgres(url: str, settings: Settings, clock: Clock) -> Database:
     try:
+        from agentic_memory.adapters.postgres.admin_store import PostgresAdminStore
         from agentic_memory.adapters.postgres.database import PostgresDatabase
         from agentic_memory.adapters.postgres.memory_store import PostgresMemoryStore
         from agentic_memory.adapters.postgres.queue import PostgresJobQueue
@@ -159,8 +171,9 @@ def _postgres(url: str, settings: Settings, clock: Clock) -> Database:
     def migrate() -> None:
         db.migrate()
 
+    # No BackupArchives: backups of PostgreSQL are pg_dump's, out of an erasure's reach (docs/security.md).
     return Database(store=PostgresMemoryStore(db, clock), queue=queue, migrate=migrate, close=close,
-                    prepare=db.check_schema)
+                    prepare=db.check_schema, admin=PostgresAdminStore(db))
 
 
 def open_blobs(settings: Settings) -> BlobStore:

@@ -43,6 +43,7 @@ def backup(file: Annotated[Path, typer.Argument(help="The archive to write (.tar
         return
 
     settings = _local_settings()
+    _refuse_postgres(settings)
     progress, report = _bar("backing up", not as_json)
     with progress or _nothing(), _errors():
         manifest = create_backup(settings.data_dir, file, progress=report)
@@ -57,6 +58,7 @@ def restore(file: Annotated[Path, typer.Argument(help="An archive written by `ag
     from agentic_memory.adapters.sqlite.backup import restore_backup
 
     settings = _local_settings()
+    _refuse_postgres(settings)
     if not yes and not typer.confirm(f"Replace everything in {settings.data_dir} with {file}?"):
         raise typer.Exit(1)
     with _errors():
@@ -139,6 +141,14 @@ def _local_settings() -> Settings:
 @contextmanager
 def _nothing() -> Iterator[None]:
     yield
+
+
+def _refuse_postgres(settings: Settings) -> None:
+    from agentic_memory.bootstrap import NO_BACKUP_ON_POSTGRES, uses_postgres
+
+    if uses_postgres(settings):
+        err.print(f"[red]Error:[/red] {NO_BACKUP_ON_POSTGRES}")
+        raise typer.Exit(1)
 
 
 @contextmanager

@@ -41,9 +41,28 @@ def _keys(settings: Settings) -> Check:
     return Check("keys", "ok", "workspace, webhook and admin keys set, none a placeholder")
 
 
+def _postgres(settings: Settings) -> Check:
+    from agentic_memory.bootstrap import open_database
+    from agentic_memory.clock import SystemClock
+
+    try:
+        database = open_database(settings, SystemClock())
+        try:
+            if database.prepare is not None:
+                database.prepare()  # reachable, and the schema is the one this code knows
+        finally:
+            database.close()
+    except AgenticMemoryError as exc:
+        return Check("database", "fail", str(exc))
+    return Check("database", "ok", "PostgreSQL reachable, schema up to date")
+
+
 def _database(settings: Settings) -> Check:
     from agentic_memory.adapters.sqlite.database import _migrations
+    from agentic_memory.bootstrap import uses_postgres
 
+    if uses_postgres(settings):
+        return _postgres(settings)
     path = settings.data_dir / "agentic_memory.sqlite3"
     if not path.exists():
         return Check("database", "fail", f"{path} does not exist yet (run `agentic-memory migrate` or serve)")

@@ -1,4 +1,4 @@
-"""The AdminStore contract, run against the shipped fake and the SQLite adapter."""
+"""The AdminStore contract, run against the shipped fake and the SQLite and PostgreSQL adapters."""
 
 from __future__ import annotations
 
@@ -6,6 +6,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from agentic_memory.adapters.postgres.admin_store import PostgresAdminStore
+from agentic_memory.adapters.postgres.database import PostgresDatabase
+from agentic_memory.adapters.postgres.memory_store import PostgresMemoryStore
+from agentic_memory.adapters.postgres.queue import PostgresJobQueue
 from agentic_memory.adapters.sqlite.admin_store import SqliteAdminStore
 from agentic_memory.adapters.sqlite.database import Database
 from agentic_memory.adapters.sqlite.memory_store import SqliteMemoryStore
@@ -20,11 +24,18 @@ EMBED = HashEmbedder()
 ANN, BOB = "+15550100001", "+15550100002"
 
 
-@pytest.fixture(params=["fake", "sqlite"])
+@pytest.fixture(params=["fake", "sqlite", "postgres"])
 def stores(request, tmp_path):
     if request.param == "fake":
         store, queue = InMemoryMemoryStore(), InMemoryJobQueue()
         yield store, queue, InMemoryAdminStore(store, queue)
+        return
+    if request.param == "postgres":
+        pg = PostgresDatabase(request.getfixturevalue("pg_url"))
+        pg_queue = PostgresJobQueue(pg)
+        yield PostgresMemoryStore(pg), pg_queue, PostgresAdminStore(pg)
+        pg_queue.close()
+        pg.close()
         return
     db = Database(tmp_path / "a.sqlite3")
     db.migrate()

@@ -1,4 +1,5 @@
-"""The admin API over HTTP on a real SQLite data dir: auth, audit, callers, memories, dead letters, metrics."""
+"""The admin API over HTTP on a real SQLite data dir and a real PostgreSQL: auth, audit, callers, memories,
+erasure, dead letters, metrics."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from agentic_memory.bootstrap import Deps, build
+from agentic_memory.bootstrap import Deps, build, migrate
 from agentic_memory.elevenlabs import builders
 from agentic_memory.http.app import create_app
 from tests.conftest import WORKSPACE_KEY, auth, drain, make_settings, post_signed
@@ -25,9 +26,14 @@ def admin() -> dict[str, str]:
     return {"X-Admin-Key": ADMIN_KEY, "X-Operator": "alice"}
 
 
-@pytest.fixture
-def admin_deps(tmp_path: Path, embedder: Any) -> Iterator[Deps]:
-    built = build(make_settings(tmp_path / "data", admin_key=ADMIN_KEY), embedder=embedder, with_worker=False)
+@pytest.fixture(params=["sqlite", "postgres"])
+def admin_deps(request: pytest.FixtureRequest, tmp_path: Path, embedder: Any) -> Iterator[Deps]:
+    overrides: dict[str, Any] = {"admin_key": ADMIN_KEY}
+    if request.param == "postgres":
+        overrides["database_url"] = request.getfixturevalue("pg_url")
+    settings = make_settings(tmp_path / "data", **overrides)
+    migrate(settings)
+    built = build(settings, embedder=embedder, with_worker=False)
     yield built
     built.close()
 
@@ -105,6 +111,30 @@ def test_callers_memories_and_audit_over_http(api, admin_deps):
     assert "4155550142" not in json.dumps(events)
 
 
+def test_erase_over_http_removes_the_caller_and_keeps_the_other(api, admin_deps):
+    worker = admin_deps.make_worker()
+    call(api, "conv_e1", [("user", "Hi, this is Liz. I prefer oat milk in my latte.")])
+    call(api, "conv_e2", [("user", "Hi, I'm Bob, I prefer oat milk too.")], caller="+14155550199")
+    drain(worker)
+    call(api, "conv_e3", [("user", "Liz again, one more oat latte.")], ago=10)  # queued, not processed
+    erased = api.post("/admin/caller/erase", json={"number": "(415) 555-0142"}, headers=admin())
+    assert erased.status_code == 200
+    counts = erased.json()["counts"]
+    assert (counts["profile"], counts["conversations"], counts["unprocessed_webhooks"]) == (1, 1, 1)
+    assert counts["memories"] >= 1
+    assert "4155550142" not in erased.text
+    assert api.get("/admin/caller", params={"number": ANN}, headers=admin()).status_code == 404
+    assert [c["number"] for c in api.get("/admin/callers", headers=admin()).json()["callers"]] == ["+14155550199"]
+    assert api.post("/admin/caller/erase", json={"number": ANN}, headers=admin()).status_code == 404
+    gone = api.post("/retrieve", json={"query": "oat milk", "user_id": ANN}, headers=auth()).json()
+    assert gone["memories"] == []
+    kept = api.post("/retrieve", json={"query": "oat milk", "user_id": "+14155550199"}, headers=auth()).json()
+    assert kept["memories"]
+    assert drain(worker) == 0  # the erased webhook is a tombstone, never processed
+    actions = [e["action"] for e in api.get("/admin/audit", headers=admin()).json()["events"]]
+    assert "callers.erase" in actions
+
+
 def test_dead_letters_over_http_and_health_counts_them(api, admin_deps):
     worker = admin_deps.make_worker()
     assert post_signed(api, {"type": "post_call_audio", "data": {"conversation_id": "conv_bad_audio",
@@ -160,8 +190,12 @@ def test_doctor_backup_and_export_over_http(api, admin_deps):
     assert doctor["ok"]
     assert {c["name"] for c in doctor["checks"]} >= {"database", "model", "keys"}
     made = api.post("/admin/backup", json={"name": "nightly-1"}, headers=admin())
-    assert made.status_code == 200
-    assert (admin_deps.settings.data_dir / "backups" / "nightly-1.tar.gz").is_file()
+    if admin_deps.settings.database_url.get_secret_value():  # PostgreSQL: pg_dump's job, said clearly
+        assert made.status_code == 409
+        assert "pg_dump" in made.json()["error"]
+    else:
+        assert made.status_code == 200
+        assert (admin_deps.settings.data_dir / "backups" / "nightly-1.tar.gz").is_file()
     for bad in ("../escape", "/etc/x", "", "a/b"):
         assert api.post("/admin/backup", json={"name": bad}, headers=admin()).status_code == 400, bad
     exported = api.get("/admin/export", headers=admin())

@@ -259,3 +259,28 @@ def test_bulk_import_is_resumable_and_export_writes_every_memory(
     assert any("rooibos" in r["text"] for r in rows if r["caller"] == "+14155550201")
     missing = CliRunner().invoke(app, ["import", str(tmp_path / "nope")])
     assert missing.exit_code == 1
+
+
+def test_cli_on_postgresql_lists_erases_and_refuses_backup(tmp_path: Path, embedder: Any, pg_url: str,
+                                                           monkeypatch: pytest.MonkeyPatch):
+    data = tmp_path / "data"
+    deps = build(make_settings(data, database_url=pg_url), embedder=embedder, with_worker=False)
+    payload = builders.transcription(conversation_id="conv_pg1", caller=ANN, start_time=int(time.time()) - 100,
+                                     turns=[("user", "Hi, this is Liz. I prefer oat milk in my latte.")])
+    deps.queue.accept(event_type="post_call_transcription", conversation_id="conv_pg1",
+                      body=json.dumps(payload).encode(), received_at=deps.clock.now()).result()
+    drain(deps.make_worker())
+    deps.close()
+    for name in [k for k in os.environ if k.startswith(("ELEVENLABS_", "AGENTIC_MEMORY_"))]:
+        monkeypatch.delenv(name)
+    for name, value in (("ELEVENLABS_WORKSPACE_KEY", WORKSPACE_KEY), ("ELEVENLABS_HMAC_KEY", HMAC_KEY),
+                        ("AGENTIC_MEMORY_DATA_DIR", str(data)), ("AGENTIC_MEMORY_DATABASE_URL", pg_url)):
+        monkeypatch.setenv(name, value)
+    monkeypatch.chdir(tmp_path)
+    assert [c["first_name"] for c in run("callers", "list", "--json")["callers"]] == ["Liz"]
+    assert run("callers", "erase", ANN, "--yes", "--json")["counts"]["profile"] == 1
+    assert run("callers", "list", "--json")["callers"] == []
+    for args in (("backup", "b.tar.gz"), ("restore", "b.tar.gz", "--yes")):
+        refused = CliRunner().invoke(app, list(args))
+        assert refused.exit_code == 1
+        assert "pg_dump" in refused.output

@@ -1,6 +1,7 @@
 """Erasure checked as an auditor would: after `callers erase`, read every byte of the data dir (database,
 WAL, -shm, files, keys) and the logs, and look for the number in every format, the name and phrases
-only that caller said. A positive control shows the same scan finds them before erasure."""
+only that caller said. A positive control shows the same scan finds them before erasure. On PostgreSQL,
+the same needles are looked for in every row of every table (what a query can read; see docs/security.md)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from agentic_memory.adapters.sqlite.backup import create_backup
-from agentic_memory.bootstrap import build
+from agentic_memory.bootstrap import build, migrate
 from agentic_memory.elevenlabs import builders
 from agentic_memory.http.app import create_app
 from agentic_memory.logs import JsonFormatter
@@ -121,3 +122,70 @@ def test_erased_caller_leaves_no_trace_in_database_files_or_logs(tmp_path: Path,
         assert drain(worker) == 0
     deps.close()
     assert scan(data, logs.getvalue(), SECRETS) == {}
+
+
+def table_rows(url: str) -> dict[str, bytes]:
+    """Every row of every table of the public schema, each value as an auditor's query would read it
+    (text as text, bytea as its bytes), lower-cased: table name -> all its rows' bytes."""
+    import psycopg
+
+    found: dict[str, bytes] = {}
+    with psycopg.connect(url) as conn:
+        conn.execute("SET timezone = 'UTC'")  # as the app's pool does: no zoneinfo file is read
+        tables = [r[0] for r in conn.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename")]
+        for table in tables:
+            parts: list[bytes] = []
+            for row in conn.execute(f'SELECT * FROM "{table}"'):  # noqa: S608 - table names come from the catalog
+                for value in row:
+                    parts.append(bytes(value) if isinstance(value, (bytes, memoryview)) else str(value).encode())
+            found[table] = b"\n".join(parts).lower()
+    return found
+
+
+def scan_tables(url: str, needles: tuple[str, ...]) -> dict[str, list[str]]:
+    rows = table_rows(url)
+    return {needle: where for needle in needles
+            if (where := [t for t, data in rows.items() if needle.lower().encode() in data])}
+
+
+def test_erased_caller_leaves_no_row_in_any_postgresql_table(tmp_path: Path, embedder: Any, logs: io.StringIO,
+                                                             pg_url: str):
+    data = tmp_path / "data"
+    settings = make_settings(data, admin_key=ADMIN["X-Admin-Key"], database_url=pg_url)
+    migrate(settings)
+    deps = build(settings, embedder=embedder, with_worker=False)
+    worker = deps.make_worker()
+    now = int(time.time())
+    with TestClient(create_app(deps)) as client:
+        first = builders.transcription(
+            conversation_id="conv_zeb_1", caller=NUMBER, start_time=now - 900,
+            summary="Zebediah ordered quokka marmalade.",
+            turns=[("agent", "Hello, how can I help?"),
+                   ("user", "Hi, this is Zebediah Thistlewood. I'd like the quokka marmalade again."),
+                   ("user", "I'm a professional Xylophonist, call me back on 415-555-0168.")],
+            data={"caller_name": "Zebediah Thistlewood"})
+        other = builders.transcription(conversation_id="conv_other_1", caller=OTHER, start_time=now - 300,
+                                       turns=[("user", f"Hi, I'm Bo, I love {OTHER_PHRASE}.")])
+        for payload in (first, other):
+            assert post_signed(client, payload).status_code == 200
+        drain(worker)
+        unprocessed = builders.transcription(conversation_id="conv_zeb_3", caller=NUMBER, start_time=now - 60,
+                                             turns=[("user", "Zebediah here, one more velociraptor please.")])
+        assert post_signed(client, unprocessed).status_code == 200  # queued, not processed yet
+        before = scan_tables(pg_url, SECRETS)
+        assert {"callers", "memories", "job_bodies"} <= set(before["+14155550168"])  # positive control
+        assert {"memories", "job_bodies"} <= set(before["quokka marmalade"])
+
+        receipt = client.post("/admin/caller/erase", json={"number": "(415) 555-0168"}, headers=ADMIN)
+        assert receipt.status_code == 200
+        counts = receipt.json()["counts"]
+        assert (counts["profile"], counts["conversations"], counts["unprocessed_webhooks"]) == (1, 1, 1)
+        assert counts["backups"] == 0
+
+        assert scan_tables(pg_url, SECRETS) == {}
+        assert scan(data, logs.getvalue(), SECRETS) == {}  # the files under the data dir, and the logs
+        assert "memories" in scan_tables(pg_url, (OTHER_PHRASE,))[OTHER_PHRASE]  # the other caller is kept
+        assert post_signed(client, first).status_code == 200  # ElevenLabs retrying: stays a no-op
+        assert drain(worker) == 0
+    deps.close()

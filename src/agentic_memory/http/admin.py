@@ -20,8 +20,9 @@ from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field, ValidationError
 
-from agentic_memory.bootstrap import Deps
+from agentic_memory.bootstrap import NO_BACKUP_ON_POSTGRES, Deps, uses_postgres
 from agentic_memory.errors import InvalidInput, NotFound, Unauthorized
+from agentic_memory.http.errors import error_response
 from agentic_memory.http.schemas import Error
 from agentic_memory.metrics import CONTENT_TYPE, MetricsMiddleware
 from agentic_memory.offload import run_blocking
@@ -199,6 +200,8 @@ def admin_router(deps: Deps) -> APIRouter:
         from agentic_memory.adapters.sqlite.backup import create_backup
 
         body = _parse(BackupBody, await request.body())
+        if uses_postgres(deps.settings):
+            return error_response(409, NO_BACKUP_ON_POSTGRES)
         folder = deps.settings.data_dir / "backups"
         folder.mkdir(exist_ok=True)
         manifest = await run_blocking(create_backup, deps.settings.data_dir, folder / f"{body.name}.tar.gz")

@@ -86,3 +86,24 @@ CREATE TABLE memories (
 CREATE INDEX memories_active ON memories (caller_id, type) WHERE superseded_by IS NULL;
 CREATE INDEX memories_by_conversation ON memories (conversation_id);
 CREATE INDEX memories_search ON memories USING gin (search) WHERE superseded_by IS NULL;
+
+-- migration: 2
+-- The operator's side (adapters/postgres/admin_store.py; SQLite's migration 4): when and why a memory
+-- stopped being active, the audit trail, caller search. An erased caller's jobs stay as bodiless
+-- tombstones (status 'erased') so a retried webhook stays a no-op.
+ALTER TABLE memories ADD COLUMN retired_at TIMESTAMPTZ;
+ALTER TABLE memories ADD COLUMN retired_reason TEXT NOT NULL DEFAULT '';
+CREATE INDEX memories_by_caller ON memories (caller_id, created_at);
+CREATE INDEX callers_by_last_seen ON callers (last_seen);
+CREATE INDEX jobs_by_received ON jobs (status, received_at);
+ALTER TABLE jobs DROP CONSTRAINT jobs_status_check;
+ALTER TABLE jobs ADD CONSTRAINT jobs_status_check
+    CHECK (status IN ('queued', 'running', 'done', 'dead', 'erased'));
+CREATE TABLE audit_events (
+    id         BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    at         TIMESTAMPTZ NOT NULL,
+    actor      TEXT        NOT NULL,
+    action     TEXT        NOT NULL,
+    caller_ref TEXT        NOT NULL DEFAULT '',
+    detail     TEXT        NOT NULL DEFAULT '{}'
+);
