@@ -6,6 +6,7 @@ AgenticMemoryError
  │    └── InvalidPhoneNumber
  ├── Unauthorized            missing/wrong key or signature (maps to HTTP 401)
  ├── StorageError            the database or blob store failed (maps to HTTP 503)
+ │    └── EngineUnavailable  the remote memory engine (Mem0 Cloud) failed or is unreachable
  ├── Busy                    a write that was asked not to wait found the write lock taken
  └── EmbeddingError          the embedding model could not be loaded or run
 """
@@ -41,3 +42,11 @@ class Busy(AgenticMemoryError):
 
 class EmbeddingError(AgenticMemoryError):
     """The embedding model failed."""
+
+
+class EngineUnavailable(StorageError):
+    """The memory engine is unavailable."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after  # seconds the engine asked us to wait (HTTP Retry-After), if any
