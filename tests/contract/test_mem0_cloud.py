@@ -58,8 +58,8 @@ def test_the_sdk_is_built_on_first_use_with_the_token_header(fake, tmp_path):
 
 
 def test_an_add_is_pending_until_its_event_is_polled(cloud):
-    event_id = cloud.add("Prefers oat milk", user_id=ALICE, metadata={"type": "factual"}, infer=False,
-                         timestamp=1767225600)
+    event_id = cloud.add([{"role": "user", "content": "Prefers oat milk"}], user_id=ALICE,
+                         metadata={"type": "factual"}, infer=False, timestamp=1767225600)
     assert cloud.search("oat milk", filters=scope_filter(ALICE), top_k=5) == []
     ids = settle(cloud, event_id)
     found = cloud.search("oat milk", filters=scope_filter(ALICE), top_k=5)
@@ -75,8 +75,8 @@ def test_search_and_get_all_are_scoped_by_caller_and_type(cloud, fake):
         fake.seed(user_id=user, text=text, metadata={"type": kind})
     found = cloud.search("order", filters=scope_filter(ALICE, type="factual"), top_k=10)
     assert [r["memory"] for r in found] == ["order A-48213"]
-    assert {r["memory"] for r in cloud.get_all(filters=scope_filter(ALICE))} == {"order A-48213",
-                                                                               "Caller: my order"}
+    everything = {r["memory"] for r in cloud.get_all(filters=scope_filter(ALICE))}
+    assert everything == {"order A-48213", "Caller: my order"}
     # An agent-scoped memory is invisible to a filter that names no agent (Mem0's implicit null scoping).
     fake.seed(user_id=ALICE, text="order scoped", metadata={"type": "factual"}, agent_id="agent_x")
     assert "order scoped" not in {r["memory"] for r in cloud.get_all(filters=scope_filter(ALICE))}
@@ -95,6 +95,7 @@ def test_delete_delete_all_and_history(cloud, fake):
     fake.seed(user_id=ALICE, text="two")
     fake.seed(user_id=BOB, text="three")
     cloud.delete(first)
+    cloud.delete(first)  # already gone: not an error
     assert [h["event"] for h in cloud.history(first)] == ["ADD", "DELETE"]
     cloud.delete_all(user_id=ALICE)
     assert list(cloud.get_all(filters=scope_filter(ALICE))) == []

@@ -128,7 +128,7 @@ class FakeMem0:
         self.memories: dict[str, dict[str, Any]] = {}
         self.history: dict[str, list[dict[str, Any]]] = {}
         self.events: dict[str, Event] = {}
-        self.fail_next: list[int | str] = []
+        self.fail_next: list[int | str | None] = []
         self.timeout_secs = 2.0
         self.leak = False
         self.fail_events = False

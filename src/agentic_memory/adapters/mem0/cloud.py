@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -69,7 +69,7 @@ class Mem0Cloud:
             self._sdk.client.close()
 
     @contextmanager
-    def _call(self, operation: str) -> Iterator[Any]:
+    def _call(self, operation: str, *, missing_ok: bool = False) -> Iterator[Any]:
         client = self._client()  # raises EngineUnavailable itself
         from mem0.exceptions import MemoryError as Mem0Error  # type: ignore[import-untyped]  # imported by now
 
@@ -79,6 +79,8 @@ class Mem0Cloud:
             info = exc.debug_info or {}
             status = info.get("status_code")
             retry_after = info.get("retry_after")
+            if missing_ok and status == 404:
+                return
             log.warning("mem0 call failed", extra={"operation": operation, "status": status,
                                                    "error_code": exc.error_code})
             raise EngineUnavailable(f"mem0 {operation} failed: {exc.error_code}",
@@ -99,13 +101,14 @@ class Mem0Cloud:
         with self._call("ping") as client:
             client.client.get("/v1/ping/").raise_for_status()
 
-    def add(self, text: str, *, user_id: str, metadata: dict[str, Any], infer: bool, timestamp: int,
-            agent_id: str | None = None) -> str:
-        """Queue one memory; returns the event id to poll. Nothing is searchable until the event succeeds."""
+    def add(self, messages: Sequence[dict[str, str]], *, user_id: str, metadata: dict[str, Any], infer: bool,
+            timestamp: int, agent_id: str | None = None) -> str:
+        """Queue an add; returns the event id to poll. Nothing is searchable until the event succeeds.
+        With `infer=False` Mem0 stores each message as given, else its LLM extracts memories from them."""
         extra = {"agent_id": agent_id} if agent_id else {}
         with self._call("add") as client:
-            answer = client.add([{"role": "user", "content": text}], user_id=user_id, metadata=metadata,
-                                infer=infer, timestamp=timestamp, **extra)
+            answer = client.add(list(messages), user_id=user_id, metadata=metadata, infer=infer,
+                                timestamp=timestamp, **extra)
         event_id = _event_id(answer)
         if not event_id:
             raise EngineUnavailable("mem0 add answered without an event id")
@@ -137,7 +140,8 @@ class Mem0Cloud:
                 return
 
     def delete(self, memory_id: str) -> None:
-        with self._call("delete") as client:
+        """Delete one memory; one that is already gone (a retried job) is not an error."""
+        with self._call("delete", missing_ok=True) as client:
             client.delete(memory_id)
 
     def delete_all(self, *, user_id: str, agent_id: str | None = None) -> None:
