@@ -1,16 +1,33 @@
-"""The one composition root: Settings -> adapters -> Deps. Every entrypoint builds through here."""
+"""The one composition root: Settings -> adapters -> Deps. Every entrypoint builds through here.
+
+Backends are chosen from four settings, each defaulting to the embedded backend under the data dir:
+
+    AGENTIC_MEMORY_DATABASE_URL   sqlite:///relative/path or sqlite:////absolute/path   (memory store + queue)
+    AGENTIC_MEMORY_BLOB_URL       file:///absolute/path                                 (call files)
+    AGENTIC_MEMORY_QUEUE_URL      empty: the database's own queue
+    AGENTIC_MEMORY_MEMORY_ENGINE  local: rule facts + the packaged ONNX model + the database's search
+
+An optional backend's driver is imported here and nowhere else, inside the branch that chooses it.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 from agentic_memory.config import Settings
+from agentic_memory.errors import ConfigurationError
 from agentic_memory.ports import BlobStore, Clock, Embedder, JobQueue, MemoryStore
 from agentic_memory.services.process_call import WorkerDeps
 from agentic_memory.worker import Worker
 
 log = logging.getLogger(__name__)
+DATABASE_FILE = "agentic_memory.sqlite3"
+FILES_DIR = "files"
+MEMORY_ENGINES = ("local",)
 
 
 @dataclass
@@ -22,7 +39,7 @@ class Deps:
     embedder: Embedder
     clock: Clock
     worker: Worker | None = None
-    closers: list[object] = field(default_factory=list)
+    closers: list[Callable[[], None]] = field(default_factory=list)
 
     def worker_deps(self) -> WorkerDeps:
         from agentic_memory.domain.facts import RuleFactExtractor
@@ -36,32 +53,128 @@ class Deps:
                       lease_secs=self.settings.lease_secs)
 
     def close(self) -> None:
-        for closer in self.closers:
-            close = getattr(closer, "close", None)
-            if close is not None:
-                close()
+        for close in reversed(self.closers):
+            close()
+        self.closers.clear()
 
 
-def build(settings: Settings, *, embedder: Embedder | None = None, with_worker: bool = True) -> Deps:
-    """Embedded default: SQLite + files under the data dir + the packaged ONNX model."""
-    from agentic_memory.adapters.blobs.filesystem import FilesystemBlobStore
-    from agentic_memory.adapters.sqlite.database import Database
+@dataclass(frozen=True)
+class Database:
+    """What a database backend provides: the memory store, its own job queue, migrate and close."""
+
+    store: MemoryStore
+    queue: JobQueue
+    migrate: Callable[[], None]
+    close: Callable[[], None]
+
+
+def open_database(settings: Settings, clock: Clock) -> Database:
+    """The backend AGENTIC_MEMORY_DATABASE_URL names (not migrated: call `.migrate()`)."""
+    url = settings.database_url.get_secret_value().strip()
+    if not url:
+        return _sqlite(settings.data_dir / DATABASE_FILE, clock)
+    scheme, _, rest = url.partition("://")
+    scheme = scheme.lower()
+    if scheme == "sqlite":
+        # SQLAlchemy's convention: three slashes then a relative path, four for an absolute one.
+        if not rest.startswith("/") or len(rest) < 2:
+            raise ConfigurationError("AGENTIC_MEMORY_DATABASE_URL: a SQLite URL has no host; use "
+                                     "sqlite:///relative/path or sqlite:////absolute/path")
+        return _sqlite(Path(unquote(rest[1:])), clock)
+    # PostgreSQL (issue 10) is chosen here: `if scheme in ("postgresql", "postgres"): return _postgres(url,
+    # clock)`, with psycopg imported inside `_postgres` only.
+    # The URL is never echoed: it may carry a password.
+    raise ConfigurationError(f"AGENTIC_MEMORY_DATABASE_URL: unsupported scheme {scheme!r} "
+                             "(expected sqlite:///path)")
+
+
+def _sqlite(path: Path, clock: Clock) -> Database:
+    from agentic_memory.adapters.sqlite.database import Database as SqliteDatabase
     from agentic_memory.adapters.sqlite.memory_store import SqliteMemoryStore
     from agentic_memory.adapters.sqlite.queue import SqliteJobQueue
+
+    db = SqliteDatabase(path)
+    queue = SqliteJobQueue(db, clock)
+
+    def close() -> None:
+        queue.close()
+        db.close()
+
+    return Database(store=SqliteMemoryStore(db, clock), queue=queue, migrate=db.migrate, close=close)
+
+
+def open_blobs(settings: Settings) -> BlobStore:
+    """The blob store AGENTIC_MEMORY_BLOB_URL names."""
+    from agentic_memory.adapters.blobs.filesystem import FilesystemBlobStore
+
+    url = settings.blob_url.strip()
+    if not url:
+        return FilesystemBlobStore(settings.data_dir / FILES_DIR)
+    parts = urlsplit(url)
+    if parts.scheme == "file":
+        if parts.netloc not in ("", "localhost") or not parts.path:
+            raise ConfigurationError("AGENTIC_MEMORY_BLOB_URL: use file:///absolute/path")
+        return FilesystemBlobStore(Path(unquote(parts.path)))
+    # S3 (s3://bucket/prefix) is chosen here, with boto3 imported inside its branch only.
+    raise ConfigurationError(f"AGENTIC_MEMORY_BLOB_URL: unsupported scheme {parts.scheme!r} "
+                             "(expected file:///path)")
+
+
+def _queue(settings: Settings, database: Database) -> JobQueue:
+    url = settings.queue_url.strip()
+    if not url:
+        return database.queue
+    # SQS (sqs://...) is chosen here.
+    raise ConfigurationError(f"AGENTIC_MEMORY_QUEUE_URL: unsupported scheme {urlsplit(url).scheme!r} "
+                             "(leave it empty to use the database's own queue)")
+
+
+def _check_engine(settings: Settings) -> None:
+    # Mem0 (`mem0`) is chosen here.
+    if settings.memory_engine.strip().lower() not in MEMORY_ENGINES:
+        raise ConfigurationError(f"AGENTIC_MEMORY_MEMORY_ENGINE: unknown engine {settings.memory_engine!r} "
+                                 f"(expected one of: {', '.join(MEMORY_ENGINES)})")
+
+
+def _local_embedder(settings: Settings) -> Embedder:
+    from agentic_memory.adapters.embeddings.batching import BatchingEmbedder
+    from agentic_memory.adapters.embeddings.onnx import OnnxEmbedder
+
+    return BatchingEmbedder(OnnxEmbedder(threads=settings.embed_threads))
+
+
+def migrate(settings: Settings) -> None:
+    """Create or upgrade the schema of the configured database (`agentic-memory migrate`)."""
+    from agentic_memory.clock import SystemClock
+
+    database = open_database(settings, SystemClock())
+    try:
+        database.migrate()
+    finally:
+        database.close()
+
+
+def build(settings: Settings, *, embedder: Embedder | None = None, with_worker: bool = True,
+          clock: Clock | None = None) -> Deps:
+    """Settings -> adapters -> Deps, the database migrated. `embedder` and `clock` replace the real ones."""
     from agentic_memory.clock import SystemClock
 
     settings.validate_secrets()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    db = Database(settings.data_dir / "agentic_memory.sqlite3")
-    db.migrate()
-    if embedder is None:
-        from agentic_memory.adapters.embeddings.batching import BatchingEmbedder
-        from agentic_memory.adapters.embeddings.onnx import OnnxEmbedder
-
-        embedder = BatchingEmbedder(OnnxEmbedder(threads=settings.embed_threads))
-    deps = Deps(settings=settings, store=SqliteMemoryStore(db), queue=SqliteJobQueue(db),
-                blobs=FilesystemBlobStore(settings.data_dir / "files"), embedder=embedder, clock=SystemClock(),
-                closers=[db])
+    _check_engine(settings)
+    blobs = open_blobs(settings)
+    clock = clock or SystemClock()
+    if not settings.database_url.get_secret_value().strip():
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    database = open_database(settings, clock)
+    try:
+        database.migrate()
+        queue = _queue(settings, database)
+        embedder = embedder or _local_embedder(settings)
+    except BaseException:
+        database.close()
+        raise
+    deps = Deps(settings=settings, store=database.store, queue=queue, blobs=blobs, embedder=embedder,
+                clock=clock, closers=[database.close])
     if with_worker:
         deps.worker = deps.make_worker()
     if not settings.retrieve_auth:

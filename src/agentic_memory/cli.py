@@ -5,13 +5,16 @@ from __future__ import annotations
 import logging
 import signal
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
 from agentic_memory.config import Settings, ensure_keys, load_settings
 from agentic_memory.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from agentic_memory.bootstrap import Deps
 
 app = typer.Typer(help="AgenticMemory: per-caller memory for ElevenLabs voice agents.", no_args_is_help=True)
 console = Console(stderr=True)  # errors
@@ -37,6 +40,16 @@ def _settings() -> Settings:
     return settings
 
 
+def _build(settings: Settings, *, with_worker: bool = True) -> Deps:
+    from agentic_memory.bootstrap import build
+
+    try:
+        return build(settings, with_worker=with_worker)
+    except ConfigurationError as exc:
+        console.print(f"[red]Configuration error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+
+
 @app.command()
 def serve(host: Annotated[str, typer.Option(help="Interface to bind")] = "127.0.0.1",
           port: Annotated[int, typer.Option(help="TCP port")] = 8000,
@@ -46,13 +59,12 @@ def serve(host: Annotated[str, typer.Option(help="Interface to bind")] = "127.0.
     """Run the HTTP API, with the worker in-process unless --no-worker."""
     import uvicorn
 
-    from agentic_memory.bootstrap import build
     from agentic_memory.http.app import create_app
     from agentic_memory.logs import configure_logging
 
     settings = _settings()
     configure_logging(settings.log_level)
-    deps = build(settings, with_worker=worker)
+    deps = _build(settings, with_worker=worker)
     out.print(f"AgenticMemory listening on http://{host}:{port}  (docs: http://{host}:{port}/docs)")
     try:
         uvicorn.run(create_app(deps), host=host, port=port, log_config=None, access_log=False,
@@ -66,12 +78,11 @@ def serve(host: Annotated[str, typer.Option(help="Interface to bind")] = "127.0.
 @app.command()
 def worker() -> None:
     """Run the post-call worker alone (several may run against the same database)."""
-    from agentic_memory.bootstrap import build
     from agentic_memory.logs import configure_logging
 
     settings = _settings()
     configure_logging(settings.log_level)
-    deps = build(settings)
+    deps = _build(settings)
     assert deps.worker is not None
     signal.signal(signal.SIGTERM, lambda *_: deps.worker.stop() if deps.worker else None)
     try:
@@ -85,10 +96,14 @@ def worker() -> None:
 @app.command()
 def migrate() -> None:
     """Create or upgrade the database schema."""
-    from agentic_memory.adapters.sqlite.database import Database
+    from agentic_memory.bootstrap import migrate as migrate_database
 
     settings = load_settings()
-    Database(settings.data_dir / "agentic_memory.sqlite3").migrate()
+    try:
+        migrate_database(settings)
+    except ConfigurationError as exc:
+        console.print(f"[red]Configuration error:[/red] {exc}")
+        raise typer.Exit(2) from exc
     out.print("database is up to date")
 
 

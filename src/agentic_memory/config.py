@@ -64,6 +64,14 @@ class Settings(BaseSettings):
     embed_threads: int = Field(1, ge=1, le=16, validation_alias=AliasChoices(
         "AGENTIC_MEMORY_EMBED_THREADS", "embed_threads"))
     log_level: str = Field("INFO", validation_alias=AliasChoices("AGENTIC_MEMORY_LOG_LEVEL", "log_level"))
+    # Backends, chosen by bootstrap.build(). Empty means the embedded default under data_dir.
+    # A SecretStr: a postgresql:// URL may carry a password.
+    database_url: SecretStr = Field(SecretStr(""), validation_alias=AliasChoices(
+        "AGENTIC_MEMORY_DATABASE_URL", "database_url"))
+    blob_url: str = Field("", validation_alias=AliasChoices("AGENTIC_MEMORY_BLOB_URL", "blob_url"))
+    queue_url: str = Field("", validation_alias=AliasChoices("AGENTIC_MEMORY_QUEUE_URL", "queue_url"))
+    memory_engine: str = Field("local", validation_alias=AliasChoices(
+        "AGENTIC_MEMORY_MEMORY_ENGINE", "memory_engine"))
 
     @field_validator("default_region")
     @classmethod

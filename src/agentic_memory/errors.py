@@ -7,8 +7,7 @@ AgenticMemoryError
  ├── Unauthorized            missing/wrong key or signature (maps to HTTP 401)
  ├── StorageError            the database or blob store failed (maps to HTTP 503)
  │    └── EngineUnavailable  the remote memory engine (Mem0 Cloud) failed or is unreachable
- ├── Busy                    a write that was asked not to wait found the write lock taken
- └── EmbeddingError          the embedding model could not be loaded or run
+ └── EmbeddingError          the embedding model could not be loaded or run (maps to HTTP 503)
 """
 
 
@@ -34,10 +33,6 @@ class Unauthorized(AgenticMemoryError):
 
 class StorageError(AgenticMemoryError):
     """Storage is unavailable."""
-
-
-class Busy(AgenticMemoryError):
-    """The write lock is held by someone else and the caller asked not to wait for it."""
 
 
 class EmbeddingError(AgenticMemoryError):

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from concurrent.futures import Future
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
 import numpy as np
 
-from agentic_memory.domain.models import CallerProfile, Memory, MemoryType
+from agentic_memory.domain.models import CallContext, CallerProfile, CallUpdate, Memory, MemoryType
+from agentic_memory.domain.models import StoredMemory as StoredMemory  # re-exported: adapters build them
 
 
 class Clock(Protocol):
@@ -31,8 +33,6 @@ class BlobStore(Protocol):
 
     def get(self, key: str) -> bytes: ...
 
-    def exists(self, key: str) -> bool: ...
-
     def ping(self) -> None: ...
 
 
@@ -48,20 +48,23 @@ class Job:
 
 @dataclass(frozen=True, slots=True)
 class QueueStats:
-    pending: int
+    """Counts that stay cheap however many webhooks were ever received (no count of done jobs)."""
+
+    pending: int  # queued or running
     dead: int
-    done: int = 0
 
 
 class JobQueue(Protocol):
     """Durable inbox + work queue. `accept` is the only call on the webhook ack path."""
 
-    def accept(self, *, event_type: str, conversation_id: str, body: bytes, received_at: datetime,
-               wait: bool = True) -> bool:
-        """Store the raw webhook and queue its job in one durable transaction.
+    def accept(self, *, event_type: str, conversation_id: str, body: bytes,
+               received_at: datetime) -> Future[bool]:
+        """Store the raw webhook and queue its job, durably. Never blocks, so it may be called on the event loop:
+        the adapter runs the write however suits it (SQLite: a group commit on its writer thread) and the
+        future resolves once the write is durable.
 
-        Returns False when this (conversation_id, event_type) was already accepted: nothing changes.
-        With `wait=False`, raises Busy at once (nothing stored) if another writer holds the write lock.
+        Result: True when stored now, False when this (conversation_id, event_type) was accepted before
+        (nothing changes). Fails with StorageError when nothing could be stored.
         """
         ...
 
@@ -83,35 +86,13 @@ class JobQueue(Protocol):
         ...
 
 
-@dataclass(frozen=True, slots=True)
-class StoredMemory:
-    """A memory about to be written, with its embedding."""
-
-    memory: Memory
-    vector: np.ndarray
-    keywords: str = ""  # indexed for keyword search but never returned (speaker names, dates)
-
-
-@dataclass(frozen=True, slots=True)
-class CallUpdate:
-    """Everything one processed call changes, applied atomically and at most once per conversation."""
-
-    conversation_id: str
-    caller_id: str | None
-    agent_id: str
-    started_at: datetime
-    profile: CallerProfile | None
-    new_memories: Sequence[StoredMemory] = ()
-    superseded: Sequence[tuple[str, str]] = ()  # (old memory id, id of the memory replacing it)
-    files: dict[str, str] = field(default_factory=dict)
-
-
 class MemoryStore(Protocol):
     def caller(self, caller_id: str) -> CallerProfile | None: ...
 
-    def has_conversation(self, conversation_id: str) -> bool: ...
-
-    def active_facts(self, caller_id: str) -> list[tuple[Memory, np.ndarray]]: ...
+    def load_call(self, conversation_id: str, caller_id: str | None) -> CallContext:
+        """One consistent read of what processing a call needs: whether it was saved before, and the caller's
+        profile and active (not superseded) facts with their vectors, oldest first."""
+        ...
 
     def save_call(self, update: CallUpdate) -> bool:
         """Apply `update` in one transaction; False (and no change) if the conversation was saved before."""

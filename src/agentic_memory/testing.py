@@ -6,18 +6,25 @@ import hashlib
 import re
 import threading
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from agentic_memory.config import Settings, load_settings
 from agentic_memory.domain.keys import check_key
-from agentic_memory.domain.models import CallerProfile, Memory, MemoryType
+from agentic_memory.domain.models import CallContext, CallerProfile, CallUpdate, Memory, MemoryType
 from agentic_memory.domain.ranking import stem  # a stand-in for FTS5's porter stemmer: plurals
-from agentic_memory.errors import Busy
-from agentic_memory.ports import CallUpdate, Job, QueueStats
+from agentic_memory.ports import Job, QueueStats
+
+if TYPE_CHECKING:
+    from agentic_memory.bootstrap import Deps
 
 _TOKEN = re.compile(r"[^\W_]+")
+TEST_WORKSPACE_KEY = "amk_fake_workspace_key_0123456789abcdef"
+TEST_HMAC_KEY = "wsec_fake_hmac_key_0123456789abcdefghij"
 
 
 class FixedClock:
@@ -57,9 +64,6 @@ class InMemoryBlobStore:
     def get(self, key: str) -> bytes:
         return self.blobs[check_key(key)]
 
-    def exists(self, key: str) -> bool:
-        return check_key(key) in self.blobs
-
     def ping(self) -> None:
         return None
 
@@ -80,20 +84,18 @@ class InMemoryJobQueue:
         self.keys: set[tuple[str, str]] = set()
         self.lock = threading.Lock()
 
-    def accept(self, *, event_type: str, conversation_id: str, body: bytes, received_at: datetime,
-               wait: bool = True) -> bool:
-        if not self.lock.acquire(blocking=wait):
-            raise Busy("queue lock held")
-        try:
-            if (conversation_id, event_type) in self.keys:
-                return False
-            self.keys.add((conversation_id, event_type))
-            job_id = len(self.rows) + 1
-            self.rows[job_id] = _Row(Job(job_id, event_type, conversation_id, bytes(body), 0, received_at),
-                                     run_after=received_at)
-            return True
-        finally:
-            self.lock.release()
+    def accept(self, *, event_type: str, conversation_id: str, body: bytes,
+               received_at: datetime) -> Future[bool]:
+        done: Future[bool] = Future()
+        with self.lock:
+            fresh = (conversation_id, event_type) not in self.keys
+            if fresh:
+                self.keys.add((conversation_id, event_type))
+                job_id = len(self.rows) + 1
+                self.rows[job_id] = _Row(Job(job_id, event_type, conversation_id, bytes(body), 0, received_at),
+                                         run_after=received_at)
+        done.set_result(fresh)
+        return done
 
     def claim(self, *, worker: str, now: datetime, lease_secs: int) -> Job | None:
         with self.lock:
@@ -130,8 +132,7 @@ class InMemoryJobQueue:
 
     def stats(self) -> QueueStats:
         statuses = [row.status for row in self.rows.values()]
-        return QueueStats(pending=sum(s in ("queued", "running") for s in statuses),
-                          dead=statuses.count("dead"), done=statuses.count("done"))
+        return QueueStats(pending=sum(s in ("queued", "running") for s in statuses), dead=statuses.count("dead"))
 
 
 class InMemoryMemoryStore:
@@ -145,14 +146,17 @@ class InMemoryMemoryStore:
     def caller(self, caller_id: str) -> CallerProfile | None:
         return self.profiles.get(caller_id)
 
-    def has_conversation(self, conversation_id: str) -> bool:
-        return conversation_id in self.conversations
+    def load_call(self, conversation_id: str, caller_id: str | None) -> CallContext:
+        if conversation_id in self.conversations or caller_id is None:
+            return CallContext(processed=conversation_id in self.conversations, profile=None)
+        return CallContext(processed=False, profile=self.profiles.get(caller_id),
+                           active_facts=tuple(self._facts(caller_id)))
 
     def _active(self, caller_id: str, type: MemoryType | None) -> list[tuple[Memory, np.ndarray, str]]:
         return [row for mid, row in self.rows.items() if row[0].caller_id == caller_id
                 and mid not in self.superseded and (type is None or row[0].type == type)]
 
-    def active_facts(self, caller_id: str) -> list[tuple[Memory, np.ndarray]]:
+    def _facts(self, caller_id: str) -> list[tuple[Memory, np.ndarray]]:
         rows = sorted(self._active(caller_id, "factual"), key=lambda r: r[0].created_at)
         return [(m, v) for m, v, _ in rows]
 
@@ -197,3 +201,17 @@ class InMemoryMemoryStore:
 
     def ping(self) -> None:
         return None
+
+
+def in_memory_deps(settings: Settings | None = None, *, clock: FixedClock | None = None,
+                   store: InMemoryMemoryStore | None = None, with_worker: bool = False) -> Deps:
+    """Deps made entirely of the fakes above (no files, no model), for tests of HTTP and the worker."""
+    from agentic_memory.bootstrap import Deps
+
+    settings = settings or load_settings({"ELEVENLABS_WORKSPACE_KEY": TEST_WORKSPACE_KEY,
+                                          "ELEVENLABS_HMAC_KEY": TEST_HMAC_KEY}, env_file=None)
+    deps = Deps(settings=settings, store=store or InMemoryMemoryStore(), queue=InMemoryJobQueue(),
+                blobs=InMemoryBlobStore(), embedder=HashEmbedder(), clock=clock or FixedClock())
+    if with_worker:
+        deps.worker = deps.make_worker()
+    return deps

@@ -11,7 +11,6 @@ import threading
 import time
 from datetime import timedelta
 
-from agentic_memory.elevenlabs.payloads import AUDIO
 from agentic_memory.errors import InvalidInput
 from agentic_memory.ports import JobQueue
 from agentic_memory.services.process_call import WorkerDeps, process_job
@@ -83,10 +82,8 @@ class Worker:
                                                                "retry_in_secs": round(delay, 1)})
                 self.queue.retry(job.id, error=error, run_after=self.deps.clock.now() + timedelta(seconds=delay))
             return True
-        # An audio webhook is megabytes of base64 whose mp3 is now a durable file: keeping it in the inbox
-        # too would grow the database by the size of every call's audio.
-        self.queue.complete(job.id, drop_body=job.event_type == AUDIO)
-        log.info("job done", extra={"job_id": job.id, "event_type": job.event_type, "outcome": outcome,
+        self.queue.complete(job.id, drop_body=outcome.drop_body)
+        log.info("job done", extra={"job_id": job.id, "event_type": job.event_type, "outcome": outcome.summary,
                                     "ms": round((time.perf_counter() - started) * 1000, 1)})
         return True
 

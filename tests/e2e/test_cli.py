@@ -44,6 +44,8 @@ def test_readme_promises_match_the_makefile():
     env_names = set(re.findall(r"`((?:ELEVENLABS|AGENTIC_MEMORY)_[A-Z_]+)`", readme))
     config = (ROOT / "src/agentic_memory/config.py").read_text()
     assert env_names and all(name in config for name in env_names)
+    settings = set(re.findall(r'"((?:ELEVENLABS|AGENTIC_MEMORY)_[A-Z_]+)"', config))
+    assert settings - env_names == set(), "settings missing from the README's configuration table"
 
 
 def test_first_run_generates_keys_serves_and_the_demo_passes(tmp_path):

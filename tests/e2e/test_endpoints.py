@@ -192,11 +192,11 @@ def test_post_call_answers_503_when_storage_fails_so_elevenlabs_retries(client, 
     breaker = sqlite3.connect(db_path, isolation_level=None, check_same_thread=False)
     breaker.execute("DROP TABLE inbox")  # the real adapter now fails on every insert
     payload = example("post_call_transcription.json")
-    response = post_signed(client, payload)  # committed on the event loop (the only request in flight)
+    response = post_signed(client, payload)
     assert response.status_code == 503
     assert response.json() == {"error": "storage unavailable, retry later"}
 
-    breaker.execute("BEGIN IMMEDIATE")  # another process holds the write lock: the ack waits on a thread
+    breaker.execute("BEGIN IMMEDIATE")  # another process holds the write lock: the ack waits for it, then fails
     threading.Timer(0.3, breaker.execute, ("ROLLBACK",)).start()
     response = post_signed(client, payload)
     assert response.status_code == 503 and response.json()["error"] == "storage unavailable, retry later"

@@ -201,7 +201,7 @@ def test_jobs_of_an_earlier_process_with_the_same_pid_are_requeued_at_startup(fa
     raw = json.dumps(builders.audio(conversation_id="conv_same_pid", mp3=builders.FAKE_MP3)).encode()
     now = datetime.now(UTC)
     assert fast_deps.queue.accept(event_type=payloads.AUDIO, conversation_id="conv_same_pid", body=raw,
-                                  received_at=now)
+                                  received_at=now).result(timeout=10)
     earlier = f"{socket.gethostname()}:{os.getpid()}:0badc0de:1"
     assert fast_deps.queue.claim(worker=earlier, now=now, lease_secs=300) is not None  # then it "crashed"
     worker = fast_deps.make_worker()
@@ -244,8 +244,8 @@ def test_the_database_runs_wal_with_full_sync(fast_deps):
 
 
 def test_an_ack_waiting_for_the_write_lock_leaves_the_server_responsive_and_is_stored(server_factory):
-    """An idle server commits an ack on its event loop, but never *waits* for the lock there: while another
-    process holds SQLite's write lock, the ack waits on a thread and /health and /client-data still answer."""
+    """An ack's commit never runs on the event loop: while another process holds SQLite's write lock, the ack
+    waits on the adapter's writer thread and /health and /client-data still answer."""
     server = server_factory({"AGENTIC_MEMORY_LOG_LEVEL": "WARNING"})
     server.start()
     raw = json.dumps(builders.transcription(conversation_id="conv_lock_1", caller=_caller(1), turns=[

@@ -38,7 +38,7 @@ def transcript(cid, turns, *, start=T0, **kw):
 
 
 def facts(d):
-    return sorted(m.text for m, _ in d.store.active_facts(CALLER))
+    return sorted(m.text for m, _ in d.store.load_call("unseen", CALLER).active_facts)
 
 
 def test_processing_twice_changes_nothing():
@@ -46,7 +46,7 @@ def test_processing_twice_changes_nothing():
     payload = transcript("c1", [("user", "My name is Stefan and I prefer oat milk.")], summary="Oat milk fan.")
     process_job(job(payload), d)
     before = (facts(d), d.store.caller(CALLER))
-    assert process_job(job(payload), d) == "already processed"
+    assert process_job(job(payload), d).summary == "already processed"
     assert (facts(d), d.store.caller(CALLER)) == before
     assert before[1].call_count == 1 and before[1].first_name == "Stefan"
 
@@ -79,8 +79,8 @@ def test_web_calls_use_the_user_id_and_unknown_callers_are_kept_without_memories
     assert d.store.caller("+447700900123").first_name == "Priya"
     anonymous = builders.transcription(conversation_id="w2", caller=None, turns=[("user", "hi")], start_time=T0)
     anonymous["data"]["conversation_initiation_client_data"]["dynamic_variables"].pop("system__caller_id", None)
-    assert "without caller" in process_job(job(anonymous), d)
-    assert d.store.has_conversation("w2")
+    assert "without caller" in process_job(job(anonymous), d).summary
+    assert d.store.load_call("w2", None).processed
 
 
 def test_worker_retries_failures_then_dead_letters_them():
@@ -96,9 +96,10 @@ def test_worker_retries_failures_then_dead_letters_them():
                         clock=clock)
     worker = Worker(queue, broken, max_attempts=3)
     body = json.dumps(transcript("c1", [("user", "hello there")])).encode()
-    queue.accept(event_type="post_call_transcription", conversation_id="c1", body=body, received_at=clock.now())
+    queue.accept(event_type="post_call_transcription", conversation_id="c1", body=body,
+                 received_at=clock.now()).result()
     queue.accept(event_type="post_call_transcription", conversation_id="c2", body=b"{oops",
-                 received_at=clock.now())
+                 received_at=clock.now()).result()
     for _ in range(3):
         assert worker.run_once()
         clock.advance(3600)

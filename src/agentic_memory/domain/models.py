@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
+import numpy as np
+
 Role = Literal["user", "agent"]
 MemoryType = Literal["factual", "semantic"]
-MEMORY_TYPES: tuple[MemoryType, ...] = ("factual", "semantic")
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,3 +116,50 @@ class CallerProfile:
     last_call_summary: str = ""
     memory_count: int = 0
     top_facts: tuple[str, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True, slots=True)
+class CallerBriefing:
+    """What we tell the agent before a call: built from the caller's stored profile."""
+
+    caller_id: str
+    profile: CallerProfile | None
+    memory_summary: str
+    caller_context: str
+    first_message: str
+
+    @property
+    def returning(self) -> bool:
+        return self.profile is not None and self.profile.call_count > 0
+
+
+@dataclass(frozen=True, slots=True)
+class StoredMemory:
+    """A memory about to be written, with its embedding."""
+
+    memory: Memory
+    vector: np.ndarray
+    keywords: str = ""  # indexed for keyword search but never returned (speaker names, dates)
+
+
+@dataclass(frozen=True, slots=True)
+class CallContext:
+    """Everything processing one call needs from the store, read at once."""
+
+    processed: bool  # this conversation was saved before: nothing to do
+    profile: CallerProfile | None
+    active_facts: tuple[tuple[Memory, np.ndarray], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class CallUpdate:
+    """Everything one processed call changes, applied atomically and at most once per conversation."""
+
+    conversation_id: str
+    caller_id: str | None
+    agent_id: str
+    started_at: datetime
+    profile: CallerProfile | None
+    new_memories: Sequence[StoredMemory] = ()
+    superseded: Sequence[tuple[str, str]] = ()  # (old memory id, id of the memory replacing it)
+    files: dict[str, str] = field(default_factory=dict)

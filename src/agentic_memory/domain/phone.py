@@ -34,10 +34,3 @@ def normalise_phone(raw: object, default_region: str = "US") -> str:
     if phonenumbers.is_possible_number_with_reason(number) != phonenumbers.ValidationResult.IS_POSSIBLE:
         raise InvalidPhoneNumber("not a possible phone number")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-
-
-def mask_phone(e164: str) -> str:
-    """For logs: keep the country code and last two digits only."""
-    if len(e164) <= 5:
-        return "***"
-    return e164[:2] + "*" * (len(e164) - 4) + e164[-2:]

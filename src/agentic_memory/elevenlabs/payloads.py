@@ -83,6 +83,8 @@ def parse_event(body: bytes) -> Event:
     kind = payload.get("type")
     if isinstance(kind, str) and isinstance(payload.get("data"), dict):
         data = payload["data"]
+        if kind == AUDIO:
+            _full_audio(data)  # refused at the ack: a retry could never fix it
         return Event(kind[:64], _id(data.get("conversation_id"), "data.conversation_id"), payload)
     if "transcript" in payload or "analysis" in payload:
         return Event(TRANSCRIPTION, _id(payload.get("conversation_id"), "conversation_id"), payload)
@@ -184,11 +186,16 @@ def parse_conversation(event: Event, *, default_region: str, received_at: dateti
     )
 
 
-def parse_audio(event: Event) -> bytes:
-    """The MP3 bytes of a post_call_audio event."""
-    encoded = _dict(event.payload.get("data")).get("full_audio")
+def _full_audio(data: dict[str, Any]) -> str:
+    encoded = data.get("full_audio")
     if not isinstance(encoded, str) or not encoded:
         raise InvalidInput("data.full_audio must be a base64 string")
+    return encoded
+
+
+def parse_audio(event: Event) -> bytes:
+    """The MP3 bytes of a post_call_audio event."""
+    encoded = _full_audio(_dict(event.payload.get("data")))
     try:
         return base64.b64decode(encoded, validate=True)
     except (binascii.Error, ValueError) as exc:

@@ -6,8 +6,7 @@ import re
 from typing import Any
 
 from agentic_memory.domain.card import clean_text
-from agentic_memory.domain.models import MemoryHit
-from agentic_memory.services.client_data import CallerBriefing
+from agentic_memory.domain.models import CallerBriefing, MemoryHit
 
 _LANGUAGE = re.compile(r"[a-z]{2}")  # ElevenLabs takes ISO 639-1 codes; anything else is left out
 

@@ -23,25 +23,11 @@ class BodyTooLarge(Exception):
     pass
 
 
-class Activity:
-    """How many HTTP requests this process is handling right now (all run on one event loop thread)."""
-
-    def __init__(self) -> None:
-        self.in_flight = 0
-
-    @property
-    def alone(self) -> bool:
-        """True when the request asking is the only one in flight."""
-        return self.in_flight <= 1
-
-
 class RequestMiddleware:
-    def __init__(self, app: ASGIApp, *, limits: dict[str, int], default_limit: int,
-                 activity: Activity | None = None) -> None:
+    def __init__(self, app: ASGIApp, *, limits: dict[str, int], default_limit: int) -> None:
         self.app = app
         self.limits = limits
         self.default_limit = default_limit
-        self.activity = activity or Activity()
 
     async def __call__(self, scope: Scope, receive: Callable[[], Awaitable[Message]],
                        send: Callable[[Message], Awaitable[None]]) -> None:
@@ -91,14 +77,12 @@ class RequestMiddleware:
                 message.setdefault("headers", []).append((b"x-request-id", rid.encode()))
             await send(message)
 
-        self.activity.in_flight += 1
         try:
             await self.app(scope, limited_receive, tracking_send)
         except BodyTooLarge:
             if not status["sent"]:
                 await _too_large(send, rid, limit, status)
         finally:
-            self.activity.in_flight -= 1
             _log(scope, status["code"], started, fields)
             access_fields.reset(fields_token)
             request_id.reset(token)

@@ -2,27 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import lru_cache
 
 from agentic_memory.domain import card
 from agentic_memory.domain.greeting import first_message
-from agentic_memory.domain.models import CallerProfile
+from agentic_memory.domain.models import CallerBriefing, CallerProfile
 from agentic_memory.domain.phone import normalise_phone
 from agentic_memory.ports import MemoryStore
-
-
-@dataclass(frozen=True, slots=True)
-class CallerBriefing:
-    caller_id: str
-    profile: CallerProfile | None
-    memory_summary: str
-    caller_context: str
-    first_message: str
-
-    @property
-    def returning(self) -> bool:
-        return self.profile is not None and self.profile.call_count > 0
 
 
 def brief_caller(raw_caller_id: object, *, store: MemoryStore, default_region: str = "US") -> CallerBriefing:

@@ -50,9 +50,6 @@ class FilesystemBlobStore:
         except OSError as exc:
             raise StorageError(f"could not read blob: {exc.strerror}") from exc
 
-    def exists(self, key: str) -> bool:
-        return self._path(key).is_file()
-
     def ping(self) -> None:
         try:
             self.root.mkdir(parents=True, exist_ok=True)

@@ -16,7 +16,7 @@ from functools import cache
 from importlib import resources
 from pathlib import Path
 
-from agentic_memory.errors import Busy, StorageError
+from agentic_memory.errors import StorageError
 
 BUSY_TIMEOUT_MS = 30_000
 _NAME = re.compile(r"^-- name: (\w+)\s*$", re.MULTILINE)
@@ -53,12 +53,12 @@ class Database:
         self._all: list[sqlite3.Connection] = []
         self._all_lock = threading.Lock()
 
-    def _open(self, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> sqlite3.Connection:
+    def _open(self) -> sqlite3.Connection:
         with translate_errors():
             conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=FULL")
-            conn.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+            conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
             conn.execute("PRAGMA foreign_keys=ON")
             # Small per-connection page cache: every thread-pool thread gets its own connection, so 16 MB each
             # reached 570 MB RSS at 32 concurrent /retrieve on 1M memories; the OS page cache behind it is shared.
@@ -73,37 +73,18 @@ class Database:
             conn = self._local.conn = self._open()
         return conn
 
-    def _nowait_connection(self) -> sqlite3.Connection:
-        """This thread's connection for writes that must not wait: SQLite's busy timeout is 0 on it."""
-        conn = getattr(self._local, "nowait", None)
-        if conn is None:
-            conn = self._local.nowait = self._open(busy_timeout_ms=0)
-        return conn
-
     @contextmanager
-    def transaction(self, *, wait: bool = True) -> Iterator[sqlite3.Connection]:
-        """A write transaction (BEGIN IMMEDIATE), committed on success, rolled back on error.
-
-        `wait=False` raises Busy instead of waiting when this process's write lock or SQLite's (another
-        process) is taken: for callers that must not block, such as the event loop.
-        """
-        conn = self.connection() if wait else self._nowait_connection()
-        if not self._write_lock.acquire(blocking=wait):
-            raise Busy("write lock held in this process")
-        try:
-            with translate_errors():
-                if wait:
-                    conn.execute("BEGIN IMMEDIATE")
-                else:
-                    _begin_or_busy(conn)
-                try:
-                    yield conn
-                except BaseException:
-                    conn.execute("ROLLBACK")
-                    raise
-                conn.execute("COMMIT")
-        finally:
-            self._write_lock.release()
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction (BEGIN IMMEDIATE), committed on success, rolled back on error."""
+        conn = self.connection()
+        with self._write_lock, translate_errors():
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
 
     def migrate(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -138,15 +119,6 @@ class Database:
                     pass
             self._all.clear()
         self._local = threading.local()
-
-
-def _begin_or_busy(conn: sqlite3.Connection) -> None:
-    try:
-        conn.execute("BEGIN IMMEDIATE")  # on a connection whose busy timeout is 0
-    except sqlite3.OperationalError as exc:
-        if exc.sqlite_errorcode in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
-            raise Busy("write lock held by another connection") from None
-        raise
 
 
 def _statements(sql: str) -> list[str]:

@@ -16,8 +16,9 @@ import numpy as np
 
 from agentic_memory.adapters.sqlite.database import Database, queries, translate_errors
 from agentic_memory.adapters.sqlite.scoped_terms import scoped_match, scoped_text
-from agentic_memory.domain.models import CallerProfile, Memory, MemoryType
-from agentic_memory.ports import CallUpdate
+from agentic_memory.clock import SystemClock
+from agentic_memory.domain.models import CallContext, CallerProfile, CallUpdate, Memory, MemoryType
+from agentic_memory.ports import Clock
 
 _MEMORY_COLUMNS = ("id, caller_id, type, text, conversation_id, agent_id, created_at, category, slot, "
                    "turn_start, turn_end")
@@ -41,37 +42,46 @@ def _top_facts(raw: str) -> tuple[str, ...]:
     return tuple(v for v in value if isinstance(v, str)) if isinstance(value, list) else ()
 
 
+def _profile(conn: sqlite3.Connection, caller_id: str) -> CallerProfile | None:
+    row = conn.execute(queries()["get_caller"], {"caller_id": caller_id}).fetchone()
+    if row is None:
+        return None
+    return CallerProfile(
+        caller_id=row[0], first_seen=_ts(row[1]), last_seen=_ts(row[2]), call_count=row[3] or 0,
+        first_name=row[4] or "", name_source=row[5] or "", language=row[6] or "",
+        last_call_summary=row[7] or "", memory_count=row[8] or 0, top_facts=_top_facts(row[9]))
+
+
 class SqliteMemoryStore:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, clock: Clock | None = None) -> None:
         self.db = db
+        self.clock = clock or SystemClock()
 
     def caller(self, caller_id: str) -> CallerProfile | None:
         with translate_errors():
-            row = self.db.connection().execute(queries()["get_caller"], {"caller_id": caller_id}).fetchone()
-        if row is None:
-            return None
-        return CallerProfile(
-            caller_id=row[0], first_seen=_ts(row[1]), last_seen=_ts(row[2]), call_count=row[3] or 0,
-            first_name=row[4] or "", name_source=row[5] or "", language=row[6] or "",
-            last_call_summary=row[7] or "", memory_count=row[8] or 0, top_facts=_top_facts(row[9]))
+            return _profile(self.db.connection(), caller_id)
 
-    def has_conversation(self, conversation_id: str) -> bool:
+    def load_call(self, conversation_id: str, caller_id: str | None) -> CallContext:
+        conn = self.db.connection()
         with translate_errors():
-            row = self.db.connection().execute(
-                queries()["has_conversation"], {"conversation_id": conversation_id}).fetchone()
-        return row is not None
-
-    def active_facts(self, caller_id: str) -> list[tuple[Memory, np.ndarray]]:
-        with translate_errors():
-            rows = self.db.connection().execute(queries()["active_facts"], {"caller_id": caller_id}).fetchall()
-        return [(_memory(row), np.frombuffer(row[11], dtype=np.float32)) for row in rows]
+            conn.execute("BEGIN")  # one snapshot for the three reads
+            try:
+                processed = conn.execute(queries()["has_conversation"],
+                                         {"conversation_id": conversation_id}).fetchone() is not None
+                if processed or caller_id is None:
+                    return CallContext(processed=processed, profile=None)
+                rows = conn.execute(queries()["active_facts"], {"caller_id": caller_id}).fetchall()
+                return CallContext(processed=False, profile=_profile(conn, caller_id), active_facts=tuple(
+                    (_memory(row), np.frombuffer(row[11], dtype=np.float32)) for row in rows))
+            finally:
+                conn.execute("COMMIT")
 
     def save_call(self, update: CallUpdate) -> bool:
         with self.db.transaction() as conn:
             inserted = conn.execute(queries()["insert_conversation"], {
                 "conversation_id": update.conversation_id, "caller_id": update.caller_id,
                 "agent_id": update.agent_id, "started_at": update.started_at.timestamp(),
-                "processed_at": datetime.now(UTC).timestamp()}).rowcount
+                "processed_at": self.clock.now().timestamp()}).rowcount
             if inserted != 1:
                 return False
             for memory_id, replacement in update.superseded:

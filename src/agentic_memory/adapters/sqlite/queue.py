@@ -1,27 +1,38 @@
-"""SqliteJobQueue: the webhook inbox doubles as the work queue, so storing and queueing is one commit."""
+"""SqliteJobQueue: the webhook inbox doubles as the work queue, so storing and queueing is one commit.
+
+`accept` (the webhook ack) goes through a group commit: concurrent acks share a transaction and an fsync
+(`group_commit.py`). The worker's calls run in the calling thread, serialised with it by the write lock.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import sqlite3
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from datetime import UTC, datetime
+from typing import Any
 
 from agentic_memory.adapters.sqlite.database import Database, queries, translate_errors
-from agentic_memory.ports import Job, QueueStats
+from agentic_memory.adapters.sqlite.group_commit import GroupCommit
+from agentic_memory.clock import SystemClock
+from agentic_memory.ports import Clock, Job, QueueStats
 
 MAX_ERROR_LENGTH = 2000
 
 
 class SqliteJobQueue:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, clock: Clock | None = None) -> None:
         self.db = db
+        self.clock = clock or SystemClock()
+        self._acks = GroupCommit(db, _insert_all)
 
-    def accept(self, *, event_type: str, conversation_id: str, body: bytes, received_at: datetime,
-               wait: bool = True) -> bool:
-        with self.db.transaction(wait=wait) as conn:
-            cursor = conn.execute(queries()["accept"], {
-                "event_type": event_type, "conversation_id": conversation_id, "body": body,
-                "received_at": received_at.timestamp()})
-            return cursor.rowcount == 1
+    def close(self) -> None:
+        self._acks.close()
+
+    def accept(self, *, event_type: str, conversation_id: str, body: bytes,
+               received_at: datetime) -> Future[bool]:
+        return self._acks.submit({"event_type": event_type, "conversation_id": conversation_id, "body": body,
+                                  "received_at": received_at.timestamp()})
 
     def claim(self, *, worker: str, now: datetime, lease_secs: int) -> Job | None:
         stamp = now.timestamp()
@@ -46,7 +57,7 @@ class SqliteJobQueue:
 
     def complete(self, job_id: int, *, drop_body: bool = False) -> None:
         with self.db.transaction() as conn:
-            conn.execute(queries()["complete"], {"id": job_id, "now": datetime.now(UTC).timestamp(),
+            conn.execute(queries()["complete"], {"id": job_id, "now": self.clock.now().timestamp(),
                                                  "drop_body": drop_body})
 
     def retry(self, job_id: int, *, error: str, run_after: datetime) -> None:
@@ -57,9 +68,15 @@ class SqliteJobQueue:
     def bury(self, job_id: int, *, error: str) -> None:
         with self.db.transaction() as conn:
             conn.execute(queries()["bury"], {
-                "id": job_id, "error": error[:MAX_ERROR_LENGTH], "now": datetime.now(UTC).timestamp()})
+                "id": job_id, "error": error[:MAX_ERROR_LENGTH], "now": self.clock.now().timestamp()})
 
     def stats(self) -> QueueStats:
         with translate_errors():
             row = self.db.connection().execute(queries()["stats"]).fetchone()
         return QueueStats(pending=int(row[0]), dead=int(row[1]))
+
+
+def _insert_all(conn: sqlite3.Connection, rows: Sequence[dict[str, Any]]) -> list[bool]:
+    """One transaction's acks, in order: True where the row is new (a repeat in the same batch is False)."""
+    sql = queries()["accept"]
+    return [conn.execute(sql, row).rowcount == 1 for row in rows]

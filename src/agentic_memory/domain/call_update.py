@@ -1,0 +1,113 @@
+"""What one processed call changes: its memories, the older facts they supersede, the caller's new profile.
+
+Pure: the worker service loads what a call needs once (`MemoryStore.load_call`), decides here, and saves
+the result once (`MemoryStore.save_call`), so any memory engine can reuse the decisions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import replace
+from datetime import datetime, timedelta
+
+import numpy as np
+
+from agentic_memory.domain import card
+from agentic_memory.domain.chunking import Chunk
+from agentic_memory.domain.language import detect_language, normalise_language
+from agentic_memory.domain.models import CallerProfile, Conversation, Fact, Memory, NameClaim, StoredMemory
+
+REPEAT_SIMILARITY = 0.97
+
+
+def memory_id(conversation_id: str, kind: str, index: int) -> str:
+    """Derived from the conversation, so a retried job writes the same ids."""
+    digest = hashlib.sha256(f"{conversation_id}\x00{kind}\x00{index}".encode()).hexdigest()
+    return "mem_" + digest[:24]
+
+
+def dedupe_slots(facts: list[Fact]) -> list[Fact]:
+    """Within one call, the last statement in a slot wins and repeated texts collapse."""
+    last_in_slot = {f.slot: i for i, f in enumerate(facts) if f.slot}
+    seen: set[str] = set()
+    out = []
+    for i, fact in enumerate(facts):
+        if (fact.slot and last_in_slot[fact.slot] != i) or fact.text.lower() in seen:
+            continue
+        seen.add(fact.text.lower())
+        out.append(fact)
+    return out
+
+
+def _fact_time(conversation: Conversation, fact: Fact) -> datetime:
+    by_index = {t.index: t.time_in_call_secs for t in conversation.turns}
+    offset = by_index.get(fact.turn_index, 0.0) if fact.turn_index is not None else 0.0
+    return conversation.started_at + timedelta(seconds=offset)
+
+
+def _replaced(new: Memory, vector: np.ndarray, existing: tuple[tuple[Memory, np.ndarray], ...]) -> list[str] | None:
+    """Ids of active facts `new` supersedes, or None when a newer fact already holds its slot."""
+    out = []
+    for old, old_vector in existing:
+        same_slot = new.slot is not None and old.slot == new.slot
+        repeat = old.text.lower() == new.text.lower() or (
+            old.category == new.category and float(old_vector @ vector) >= REPEAT_SIMILARITY)
+        if not (same_slot or repeat):
+            continue
+        if old.created_at > new.created_at:
+            return None
+        out.append(old.id)
+    return out
+
+
+def _keywords(conversation: Conversation, chunk: Chunk) -> str:
+    return f"{conversation.started_at:%B %Y %A}\n{chunk.context}"
+
+
+def new_memories(conversation: Conversation, facts: list[Fact], chunks: list[Chunk], vectors: np.ndarray,
+                 existing: tuple[tuple[Memory, np.ndarray], ...]) -> tuple[list[StoredMemory], list[tuple[str, str]]]:
+    """The call's memories (`vectors`: the facts' rows, then the chunks') and the (old, new) supersessions."""
+    caller, cid, agent = conversation.caller_id or "", conversation.conversation_id, conversation.agent_id
+    stored: list[StoredMemory] = []
+    superseded: list[tuple[str, str]] = []
+    for i, fact in enumerate(facts):
+        memory = Memory(id=memory_id(cid, "fact", i), caller_id=caller, type="factual", text=fact.text,
+                        conversation_id=cid, agent_id=agent, created_at=_fact_time(conversation, fact),
+                        category=fact.category, slot=fact.slot)
+        replaced = _replaced(memory, vectors[i], existing)
+        if replaced is None:
+            continue  # an older call's fact arriving late: the newer one stands
+        superseded.extend((old, memory.id) for old in replaced)
+        stored.append(StoredMemory(memory, vectors[i]))
+    for j, chunk in enumerate(chunks):
+        memory = Memory(id=memory_id(cid, "chunk", j), caller_id=caller, type="semantic", text=chunk.text,
+                        conversation_id=cid, agent_id=agent,
+                        created_at=conversation.started_at + timedelta(seconds=chunk.turns[0].time_in_call_secs),
+                        category="transcript", turn_start=chunk.start, turn_end=chunk.end)
+        stored.append(StoredMemory(memory, vectors[len(facts) + j], keywords=_keywords(conversation, chunk)))
+    return stored, superseded
+
+
+def next_profile(conversation: Conversation, old: CallerProfile | None, claim: NameClaim | None,
+                 active: list[Memory], new: list[StoredMemory], superseded: list[tuple[str, str]]) -> CallerProfile:
+    """The caller's profile after this call. A call older than the last one seen updates the counts and
+    facts but not the name, language or last summary."""
+    caller = conversation.caller_id or ""
+    now = conversation.started_at
+    old = old or CallerProfile(caller_id=caller, first_seen=now, last_seen=now)
+    newest = old.call_count == 0 or now >= old.last_seen
+    gone = {old_id for old_id, _ in superseded}
+    facts = [m for m in active if m.id not in gone]
+    facts += [s.memory for s in new if s.memory.type == "factual"]
+    profile = replace(old, first_seen=min(old.first_seen, now), last_seen=max(old.last_seen, now),
+                      call_count=old.call_count + 1, memory_count=old.memory_count + len(new) - len(gone),
+                      top_facts=card.top_facts(facts))
+    if not newest:
+        return profile
+    language = normalise_language(conversation.language) or detect_language(
+        t.text for t in conversation.caller_turns())
+    return replace(profile,
+                   first_name=claim.first_name if claim else old.first_name,
+                   name_source=claim.source if claim else old.name_source,
+                   language=language or old.language,
+                   last_call_summary=card.clean_text(conversation.summary, 300) or old.last_call_summary)

@@ -1,0 +1,102 @@
+"""The three webhook/tool routes: authenticate -> parse -> one service call -> response bytes."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any, TypeVar
+
+import orjson
+from fastapi import APIRouter, Depends, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from pydantic import BaseModel, ValidationError
+
+from agentic_memory.bootstrap import Deps
+from agentic_memory.domain.models import CallerBriefing
+from agentic_memory.elevenlabs.responses import client_data_response, memory_json
+from agentic_memory.http import schemas
+from agentic_memory.http.auth import WorkspaceKey
+from agentic_memory.logs import annotate
+from agentic_memory.offload import run_blocking
+from agentic_memory.services.client_data import brief_caller
+from agentic_memory.services.ingest import accept_webhook
+from agentic_memory.services.search import SearchQuery, search
+
+Body = TypeVar("Body", bound=BaseModel)
+OK_BODY = b'{"status":"ok"}'
+ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": schemas.Error, "description": "Invalid input"},
+    401: {"model": schemas.Error, "description": "Missing or wrong credentials"},
+    413: {"model": schemas.Error, "description": "Body too large"},
+    503: {"model": schemas.Error, "description": "Storage or embedding unavailable; retry"},
+}
+SIGNED_BODY = {"requestBody": {"required": True, "content": {"application/json": {"schema": {
+    "type": "object", "description": "An ElevenLabs post-call webhook: {type, event_timestamp, data} or the "
+    "flat seed format", "additionalProperties": True}}}},
+    "parameters": [{"name": "ElevenLabs-Signature", "in": "header", "required": True,
+                    "schema": {"type": "string", "example": "t=1767225732,v0=<hex hmac>"}}]}
+
+
+def _json_body(model: type[BaseModel]) -> dict[str, Any]:
+    schema = model.model_json_schema()
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+
+
+def _parse(model: type[Body], raw: bytes) -> Body:
+    """Validate a JSON body. Done in the route, after the auth dependency, so that a caller without a key
+    learns nothing from how we parse (FastAPI parses declared bodies before running dependencies)."""
+    try:
+        return model.model_validate_json(raw)
+    except ValidationError as exc:
+        errors = [{**e, "loc": ("body", *e.get("loc", ()))} for e in exc.errors()]
+        raise RequestValidationError(errors) from None
+
+
+def routes(deps: Deps) -> APIRouter:
+    settings = deps.settings
+    hmac_keys = settings.hmac_keys  # split once, not per request
+    require_key = WorkspaceKey(settings.workspace_keys)
+    require_retrieve_key = WorkspaceKey(settings.workspace_keys, required=settings.retrieve_auth)
+    router = APIRouter()
+
+    @lru_cache(maxsize=4096)
+    def client_data_body(briefing: CallerBriefing) -> bytes:
+        """The response bytes are a pure function of the briefing, itself built from the profile just read."""
+        return orjson.dumps(client_data_response(briefing, prompt_template=settings.prompt_template,
+                                                 base_prompt=settings.base_prompt))
+
+    @router.post("/client-data", response_model=schemas.ClientDataResponse, responses=ERRORS,
+                 dependencies=[Depends(require_key)], openapi_extra=_json_body(schemas.ClientDataRequest),
+                 summary="ElevenLabs conversation-initiation webhook")
+    async def client_data(request: Request) -> Response:
+        body = _parse(schemas.ClientDataRequest, await request.body())
+        briefing = await run_blocking(brief_caller, body.caller_id, store=deps.store,
+                                      default_region=settings.default_region)
+        return Response(client_data_body(briefing), media_type="application/json")
+
+    @router.post("/retrieve", response_model=schemas.RetrieveResponse, responses=ERRORS,
+                 dependencies=[Depends(require_retrieve_key)],
+                 openapi_extra=_json_body(schemas.RetrieveRequest),
+                 summary="In-call memory search tool")
+    async def retrieve(request: Request) -> Response:
+        body = _parse(schemas.RetrieveRequest, await request.body())
+        command = SearchQuery(query=body.query, user_id=body.user_id, limit=body.limit, type=body.type)
+        _, hits = await run_blocking(search, command, store=deps.store, embedder=deps.embedder,
+                                     default_region=settings.default_region)
+        # Serialised directly: re-validating our own dicts through the response model cost more than the JSON
+        # (the model still documents /docs; a test checks these bytes against it).
+        body_bytes = orjson.dumps({"memories": [memory_json(hit) for hit in hits]})
+        return Response(body_bytes, media_type="application/json")
+
+    @router.post("/post-call", response_model=schemas.Ok, responses=ERRORS, openapi_extra=SIGNED_BODY,
+                 summary="ElevenLabs post-call webhooks (transcription, audio, failures)")
+    async def post_call(request: Request) -> Response:
+        accepted = await accept_webhook(await request.body(), request.headers.get("elevenlabs-signature"),
+                                        secrets=hmac_keys, tolerance_secs=settings.signature_tolerance_secs,
+                                        queue=deps.queue, clock=deps.clock)
+        if deps.worker is not None and not accepted.duplicate:
+            deps.worker.wake.set()
+        annotate(event_type=accepted.event_type, duplicate=accepted.duplicate)
+        return Response(OK_BODY, media_type="application/json")
+
+    return router

@@ -1,0 +1,102 @@
+"""The port rule, proven: a slow backend never stalls the event loop, and /health never hangs on one."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import httpx
+import uvicorn
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from agentic_memory.errors import EmbeddingError
+from agentic_memory.http.app import THREADS, create_app
+from agentic_memory.testing import TEST_WORKSPACE_KEY, HashEmbedder, InMemoryMemoryStore, in_memory_deps
+
+STORE_SECS = 0.5
+HEADERS = {"X-Workspace-Key": TEST_WORKSPACE_KEY}
+
+
+class SlowStore(InMemoryMemoryStore):
+    """A store on a slow network: every profile read takes STORE_SECS (a blocking call, like a driver's)."""
+
+    def caller(self, caller_id: str):  # type: ignore[no-untyped-def]
+        time.sleep(STORE_SECS)
+        return super().caller(caller_id)
+
+
+class HangingStore(InMemoryMemoryStore):
+    def ping(self) -> None:
+        time.sleep(5)
+
+
+@contextmanager
+def serving(app: FastAPI) -> Iterator[str]:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+def test_many_slow_client_data_requests_do_not_stop_health_answering_fast():
+    requests = THREADS * 4  # enough to queue for the thread pool several times over
+    with serving(create_app(in_memory_deps(store=SlowStore()))) as url:
+
+        async def main() -> tuple[list[httpx.Response], float, httpx.Response]:
+            limits = httpx.Limits(max_connections=requests + 2)
+            async with httpx.AsyncClient(base_url=url, timeout=60, limits=limits) as client:
+                slow = [asyncio.create_task(client.post("/client-data", json={"caller_id": "+14155550123"},
+                                                        headers=HEADERS)) for _ in range(requests)]
+                await asyncio.sleep(STORE_SECS / 2)  # every request is in now, waiting on the store
+                started = time.perf_counter()
+                health = await client.get("/health")
+                elapsed = time.perf_counter() - started
+                return await asyncio.gather(*slow), elapsed, health
+
+        answers, health_secs, health = asyncio.run(main())
+    assert health.status_code == 200 and health.json()["status"] == "ok"
+    # On the loop, the store calls would hold /health for requests x STORE_SECS (16 s); off it, not even one.
+    assert health_secs < STORE_SECS / 2, health_secs
+    assert [a.status_code for a in answers] == [200] * requests
+
+
+def test_health_reports_degraded_instead_of_hanging_on_a_stuck_backend():
+    app = create_app(in_memory_deps(store=HangingStore()), probe_timeout_secs=0.2)
+    with TestClient(app) as client:
+        started = time.perf_counter()
+        response = client.get("/health")
+        elapsed = time.perf_counter() - started
+    assert response.status_code == 200
+    assert response.json()["status"] == "degraded"
+    assert response.json()["checks"]["database"] == "timeout"
+    assert response.json()["checks"]["files"] == "ok"
+    assert elapsed < 2, elapsed
+
+
+def test_an_embedding_outage_is_a_503_not_a_500():
+    class BrokenModel(HashEmbedder):
+        def embed(self, texts):  # type: ignore[no-untyped-def]
+            raise EmbeddingError("embedding model failed: out of memory")
+
+    deps = in_memory_deps()
+    deps.embedder = BrokenModel()
+    with TestClient(create_app(deps), raise_server_exceptions=False) as client:
+        response = client.post("/retrieve", json={"query": "my order?", "user_id": "+14155550123"},
+                               headers=HEADERS)
+    assert response.status_code == 503
+    assert response.json() == {"error": "embedding model unavailable, retry later"}

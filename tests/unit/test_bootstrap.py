@@ -1,0 +1,77 @@
+"""The composition root: backends chosen from settings, clear errors for unknown ones, fakes-only Deps."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+from agentic_memory.bootstrap import build
+from agentic_memory.cli import app as cli
+from agentic_memory.errors import ConfigurationError
+from agentic_memory.http.app import create_app
+from agentic_memory.testing import HashEmbedder, in_memory_deps
+from tests.conftest import make_settings
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def _build(tmp_path, **overrides):
+    return build(make_settings(tmp_path / "data", **overrides), embedder=HashEmbedder(), with_worker=False)
+
+
+def test_defaults_put_the_database_and_files_under_the_data_dir(tmp_path):
+    deps = _build(tmp_path)
+    try:
+        assert deps.queue.accept(event_type="t", conversation_id="c1", body=b"x", received_at=T0).result(5)
+        deps.blobs.put("calls/c1/x.json", b"{}")
+    finally:
+        deps.close()
+    assert (tmp_path / "data" / "agentic_memory.sqlite3").is_file()
+    assert (tmp_path / "data" / "files" / "calls" / "c1" / "x.json").read_bytes() == b"{}"
+
+
+def test_urls_move_the_database_and_the_files(tmp_path):
+    db_path, files = tmp_path / "elsewhere" / "db.sqlite3", tmp_path / "blobs"
+    db_path.parent.mkdir()
+    deps = _build(tmp_path, database_url=f"sqlite:///{db_path}", blob_url=f"file://{files}")
+    try:
+        deps.blobs.put("calls/c1/x.json", b"{}")
+    finally:
+        deps.close()
+    assert db_path.is_file() and (files / "calls" / "c1" / "x.json").is_file()
+    assert not (tmp_path / "data" / "agentic_memory.sqlite3").exists()
+
+
+@pytest.mark.parametrize(("field", "value", "setting"), [
+    ("database_url", "postgresql://user:hunter2hunter2@db/x", "AGENTIC_MEMORY_DATABASE_URL"),
+    ("database_url", "mysql://db/x", "AGENTIC_MEMORY_DATABASE_URL"),
+    ("database_url", "sqlite://host/x", "AGENTIC_MEMORY_DATABASE_URL"),
+    ("blob_url", "s3://bucket/prefix", "AGENTIC_MEMORY_BLOB_URL"),
+    ("blob_url", "file://remote-host/x", "AGENTIC_MEMORY_BLOB_URL"),
+    ("queue_url", "sqs://queue", "AGENTIC_MEMORY_QUEUE_URL"),
+    ("memory_engine", "mem0", "AGENTIC_MEMORY_MEMORY_ENGINE"),
+])
+def test_unknown_backends_are_a_configuration_error_naming_the_setting(tmp_path, field, value, setting):
+    with pytest.raises(ConfigurationError, match=setting) as caught:
+        _build(tmp_path, **{field: value})
+    assert "hunter2" not in str(caught.value)
+
+
+def test_cli_migrate_builds_the_configured_database(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # no .env file here
+    target = tmp_path / "migrated.sqlite3"
+    result = CliRunner().invoke(cli, ["migrate"], env={"AGENTIC_MEMORY_DATABASE_URL": f"sqlite:///{target}",
+                                                      "AGENTIC_MEMORY_DATA_DIR": str(tmp_path / "unused")})
+    assert result.exit_code == 0, result.output
+    assert target.is_file() and not (tmp_path / "unused").exists()
+    bad = CliRunner().invoke(cli, ["migrate"], env={"AGENTIC_MEMORY_DATABASE_URL": "oracle://x"})
+    assert bad.exit_code == 2 and "AGENTIC_MEMORY_DATABASE_URL" in bad.output
+
+
+def test_deps_can_be_built_from_the_fakes_alone():
+    deps = in_memory_deps()
+    with TestClient(create_app(deps)) as client:
+        assert client.get("/health").json()["status"] == "ok"
