@@ -5,7 +5,8 @@ Backends are chosen from four settings, each defaulting to the embedded backend 
     AGENTIC_MEMORY_DATABASE_URL   sqlite:///relative/path or sqlite:////absolute/path   (memory store + queue)
     AGENTIC_MEMORY_BLOB_URL       file:///absolute/path                                 (call files)
     AGENTIC_MEMORY_QUEUE_URL      empty: the database's own queue
-    AGENTIC_MEMORY_MEMORY_ENGINE  local: rule facts + the packaged ONNX model + the database's search
+    AGENTIC_MEMORY_MEMORY_ENGINE  local: rule facts + the packaged ONNX model + the database's search;
+                                  mem0: the same facts and chunks kept in Mem0 Cloud (MEM0_API_KEY ...)
 
 An optional backend's driver is imported here and nowhere else, inside the branch that chooses it.
 """
@@ -20,14 +21,14 @@ from urllib.parse import unquote, urlsplit
 
 from agentic_memory.config import Settings
 from agentic_memory.errors import ConfigurationError
-from agentic_memory.ports import BlobStore, Clock, Embedder, JobQueue, MemoryStore
+from agentic_memory.ports import BlobStore, Clock, Embedder, JobQueue, MemoryEngine, MemoryStore
 from agentic_memory.services.process_call import WorkerDeps
 from agentic_memory.worker import Worker
 
 log = logging.getLogger(__name__)
 DATABASE_FILE = "agentic_memory.sqlite3"
 FILES_DIR = "files"
-MEMORY_ENGINES = ("local",)
+MEMORY_ENGINES = ("local", "mem0")
 
 
 @dataclass
@@ -36,15 +37,22 @@ class Deps:
     store: MemoryStore
     queue: JobQueue
     blobs: BlobStore
-    embedder: Embedder
+    embedder: Embedder | None  # the local engine's model; None when another engine needs none
     clock: Clock
     worker: Worker | None = None
     closers: list[Callable[[], None]] = field(default_factory=list)
+    engine: MemoryEngine = None  # type: ignore[assignment]  # the local engine unless given
+
+    def __post_init__(self) -> None:
+        if self.engine is None:
+            if self.embedder is None:
+                raise ConfigurationError("the local memory engine needs an embedder")
+            self.engine = local_engine(self.store, self.embedder)
 
     def worker_deps(self) -> WorkerDeps:
         from agentic_memory.domain.facts import RuleFactExtractor
 
-        return WorkerDeps(store=self.store, blobs=self.blobs, embedder=self.embedder,
+        return WorkerDeps(store=self.store, blobs=self.blobs, engine=self.engine,
                           extractor=RuleFactExtractor(), clock=self.clock,
                           default_region=self.settings.default_region)
 
@@ -129,11 +137,36 @@ def _queue(settings: Settings, database: Database) -> JobQueue:
                              "(leave it empty to use the database's own queue)")
 
 
-def _check_engine(settings: Settings) -> None:
-    # Mem0 (`mem0`) is chosen here.
-    if settings.memory_engine.strip().lower() not in MEMORY_ENGINES:
+def _check_engine(settings: Settings) -> str:
+    engine = settings.memory_engine.strip().lower()
+    if engine not in MEMORY_ENGINES:
         raise ConfigurationError(f"AGENTIC_MEMORY_MEMORY_ENGINE: unknown engine {settings.memory_engine!r} "
                                  f"(expected one of: {', '.join(MEMORY_ENGINES)})")
+    if engine == "mem0" and not (settings.mem0_api_key and settings.mem0_api_key.get_secret_value().strip()):
+        raise ConfigurationError("AGENTIC_MEMORY_MEMORY_ENGINE=mem0 needs MEM0_API_KEY")
+    return engine
+
+
+def open_mem0(settings: Settings, blobs: BlobStore) -> tuple[MemoryEngine, Callable[[], None]]:
+    """Mem0 Cloud as the memory engine. The SDK is imported and its client built on first use (which
+    pings Mem0), never here: a Mem0 outage must not stop the server from answering /client-data."""
+    from functools import partial
+
+    from agentic_memory.adapters.mem0 import sdk
+    from agentic_memory.adapters.mem0.cloud import Mem0Cloud
+    from agentic_memory.adapters.mem0.engine import Mem0MemoryEngine
+
+    key = settings.mem0_api_key.get_secret_value().strip() if settings.mem0_api_key else ""
+    cloud = Mem0Cloud(partial(sdk.connect, api_key=key, data_dir=settings.data_dir, host=settings.mem0_host,
+                              timeout_secs=settings.mem0_timeout_secs, org_id=settings.mem0_org_id.strip(),
+                              project_id=settings.mem0_project_id.strip()))
+    return Mem0MemoryEngine(cloud, blobs, infer=settings.mem0_infer), cloud.close
+
+
+def local_engine(store: MemoryStore, embedder: Embedder) -> MemoryEngine:
+    from agentic_memory.adapters.local_engine import LocalMemoryEngine
+
+    return LocalMemoryEngine(store, embedder)
 
 
 def _local_embedder(settings: Settings) -> Embedder:
@@ -160,7 +193,7 @@ def build(settings: Settings, *, embedder: Embedder | None = None, with_worker: 
     from agentic_memory.clock import SystemClock
 
     settings.validate_secrets()
-    _check_engine(settings)
+    engine_name = _check_engine(settings)
     blobs = open_blobs(settings)
     clock = clock or SystemClock()
     if not settings.database_url.get_secret_value().strip():
@@ -169,12 +202,18 @@ def build(settings: Settings, *, embedder: Embedder | None = None, with_worker: 
     try:
         database.migrate()
         queue = _queue(settings, database)
-        embedder = embedder or _local_embedder(settings)
+        if engine_name == "local":
+            embedder = embedder or _local_embedder(settings)  # Mem0 embeds on its side: no model loaded
     except BaseException:
         database.close()
         raise
+    closers = [database.close]
+    engine: MemoryEngine | None = None  # Deps makes the local engine from the store and the embedder
+    if engine_name == "mem0":
+        engine, close_engine = open_mem0(settings, blobs)
+        closers.append(close_engine)
     deps = Deps(settings=settings, store=database.store, queue=queue, blobs=blobs, embedder=embedder,
-                clock=clock, closers=[database.close])
+                clock=clock, closers=closers, engine=engine)  # type: ignore[arg-type]
     if with_worker:
         deps.worker = deps.make_worker()
     if not settings.retrieve_auth:

@@ -10,7 +10,17 @@ from typing import Protocol
 
 import numpy as np
 
-from agentic_memory.domain.models import CallContext, CallerProfile, CallUpdate, Memory, MemoryType
+from agentic_memory.domain.chunking import Chunk
+from agentic_memory.domain.models import (
+    CallContext,
+    CallerProfile,
+    CallUpdate,
+    Conversation,
+    Fact,
+    Memory,
+    MemoryHit,
+    MemoryType,
+)
 from agentic_memory.domain.models import StoredMemory as StoredMemory  # re-exported: adapters build them
 
 
@@ -109,5 +119,49 @@ class MemoryStore(Protocol):
                        type: MemoryType | None) -> list[tuple[str, float]]: ...
 
     def memories(self, ids: Sequence[str]) -> dict[str, Memory]: ...
+
+    def ping(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessedCall:
+    """A call with a caller, after our own pipeline: its facts (one per slot) and transcript chunks."""
+
+    conversation: Conversation
+    facts: Sequence[Fact]
+    chunks: Sequence[Chunk]
+
+
+@dataclass(frozen=True, slots=True)
+class Remembered:
+    """What a memory engine made of one call. The caller's profile is built from `active`, `new` and
+    `superseded`; our store saves `stored` / `stored_superseded` in the call's one transaction (the local
+    engine), which stay empty when the memories live elsewhere (Mem0, already written there)."""
+
+    active: Sequence[Memory]  # the caller's current facts before this call
+    new: Sequence[Memory]
+    superseded: Sequence[tuple[str, str]]  # (old memory id, id of the memory replacing it)
+    stored: Sequence[StoredMemory] = ()
+    stored_superseded: Sequence[tuple[str, str]] = ()
+
+
+class MemoryEngine(Protocol):
+    """Where a caller's memories live and how they are found: our own store (local) or Mem0 Cloud.
+
+    Caller profiles, idempotency, the queue and files stay in our store whichever engine runs.
+    """
+
+    def remember(self, call: ProcessedCall, context: CallContext) -> Remembered:
+        """Decide this call's memories for its caller (newest fact per slot wins) and write them where
+        they live. Safe to run again for the same call: it never stores a memory twice."""
+        ...
+
+    def recall(self, caller_id: str, query: str, *, limit: int, type: MemoryType | None) -> list[MemoryHit]:
+        """The caller's best memories for `query`, best first: only theirs, only of `type` if given."""
+        ...
+
+    def forget(self, caller_id: str) -> None:
+        """Erase the caller's memories held outside our store (erasing the store erases the rest)."""
+        ...
 
     def ping(self) -> None: ...

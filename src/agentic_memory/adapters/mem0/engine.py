@@ -17,12 +17,15 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import numpy as np
+
 from agentic_memory.adapters.mem0.cloud import Mem0Cloud, scope_filter
 from agentic_memory.adapters.mem0.ledger import Ledger
 from agentic_memory.adapters.mem0.mapping import metadata, owned, to_hits, to_memory
-from agentic_memory.domain.models import Conversation, Memory, MemoryHit, MemoryType
+from agentic_memory.domain.call_update import new_memories
+from agentic_memory.domain.models import CallContext, Conversation, Memory, MemoryHit, MemoryType
 from agentic_memory.errors import EngineUnavailable
-from agentic_memory.ports import BlobStore
+from agentic_memory.ports import BlobStore, ProcessedCall, Remembered
 
 log = logging.getLogger(__name__)
 TRANSCRIPT = "transcript"  # the ledger key of the one add that carries a whole call (infer=True)
@@ -43,6 +46,25 @@ class Mem0MemoryEngine:
 
     def ping(self) -> None:
         self.cloud.ping()
+
+    def remember(self, call: ProcessedCall, context: CallContext) -> Remembered:  # noqa: ARG002 - the port's
+        """Our decisions, Mem0's storage: the caller's current facts come from Mem0 (not our store, which
+        holds none), newest-per-slot is decided by the same domain rules as locally (without vectors:
+        same slot or same text), then the memories are written and the facts they replace deleted."""
+        conversation = call.conversation
+        cid = conversation.conversation_id
+        caller = conversation.caller_id or ""
+        # A retry of this job finds its own earlier adds in Mem0: they are this call's, not older facts.
+        active = [m for m in self.facts(caller) if m.conversation_id != cid]
+        count = len(call.facts) + len(call.chunks)
+        stored, superseded = new_memories(
+            conversation, list(call.facts), list(call.chunks), np.zeros((count, 1), np.float32),
+            tuple((m, np.zeros(1, np.float32)) for m in active))
+        new = [s.memory for s in stored]
+        if self.infer:
+            superseded = []  # Mem0 extracts and maintains its own facts: ours are not there to replace them
+        self.write(conversation, new, superseded=[old for old, _ in superseded])
+        return Remembered(active=active, new=new, superseded=superseded)
 
     def facts(self, caller_id: str) -> list[Memory]:
         """The caller's current facts in Mem0 (every page), oldest first. Adds still pending are not there."""

@@ -32,11 +32,12 @@ class Ledger:
     def __init__(self, blobs: BlobStore, conversation_id: str) -> None:
         self._blobs = blobs
         self._key = call_key(conversation_id, "mem0_events.json")
-        self.entries: dict[str, Entry] = {}
-        if blobs.exists(self._key):
+        try:
             raw = orjson.loads(blobs.get(self._key))
-            self.entries = {k: Entry(v["event_id"], v.get("status", PENDING), list(v.get("memory_ids", [])))
-                            for k, v in raw.items()}
+        except KeyError:  # nothing sent for this call yet
+            raw = {}
+        self.entries: dict[str, Entry] = {
+            k: Entry(v["event_id"], v.get("status", PENDING), list(v.get("memory_ids", []))) for k, v in raw.items()}
 
     @property
     def blob_key(self) -> str:
