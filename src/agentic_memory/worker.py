@@ -77,7 +77,9 @@ class Worker:
                 log.exception("job failed for good", extra={"job_id": job.id, "attempts": job.attempts})
                 self.queue.bury(job.id, error=error)
             else:
-                delay = backoff(job.attempts)
+                # A remote engine that answered 429 may say how long to wait (Retry-After): never sooner.
+                asked = getattr(exc, "retry_after", None) or 0.0
+                delay = min(MAX_BACKOFF_SECS, max(backoff(job.attempts), float(asked)))
                 log.exception("job failed, will retry", extra={"job_id": job.id, "attempts": job.attempts,
                                                                "retry_in_secs": round(delay, 1)})
                 self.queue.retry(job.id, error=error, run_after=self.deps.clock.now() + timedelta(seconds=delay))

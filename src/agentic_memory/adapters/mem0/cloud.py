@@ -83,16 +83,18 @@ class Mem0Cloud:
                 return
             log.warning("mem0 call failed", extra={"operation": operation, "status": status,
                                                    "error_code": exc.error_code})
+            # `from None`: the SDK's chained httpx error prints its URL, and a delete_all URL carries the
+            # caller's phone number; the operation, status and error code say what failed.
             raise EngineUnavailable(f"mem0 {operation} failed: {exc.error_code}",
-                                    retry_after=float(retry_after) if retry_after else None) from exc
+                                    retry_after=float(retry_after) if retry_after else None) from None
         except httpx.HTTPStatusError as exc:  # calls made on the SDK's httpx client directly (events)
             status = exc.response.status_code
             log.warning("mem0 call failed", extra={"operation": operation, "status": status})
             raise EngineUnavailable(f"mem0 {operation} failed: HTTP_{status}",
-                                    retry_after=_retry_after(exc.response)) from exc
+                                    retry_after=_retry_after(exc.response)) from None
         except httpx.HTTPError as exc:
             log.warning("mem0 unreachable", extra={"operation": operation, "error": exc.__class__.__name__})
-            raise EngineUnavailable(f"mem0 {operation} failed: {exc.__class__.__name__}") from exc
+            raise EngineUnavailable(f"mem0 {operation} failed: {exc.__class__.__name__}") from None
         except ValueError as exc:  # the SDK's own argument checks, or a body that is not JSON
             raise EngineUnavailable(f"mem0 {operation} rejected: {exc.__class__.__name__}") from exc
 
