@@ -319,6 +319,7 @@ class FakeMem0:
 def _handler(fake: FakeMem0) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True  # headers and body go out in two writes: no 40 ms delayed-ACK stall
 
         def log_message(self, *_: Any) -> None:
             return  # quiet: pytest would show it as test output
