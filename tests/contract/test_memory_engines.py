@@ -75,8 +75,10 @@ def test_type_filter_and_limit_are_honoured(deps):
                                       "My email is alice@example.com."])
     factual = deps.engine.recall(ALICE, "order number milk email", limit=10, type="factual")
     semantic = deps.engine.recall(ALICE, "order number milk email", limit=10, type="semantic")
-    assert factual and all(h.memory.type == "factual" for h in factual)
-    assert semantic and all(h.memory.type == "semantic" for h in semantic)
+    assert factual
+    assert all(h.memory.type == "factual" for h in factual)
+    assert semantic
+    assert all(h.memory.type == "semantic" for h in semantic)
     assert len(deps.engine.recall(ALICE, "order number milk email", limit=1, type=None)) == 1
 
 

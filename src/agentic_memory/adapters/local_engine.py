@@ -45,7 +45,7 @@ class LocalMemoryEngine:
                       pins=[memory_id for memory_id, memory in found.items() if pinned(memory, terms)])
         return [MemoryHit(found[memory_id], score) for memory_id, score in ranked if memory_id in found][:limit]
 
-    def forget(self, caller_id: str) -> None:  # noqa: ARG002 - the port's signature
+    def forget(self, caller_id: str) -> None:
         """Nothing to do: these memories live in our store, whose erasure removes them with the profile."""
 
     def ping(self) -> None:
