@@ -163,6 +163,34 @@ def open_mem0(settings: Settings, blobs: BlobStore) -> tuple[MemoryEngine, Calla
     return Mem0MemoryEngine(cloud, blobs, infer=settings.mem0_infer), cloud.close
 
 
+def copy_to_mem0(settings: Settings, *, on_total: Callable[[int], None] = lambda _: None,
+                 on_copied: Callable[[int], None] = lambda _: None) -> int:
+    """`agentic-memory copy-to-mem0`: the local store's active memories into Mem0 (infer=False), resumable."""
+    from agentic_memory.adapters.mem0.copy import copy_memories
+    from agentic_memory.adapters.mem0.engine import Mem0MemoryEngine
+    from agentic_memory.clock import SystemClock
+
+    settings.validate_secrets()
+    if not (settings.mem0_api_key and settings.mem0_api_key.get_secret_value().strip()):
+        raise ConfigurationError("copy-to-mem0 needs MEM0_API_KEY")
+    database = open_database(settings, SystemClock())
+    export = getattr(database.store, "active_memories", None)
+    count = getattr(database.store, "count_active_memories", None)
+    if export is None or count is None:
+        database.close()
+        raise ConfigurationError("copy-to-mem0 reads the local engine's SQLite database only")
+    blobs = open_blobs(settings)
+    engine, close_engine = open_mem0(settings, blobs)
+    try:
+        on_total(count())
+        assert isinstance(engine, Mem0MemoryEngine)  # noqa: S101 - open_mem0's own type, for mypy
+        engine.infer = False  # memories are copied as they are, never re-extracted
+        return copy_memories(export(), engine, on_copied=on_copied)
+    finally:
+        close_engine()
+        database.close()
+
+
 def local_engine(store: MemoryStore, embedder: Embedder) -> MemoryEngine:
     from agentic_memory.adapters.local_engine import LocalMemoryEngine
 
