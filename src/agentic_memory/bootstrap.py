@@ -17,6 +17,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
 from agentic_memory.config import Settings
@@ -24,6 +25,9 @@ from agentic_memory.errors import ConfigurationError
 from agentic_memory.ports import BlobStore, Clock, Embedder, JobQueue, MemoryEngine, MemoryStore
 from agentic_memory.services.process_call import WorkerDeps
 from agentic_memory.worker import Worker
+
+if TYPE_CHECKING:
+    from agentic_memory.adapters.mem0.engine import Mem0MemoryEngine
 
 log = logging.getLogger(__name__)
 DATABASE_FILE = "agentic_memory.sqlite3"
@@ -147,7 +151,7 @@ def _check_engine(settings: Settings) -> str:
     return engine
 
 
-def open_mem0(settings: Settings, blobs: BlobStore) -> tuple[MemoryEngine, Callable[[], None]]:
+def open_mem0(settings: Settings, blobs: BlobStore) -> tuple[Mem0MemoryEngine, Callable[[], None]]:
     """Mem0 Cloud as the memory engine. The SDK is imported and its client built on first use (which
     pings Mem0), never here: a Mem0 outage must not stop the server from answering /client-data."""
     from functools import partial
@@ -167,7 +171,6 @@ def copy_to_mem0(settings: Settings, *, on_total: Callable[[int], None] = lambda
                  on_copied: Callable[[int], None] = lambda _: None) -> int:
     """`agentic-memory copy-to-mem0`: the local store's active memories into Mem0 (infer=False), resumable."""
     from agentic_memory.adapters.mem0.copy import copy_memories
-    from agentic_memory.adapters.mem0.engine import Mem0MemoryEngine
     from agentic_memory.clock import SystemClock
 
     settings.validate_secrets()
@@ -183,7 +186,6 @@ def copy_to_mem0(settings: Settings, *, on_total: Callable[[int], None] = lambda
     engine, close_engine = open_mem0(settings, blobs)
     try:
         on_total(count())
-        assert isinstance(engine, Mem0MemoryEngine)  # noqa: S101 - open_mem0's own type, for mypy
         engine.infer = False  # memories are copied as they are, never re-extracted
         return copy_memories(export(), engine, on_copied=on_copied)
     finally:
