@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -12,46 +11,65 @@ from fastapi.responses import JSONResponse
 
 from agentic_memory.bootstrap import Deps
 from agentic_memory.http import schemas
+from agentic_memory.ports import QueueStats
 
 PROBE_TIMEOUT_SECS = 1.0
 
 
 class Probes:
-    """Runs the probes on threads of their own, so a thread pool busy with requests cannot delay the
-    answer, and a hung backend costs one timeout instead of a hung health check."""
+    """Runs the probes on a thread of their own, all in one hop, so a thread pool busy with requests cannot
+    delay the answer, and a hung backend costs one timeout instead of a hung health check."""
 
     def __init__(self, deps: Deps, *, timeout_secs: float) -> None:
         self.deps = deps
         self.timeout_secs = timeout_secs
         self.executor: ThreadPoolExecutor | None = None
+        self.inflight: asyncio.Future[dict[str, Any]] | None = None
 
     def close(self) -> None:
         if self.executor is not None:
             self.executor.shutdown(wait=False, cancel_futures=True)
             self.executor = None
 
-    async def _run(self, probe: Callable[[], Any]) -> tuple[str, Any]:
-        if self.executor is None:
-            self.executor = ThreadPoolExecutor(max_workers=3, thread_name_prefix="health")
-        try:
-            result = await asyncio.wait_for(asyncio.get_running_loop().run_in_executor(self.executor, probe),
-                                            self.timeout_secs)
-        except TimeoutError:
-            return "timeout", None
-        except Exception as exc:  # noqa: BLE001 - health reports failures instead of raising them
-            return f"error: {exc.__class__.__name__}", None
-        return "ok", result
+    def _probe(self, results: dict[str, str], stats: list[QueueStats]) -> None:
+        """Fills `results` as each probe finishes, so that a timeout still shows which one hung."""
+        deps = self.deps
+        for name, probe in (("database", deps.store.ping), ("files", deps.blobs.ping), ("queue", deps.queue.stats)):
+            results[name] = "timeout"
+            try:
+                value = probe()
+            except Exception as exc:  # noqa: BLE001 - health reports failures instead of raising them
+                results[name] = f"error: {exc.__class__.__name__}"
+                continue
+            results[name] = "ok"
+            if isinstance(value, QueueStats):
+                stats.append(value)
 
     async def report(self) -> dict[str, Any]:
-        deps = self.deps
-        (database, _), (files, _), (queue, stats) = await asyncio.gather(
-            self._run(deps.store.ping), self._run(deps.blobs.ping), self._run(deps.queue.stats))
-        checks = {"database": database, "files": files}
-        if queue != "ok":
-            checks["queue"] = queue
-        checks["worker"] = "running" if deps.worker and not deps.worker.stopping.is_set() else "external"
+        """Concurrent health checks share the probe run in flight (single flight): under load, /health
+        costs one thread hop per probe run, not one per request."""
+        if self.inflight is None or self.inflight.done():
+            self.inflight = asyncio.ensure_future(self._report())
+        return await asyncio.shield(self.inflight)
+
+    async def _report(self) -> dict[str, Any]:
+        if self.executor is None:
+            # Two threads: one probe may hang past its timeout while the next health check runs.
+            self.executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="health")
+        results: dict[str, str] = {}
+        stats: list[QueueStats] = []
+        try:
+            await asyncio.wait_for(asyncio.get_running_loop().run_in_executor(
+                self.executor, self._probe, results, stats), self.timeout_secs)
+        except TimeoutError:
+            pass
+        # A probe still running is the one that hung; the ones after it never ran.
+        checks = {name: results.get(name, "skipped") for name in ("database", "files", "queue")}
+        if checks["queue"] == "ok":
+            del checks["queue"]  # listed only when it failed (the depth below says the rest)
+        checks["worker"] = "running" if self.deps.worker and not self.deps.worker.stopping.is_set() else "external"
         ok = all(v in ("ok", "running", "external") for v in checks.values())
-        depth = {"pending": stats.pending if stats else 0, "dead": stats.dead if stats else 0}
+        depth = {"pending": stats[0].pending, "dead": stats[0].dead} if stats else {"pending": 0, "dead": 0}
         return {"status": "ok" if ok else "degraded", "checks": checks, "queue": depth}
 
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from agentic_memory.elevenlabs import payloads, signature
-from agentic_memory.offload import run_blocking
+from agentic_memory.offload import run_blocking, settled
 from agentic_memory.ports import Clock, JobQueue
 
 # Checking a body means an HMAC over it and a JSON parse: microseconds for a transcript, tens of
@@ -41,5 +40,5 @@ async def accept_webhook(body: bytes, signature_header: str | None, *, secrets: 
                                    tolerance_secs=tolerance_secs, now=now.timestamp())
     stored = queue.accept(event_type=event.type, conversation_id=event.conversation_id, body=body,
                           received_at=now)
-    fresh = await asyncio.wrap_future(stored)
+    fresh = await settled(stored)
     return Accepted(event.type, event.conversation_id, duplicate=not fresh)

@@ -28,9 +28,8 @@ TOKENIZER_FILE = "tokenizer.json"
 CHECKSUMS_FILE = "SHA256SUMS"
 BATCH_SIZE = 32
 # Rows x padded width per model call. onnxruntime's arena keeps the peak activations of the largest call
-# (attention grows with width²): 32 rows of 256 tokens took a server from 284 to 532 MB RSS, 8 such rows
-# to 344 MB at the same speed; a 1,024 budget (4 such rows) another ~25 MB less, no slower. Short queries
-# still batch 32 at a time.
+# (attention grows with width²), so long batches are split to bound the server's memory at no cost in
+# speed (measurements in bench/PERF_NOTES.md). Short queries still batch 32 at a time.
 TOKEN_BUDGET = 1024
 _MAX_POSITIONS = 512  # BERT position embeddings
 
@@ -109,8 +108,7 @@ class OnnxEmbedder:
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.log_severity_level = 3
-        # No busy-waiting: measured, spinning gave no single-query gain and, with threads=2 and two
-        # concurrent callers on 2 cores, up to 30% less throughput.
+        # No busy-waiting: spinning threads take cores from concurrent callers for no single-query gain.
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.add_session_config_entry("session.inter_op.allow_spinning", "0")
         try:

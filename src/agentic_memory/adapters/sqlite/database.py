@@ -60,8 +60,8 @@ class Database:
             conn.execute("PRAGMA synchronous=FULL")
             conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
             conn.execute("PRAGMA foreign_keys=ON")
-            # Small per-connection page cache: every thread-pool thread gets its own connection, so 16 MB each
-            # reached 570 MB RSS at 32 concurrent /retrieve on 1M memories; the OS page cache behind it is shared.
+            # Small per-connection page cache: every thread-pool thread gets its own connection, so a large
+            # cache each multiplies the server's memory; the OS page cache behind them is shared.
             conn.execute("PRAGMA cache_size=-2048")
         with self._all_lock:
             self._all.append(conn)
