@@ -14,7 +14,7 @@ import pytest
 
 from agentic_memory.adapters.mem0 import sdk
 from agentic_memory.adapters.mem0.cloud import Mem0Cloud, scope_filter
-from agentic_memory.errors import ConfigurationError, EngineUnavailable
+from agentic_memory.errors import EngineUnavailable
 from tests.fakes.mem0_api import API_KEY, FakeMem0, serve
 
 ALICE, BOB = "+14155550111", "+14155550122"
@@ -125,8 +125,8 @@ def test_mem0_down_at_first_use_is_engine_unavailable_then_recovers(fake, tmp_pa
     cloud.close()
 
 
-def test_a_key_of_another_project_is_a_configuration_error(fake, tmp_path):
-    with pytest.raises(ConfigurationError):
+def test_a_key_of_another_project_is_refused(fake, tmp_path):
+    with pytest.raises(EngineUnavailable, match="MEM0_PROJECT_ID"):
         cloud_for(fake, tmp_path, project_id="proj_someone_else").ping()
     matching = cloud_for(fake, tmp_path, org_id="org_fake", project_id="proj_fake")
     matching.ping()

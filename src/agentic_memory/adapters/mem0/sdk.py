@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from agentic_memory.errors import ConfigurationError, EngineUnavailable
+from agentic_memory.errors import EngineUnavailable
 
 DEFAULT_HOST = "https://api.mem0.ai"
 
@@ -34,8 +34,9 @@ def connect(*, api_key: str, data_dir: Path, host: str = DEFAULT_HOST, timeout_s
             org_id: str = "", project_id: str = "") -> Any:
     """A MemoryClient whose constructor has pinged Mem0 (`GET /v1/ping/`) with `api_key`.
 
-    Raises EngineUnavailable when Mem0 cannot be reached or refuses the key, and ConfigurationError when
-    the key belongs to another organisation or project than MEM0_ORG_ID / MEM0_PROJECT_ID say.
+    Raises EngineUnavailable when Mem0 cannot be reached, refuses the key, or the key belongs to another
+    organisation or project than MEM0_ORG_ID / MEM0_PROJECT_ID say (so /retrieve answers 503 naming the
+    setting in the log, and the worker's jobs wait, instead of a 500).
     """
     prepare_environment(data_dir)
     from mem0.client.main import MemoryClient  # type: ignore[import-untyped]  # the SDK ships no hints
@@ -54,7 +55,7 @@ def connect(*, api_key: str, data_dir: Path, host: str = DEFAULT_HOST, timeout_s
                                  ("MEM0_PROJECT_ID", project_id, client.project_id)):
         if wanted and actual and wanted != actual:
             http.close()
-            raise ConfigurationError(f"{name} does not match the organisation/project of MEM0_API_KEY")
+            raise EngineUnavailable(f"{name} does not match the organisation/project of MEM0_API_KEY")
     return client
 
 
