@@ -20,7 +20,32 @@ from agentic_memory.http.schemas import RetrieveResponse
 from agentic_memory.testing import FixedClock
 from agentic_memory.worker import Worker
 from tests.conftest import auth, drain, make_settings, post_signed
+from tests.e2e.test_endpoints import (
+    test_audio_before_transcript_is_linked_to_the_caller,
+    test_authentication_comes_before_any_parsing,
+    test_call_initiation_failures_are_stored,
+    test_client_data_accepts_bearer_and_rejects_missing_or_wrong_keys,
+    test_client_data_rejects_bad_caller_ids_with_json_400,
+    test_health_needs_no_auth_and_reports_the_queue,
+    test_new_caller_gets_a_neutral_greeting_and_all_variables,
+    test_post_call_answers_503_when_storage_fails_so_elevenlabs_retries,
+    test_post_call_example_is_acked_stored_once_and_processed,
+    test_post_call_rejects_bad_signatures_and_bad_json,
+    test_retrieve_finds_only_the_callers_own_memories,
+    test_retrieve_validates_input,
+)
 from tests.fakes.mem0_api import API_KEY, FakeMem0, serve
+
+# The e2e endpoint suite, collected here again: with this module's `deps`, `client` and `worker` it runs
+# on the Mem0 engine (the tests that build their own local server are not repeated).
+MEM0_RUNS_OF_THE_ENDPOINT_SUITE = (
+    test_audio_before_transcript_is_linked_to_the_caller, test_authentication_comes_before_any_parsing,
+    test_call_initiation_failures_are_stored, test_client_data_accepts_bearer_and_rejects_missing_or_wrong_keys,
+    test_client_data_rejects_bad_caller_ids_with_json_400, test_health_needs_no_auth_and_reports_the_queue,
+    test_new_caller_gets_a_neutral_greeting_and_all_variables,
+    test_post_call_answers_503_when_storage_fails_so_elevenlabs_retries,
+    test_post_call_example_is_acked_stored_once_and_processed, test_post_call_rejects_bad_signatures_and_bad_json,
+    test_retrieve_finds_only_the_callers_own_memories, test_retrieve_validates_input)
 
 ALICE, BOB = "+14155550111", "+14155550122"
 ADD = ("POST", "/v3/memories/add/")
@@ -33,7 +58,8 @@ def fake() -> Iterator[FakeMem0]:
 
 
 @pytest.fixture
-def mem0_deps(fake: FakeMem0, tmp_path: Path) -> Iterator[Deps]:
+def deps(fake: FakeMem0, tmp_path: Path) -> Iterator[Deps]:
+    """The real SQLite store, queue and files; memories in Mem0 (the fake, over HTTP)."""
     settings = make_settings(tmp_path / "data", memory_engine="mem0", mem0_api_key=API_KEY, mem0_host=fake.url,
                              mem0_timeout_secs=1.0)
     built = build(settings, with_worker=False, clock=FixedClock(datetime.now(UTC)))
@@ -43,14 +69,14 @@ def mem0_deps(fake: FakeMem0, tmp_path: Path) -> Iterator[Deps]:
 
 
 @pytest.fixture
-def client(mem0_deps: Deps) -> Iterator[TestClient]:
-    with TestClient(create_app(mem0_deps), raise_server_exceptions=False) as test_client:
+def client(deps: Deps) -> Iterator[TestClient]:
+    with TestClient(create_app(deps), raise_server_exceptions=False) as test_client:
         yield test_client
 
 
 @pytest.fixture
-def worker(mem0_deps: Deps) -> Worker:
-    return mem0_deps.make_worker()
+def worker(deps: Deps) -> Worker:
+    return deps.make_worker()
 
 
 def call(client: TestClient, cid: str, caller: str, lines: list[str], *, ago: int = 100) -> None:
@@ -66,8 +92,8 @@ def retrieve(client: TestClient, caller: str, query: str, **extra: object) -> li
     return list(response.json()["memories"])
 
 
-def test_no_model_is_loaded_and_nothing_is_called_before_first_use(mem0_deps, fake):
-    assert mem0_deps.embedder is None
+def test_no_model_is_loaded_and_nothing_is_called_before_first_use(deps, fake):
+    assert deps.embedder is None
     assert fake.requests == []
 
 
@@ -119,8 +145,8 @@ def test_retrieve_is_503_while_mem0_is_down_and_client_data_still_answers(client
     assert retrieve(client, ALICE, "order number")
 
 
-def test_the_worker_retries_mem0_errors_without_adding_twice(client, mem0_deps, fake):
-    worker = mem0_deps.make_worker()
+def test_the_worker_retries_mem0_errors_without_adding_twice(client, deps, fake):
+    worker = deps.make_worker()
     call(client, "conv_alice_1", ALICE, ["My order number is A-48213 and I prefer oat milk.",
                                          "My email is maya@example.com."])
     fake.fail_next = [None, None, None, 429]  # ping, get_all, the first add, then a rate limit
@@ -128,11 +154,11 @@ def test_the_worker_retries_mem0_errors_without_adding_twice(client, mem0_deps, 
     assert client.get("/health").json()["queue"]["pending"] == 1  # queued again with backoff
     adds_before = fake.count(*ADD)
     fake.pending_polls = 1000  # Mem0 takes its time: the job must not pretend it is done
-    mem0_deps.clock.advance(3600)  # type: ignore[attr-defined]  # past the backoff
+    deps.clock.advance(3600)  # type: ignore[attr-defined]  # past the backoff
     assert worker.run_once()
     assert client.get("/health").json()["queue"]["pending"] == 1
     fake.settle_all()
-    mem0_deps.clock.advance(3600)  # type: ignore[attr-defined]
+    deps.clock.advance(3600)  # type: ignore[attr-defined]
     assert worker.run_once()
     assert client.get("/health").json()["queue"]["pending"] == 0
     texts = [m["memory"] for m in fake.memories.values()]
