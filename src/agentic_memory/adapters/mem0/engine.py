@@ -2,7 +2,9 @@
 
 By default Mem0 receives what our pipeline decided (facts and transcript chunks, `infer=False`, typed in
 metadata), so names, slots and newest-wins stay ours; with `infer=True` Mem0 gets the call's turns and
-extracts memories itself. Profiles, idempotency, the queue and files stay in our store.
+extracts memories itself. Profiles, idempotency, the queue and files stay in our store. An owner key
+scoped per agent ("<number>|<agent id>", AGENTIC_MEMORY_SCOPE=agent_and_caller) is Mem0's user_id plus
+agent_id.
 
 Writes are asynchronous on Mem0's side: each add is an event. `remember` records every event id in the
 call's ledger before sending the next add, then polls the events (a bounded while); anything still
@@ -21,7 +23,7 @@ import numpy as np
 
 from agentic_memory.adapters.mem0.cloud import Mem0Cloud, scope_filter
 from agentic_memory.adapters.mem0.ledger import Ledger
-from agentic_memory.adapters.mem0.mapping import metadata, owned, to_hits, to_memory
+from agentic_memory.adapters.mem0.mapping import entity, metadata, owned, to_hits, to_memory
 from agentic_memory.domain.call_update import new_memories
 from agentic_memory.domain.models import CallContext, Conversation, Memory, MemoryHit, MemoryType
 from agentic_memory.errors import EngineUnavailable
@@ -33,13 +35,11 @@ MAX_TOP_K = 100
 
 
 class Mem0MemoryEngine:
-    def __init__(self, cloud: Mem0Cloud, blobs: BlobStore, *, infer: bool = False, agent_scope: str | None = None,
-                 poll_attempts: int = 10, poll_interval_secs: float = 0.25,
+    def __init__(self, cloud: Mem0Cloud, blobs: BlobStore, *, infer: bool = False, poll_attempts: int = 10, poll_interval_secs: float = 0.25,
                  sleep: Callable[[float], None] = time.sleep) -> None:
         self.cloud = cloud
         self.blobs = blobs
         self.infer = infer
-        self.agent_scope = agent_scope or None  # Mem0's agent_id: one memory space per agent scope
         self.poll_attempts = poll_attempts
         self.poll_interval_secs = poll_interval_secs
         self.sleep = sleep
@@ -68,8 +68,9 @@ class Mem0MemoryEngine:
 
     def facts(self, caller_id: str) -> list[Memory]:
         """The caller's current facts in Mem0 (every page), oldest first. Adds still pending are not there."""
-        records = self.cloud.get_all(filters=scope_filter(caller_id, agent_id=self.agent_scope, type="factual"))
-        facts = [to_memory(r) for r in owned(records, caller_id, operation="get_all")]
+        user_id, agent_id = entity(caller_id)
+        records = self.cloud.get_all(filters=scope_filter(user_id, agent_id=agent_id, type="factual"))
+        facts = [to_memory(r, caller_id) for r in owned(records, caller_id, operation="get_all")]
         return sorted(facts, key=lambda m: (m.created_at, m.id))
 
     def write(self, conversation: Conversation, memories: Sequence[Memory], *,
@@ -80,12 +81,13 @@ class Mem0MemoryEngine:
         if caller is None:
             return 0
         ledger = Ledger(self.blobs, conversation.conversation_id)
+        user_id, agent_id = entity(caller)
         sent = 0
         for key, messages, meta, stamp in self._adds(conversation, memories):
             if key in ledger.entries:
                 continue  # queued by an earlier run of this job: poll it, never add it twice
-            event_id = self.cloud.add(messages, user_id=caller, metadata=meta, infer=self.infer,
-                                      timestamp=stamp, agent_id=self.agent_scope)
+            event_id = self.cloud.add(messages, user_id=user_id, metadata=meta, infer=self.infer,
+                                      timestamp=stamp, agent_id=agent_id)
             ledger.record(key, event_id)
             sent += 1
         self._settle(ledger)
@@ -127,10 +129,11 @@ class Mem0MemoryEngine:
 
     def recall(self, caller_id: str, query: str, *, limit: int, type: MemoryType | None) -> list[MemoryHit]:
         top_k = min(MAX_TOP_K, max(limit * 3, 20))  # room for what isolation, type and slots drop
-        records = self.cloud.search(query, filters=scope_filter(caller_id, agent_id=self.agent_scope, type=type),
-                                    top_k=top_k)
+        user_id, agent_id = entity(caller_id)
+        records = self.cloud.search(query, filters=scope_filter(user_id, agent_id=agent_id, type=type), top_k=top_k)
         return to_hits(records, caller_id, type=type, limit=limit)
 
     def forget(self, caller_id: str) -> None:
         """Erase the caller's memories in Mem0 (their profile and files are erased by our store)."""
-        self.cloud.delete_all(user_id=caller_id, agent_id=self.agent_scope)
+        user_id, agent_id = entity(caller_id)
+        self.cloud.delete_all(user_id=user_id, agent_id=agent_id)

@@ -17,6 +17,13 @@ from agentic_memory.domain.models import Memory, MemoryHit, MemoryType
 
 log = logging.getLogger(__name__)
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+SEPARATOR = "|"  # an owner key scoped per agent is "<number>|<agent id>"; an E.164 number never has one
+
+
+def entity(owner: str) -> tuple[str, str | None]:
+    """Our owner key -> Mem0's (user_id, agent_id): a per-agent scope is Mem0's agent_id."""
+    number, _, agent = owner.partition(SEPARATOR)
+    return number, agent or None
 
 
 def metadata(memory: Memory) -> dict[str, Any]:
@@ -44,12 +51,13 @@ def _int(value: object) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-def to_memory(record: dict[str, Any]) -> Memory:
+def to_memory(record: dict[str, Any], owner: str | None = None) -> Memory:
+    """`owner`: our owner key for the memory (the record's user_id when not given)."""
     raw = record.get("metadata")
     meta: dict[str, Any] = raw if isinstance(raw, dict) else {}
     kind: MemoryType = "semantic" if meta.get("type") == "semantic" else "factual"
     return Memory(
-        id=str(record.get("id", "")), caller_id=str(record.get("user_id") or ""), type=kind,
+        id=str(record.get("id", "")), caller_id=owner or str(record.get("user_id") or ""), type=kind,
         text=str(record.get("memory") or ""), conversation_id=str(meta.get("conversation_id") or ""),
         agent_id=str(meta.get("agent_id") or record.get("agent_id") or ""),
         created_at=_time(meta.get("timestamp")) or _time(record.get("created_at")) or EPOCH,
@@ -57,12 +65,14 @@ def to_memory(record: dict[str, Any]) -> Memory:
         turn_start=_int(meta.get("turn_start")), turn_end=_int(meta.get("turn_end")))
 
 
-def owned(records: Iterable[dict[str, Any]], caller_id: str, *, operation: str) -> list[dict[str, Any]]:
-    """Only the caller's own records. Mem0 scopes by our filter already; a record of anyone else is
-    dropped here and logged (its id only: never whose it was or what it says)."""
+def owned(records: Iterable[dict[str, Any]], owner: str, *, operation: str) -> list[dict[str, Any]]:
+    """Only the owner's records (their user_id, and their agent_id when scoped per agent). Mem0 scopes by
+    our filter already; a record of anyone else is dropped here and logged (its id only: never whose it
+    was or what it says)."""
+    user_id, agent_id = entity(owner)
     mine = []
     for record in records:
-        if record.get("user_id") == caller_id:
+        if record.get("user_id") == user_id and (agent_id is None or record.get("agent_id") == agent_id):
             mine.append(record)
         else:
             log.error("mem0 returned another user's memory; dropped",
@@ -70,14 +80,14 @@ def owned(records: Iterable[dict[str, Any]], caller_id: str, *, operation: str) 
     return mine
 
 
-def to_hits(records: Sequence[dict[str, Any]], caller_id: str, *, type: MemoryType | None,
+def to_hits(records: Sequence[dict[str, Any]], owner: str, *, type: MemoryType | None,
             limit: int) -> list[MemoryHit]:
     """Mem0 search results -> the caller's hits of the wanted type, best first; for a slot ("preference:milk")
     only its newest fact survives, even while Mem0 still holds an older one (an add still pending when the
     newer call was processed, so it could not be deleted then)."""
     hits = []
-    for record in owned(records, caller_id, operation="search"):
-        memory = to_memory(record)
+    for record in owned(records, owner, operation="search"):
+        memory = to_memory(record, owner)
         if type is not None and memory.type != type:
             continue
         score = record.get("score")
