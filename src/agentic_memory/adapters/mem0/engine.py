@@ -35,8 +35,8 @@ MAX_TOP_K = 100
 
 
 class Mem0MemoryEngine:
-    def __init__(self, cloud: Mem0Cloud, blobs: BlobStore, *, infer: bool = False, poll_attempts: int = 10, poll_interval_secs: float = 0.25,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(self, cloud: Mem0Cloud, blobs: BlobStore, *, infer: bool = False, poll_attempts: int = 10,
+                 poll_interval_secs: float = 0.25, sleep: Callable[[float], None] = time.sleep) -> None:
         self.cloud = cloud
         self.blobs = blobs
         self.infer = infer
