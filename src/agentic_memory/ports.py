@@ -20,8 +20,8 @@ from agentic_memory.domain.models import (
     Memory,
     MemoryHit,
     MemoryType,
+    StoredMemory,  # noqa: F401 - re-exported: adapters and tests build them
 )
-from agentic_memory.domain.models import StoredMemory as StoredMemory  # re-exported: adapters build them
 
 
 class Clock(Protocol):

@@ -217,7 +217,8 @@ def test_the_ack_commit_is_durable_full_fsync_in_wal_mode(tmp_path):
     seen = []
 
     def write(conn, rows):
-        seen.append((conn.execute("PRAGMA synchronous").fetchone()[0], conn.execute("PRAGMA journal_mode").fetchone()[0]))
+        seen.append((conn.execute("PRAGMA synchronous").fetchone()[0],
+                     conn.execute("PRAGMA journal_mode").fetchone()[0]))
         return [True] * len(rows)
 
     commits = GroupCommit(db, write)

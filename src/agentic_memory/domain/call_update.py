@@ -19,6 +19,8 @@ from agentic_memory.domain.language import detect_language, normalise_language
 from agentic_memory.domain.models import CallerProfile, Conversation, Fact, Memory, NameClaim, StoredMemory
 
 REPEAT_SIMILARITY = 0.97
+Facts = tuple[tuple[Memory, np.ndarray], ...]  # active facts with their vectors
+Supersessions = list[tuple[str, str]]  # (old memory id, id of the memory replacing it)
 
 
 def memory_id(conversation_id: str, kind: str, index: int) -> str:
@@ -46,7 +48,7 @@ def _fact_time(conversation: Conversation, fact: Fact) -> datetime:
     return conversation.started_at + timedelta(seconds=offset)
 
 
-def _replaced(new: Memory, vector: np.ndarray, existing: tuple[tuple[Memory, np.ndarray], ...]) -> list[str] | None:
+def _replaced(new: Memory, vector: np.ndarray, existing: Facts) -> list[str] | None:
     """Ids of active facts `new` supersedes, or None when a newer fact already holds its slot."""
     out = []
     for old, old_vector in existing:
@@ -66,11 +68,11 @@ def _keywords(conversation: Conversation, chunk: Chunk) -> str:
 
 
 def new_memories(conversation: Conversation, facts: list[Fact], chunks: list[Chunk], vectors: np.ndarray,
-                 existing: tuple[tuple[Memory, np.ndarray], ...]) -> tuple[list[StoredMemory], list[tuple[str, str]]]:
+                 existing: Facts) -> tuple[list[StoredMemory], Supersessions]:
     """The call's memories (`vectors`: the facts' rows, then the chunks') and the (old, new) supersessions."""
     caller, cid, agent = conversation.caller_id or "", conversation.conversation_id, conversation.agent_id
     stored: list[StoredMemory] = []
-    superseded: list[tuple[str, str]] = []
+    superseded: Supersessions = []
     for i, fact in enumerate(facts):
         memory = Memory(id=memory_id(cid, "fact", i), caller_id=caller, type="factual", text=fact.text,
                         conversation_id=cid, agent_id=agent, created_at=_fact_time(conversation, fact),
@@ -83,7 +85,8 @@ def new_memories(conversation: Conversation, facts: list[Fact], chunks: list[Chu
     for j, chunk in enumerate(chunks):
         memory = Memory(id=memory_id(cid, "chunk", j), caller_id=caller, type="semantic", text=chunk.text,
                         conversation_id=cid, agent_id=agent,
-                        created_at=conversation.started_at + timedelta(seconds=chunk.turns[0].time_in_call_secs),
+                        created_at=conversation.started_at + timedelta(
+                            seconds=chunk.turns[0].time_in_call_secs),
                         category="transcript", turn_start=chunk.start, turn_end=chunk.end)
         stored.append(StoredMemory(memory, vectors[len(facts) + j], keywords=_keywords(conversation, chunk)))
     return stored, superseded

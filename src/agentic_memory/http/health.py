@@ -34,7 +34,8 @@ class Probes:
     def _probe(self, results: dict[str, str], stats: list[QueueStats]) -> None:
         """Fills `results` as each probe finishes, so that a timeout still shows which one hung."""
         deps = self.deps
-        for name, probe in (("database", deps.store.ping), ("files", deps.blobs.ping), ("queue", deps.queue.stats)):
+        probes = (("database", deps.store.ping), ("files", deps.blobs.ping), ("queue", deps.queue.stats))
+        for name, probe in probes:
             results[name] = "timeout"
             try:
                 value = probe()
@@ -67,7 +68,8 @@ class Probes:
         checks = {name: results.get(name, "skipped") for name in ("database", "files", "queue")}
         if checks["queue"] == "ok":
             del checks["queue"]  # listed only when it failed (the depth below says the rest)
-        checks["worker"] = "running" if self.deps.worker and not self.deps.worker.stopping.is_set() else "external"
+        worker = self.deps.worker
+        checks["worker"] = "running" if worker and not worker.stopping.is_set() else "external"
         ok = all(v in ("ok", "running", "external") for v in checks.values())
         depth = {"pending": stats[0].pending, "dead": stats[0].dead} if stats else {"pending": 0, "dead": 0}
         return {"status": "ok" if ok else "degraded", "checks": checks, "queue": depth}

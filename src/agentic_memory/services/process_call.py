@@ -71,7 +71,8 @@ def process_transcription(conversation: Conversation, raw: bytes, deps: WorkerDe
     context = deps.store.load_call(cid, conversation.caller_id)
     if context.processed:
         return "already processed"
-    files = {"payload": call_key(cid, "post_call_transcription.json"), "transcript": call_key(cid, "transcript.json")}
+    files = {"payload": call_key(cid, "post_call_transcription.json"),
+             "transcript": call_key(cid, "transcript.json")}
     deps.blobs.put(files["payload"], raw)
     deps.blobs.put(files["transcript"], _transcript_json(conversation))
     base = CallUpdate(conversation_id=cid, caller_id=conversation.caller_id, agent_id=conversation.agent_id,

@@ -56,7 +56,11 @@ class GroupCommit:
         if thread is not None:
             self._waiting.put(_STOP)
             thread.join(timeout)
-        while True:  # anything submitted while closing: refused, never left hanging
+        self._refuse_waiting()
+
+    def _refuse_waiting(self) -> None:
+        """Fail whatever is still queued: an ack is refused (503), never left hanging."""
+        while True:
             try:
                 entry = self._waiting.get_nowait()
             except queue.Empty:
@@ -65,17 +69,21 @@ class GroupCommit:
                 entry[1].set_exception(StorageError("the database is closed"))
 
     def _run(self) -> None:
-        while True:
-            batch = [self._waiting.get()]
-            while len(batch) < MAX_BATCH:
-                try:
-                    batch.append(self._waiting.get_nowait())
-                except queue.Empty:
-                    break
-            stop = any(entry is _STOP for entry in batch)
-            self._commit([entry for entry in batch if entry is not _STOP])
-            if stop:
-                return
+        try:
+            while True:
+                batch = [self._waiting.get()]
+                while len(batch) < MAX_BATCH:
+                    try:
+                        batch.append(self._waiting.get_nowait())
+                    except queue.Empty:
+                        break
+                stop = any(entry is _STOP for entry in batch)
+                self._commit([entry for entry in batch if entry is not _STOP])
+                if stop:
+                    return
+        finally:
+            self._closed = True  # stopped or died: later acks are refused at once
+            self._refuse_waiting()
 
     def _commit(self, batch: list[tuple[Any, Future[bool]]]) -> None:
         # A future cancelled before its commit (its request went away) is simply not written.
