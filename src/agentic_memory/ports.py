@@ -20,7 +20,7 @@ from agentic_memory.domain.models import (
     Memory,
     MemoryHit,
     MemoryType,
-    StoredMemory,  # noqa: F401 - re-exported: adapters and tests build them
+    StoredMemory,  # also re-exported: adapters and tests build them
 )
 
 
