@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
+from agentic_memory.adapters.mem0.breaker import Breaker
 from agentic_memory.bootstrap import Deps, build
 from agentic_memory.elevenlabs import builders
 from agentic_memory.http.app import create_app
@@ -64,6 +65,8 @@ def deps(fake: FakeMem0, tmp_path: Path) -> Iterator[Deps]:
                              mem0_timeout_secs=1.0)
     built = build(settings, with_worker=False, clock=FixedClock(datetime.now(UTC)))
     built.engine.sleep = lambda _: None  # type: ignore[attr-defined]  # poll Mem0's events again at once
+    # Failure tests below inject many failures in a row: the breaker has its own test.
+    built.engine.cloud.breaker = Breaker(threshold=1000)  # type: ignore[attr-defined]
     yield built
     built.close()
 
@@ -142,6 +145,27 @@ def test_retrieve_is_503_while_mem0_is_down_and_client_data_still_answers(client
         assert card.status_code == 200
         assert card.json()["dynamic_variables"]["caller_name"] == "Maya"
         fake.fail_next = []
+    assert retrieve(client, ALICE, "order number")
+
+
+def test_a_hanging_mem0_costs_a_few_timeouts_then_retrieve_fails_fast(client, deps, worker, fake):
+    call(client, "conv_alice_1", ALICE, ["Hi, my name is Maya.", "My order number is A-48213."])
+    drain(worker)
+    now = [0.0]
+    deps.engine.cloud.breaker = Breaker(threshold=3, cooldown_secs=30, clock=lambda: now[0])  # type: ignore[attr-defined]
+    fake.timeout_secs = 2.0  # longer than the client's 1 s timeout: Mem0 hangs
+    fake.fail_next = ["timeout"] * 20
+    for _ in range(3):
+        assert client.post("/retrieve", json={"query": "order", "user_id": ALICE}, headers=auth()).status_code == 503
+    served = len(fake.requests)
+    started = time.perf_counter()
+    for _ in range(5):
+        assert client.post("/retrieve", json={"query": "order", "user_id": ALICE}, headers=auth()).status_code == 503
+    assert time.perf_counter() - started < 1.0  # no request waited for Mem0
+    assert len(fake.requests) == served
+    assert client.post("/client-data", json={"caller_id": ALICE}, headers=auth()).status_code == 200
+    fake.fail_next = []
+    now[0] += 31  # the cooldown is over: the next call tries Mem0 again, and it is back
     assert retrieve(client, ALICE, "order number")
 
 

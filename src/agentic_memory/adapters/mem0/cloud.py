@@ -17,6 +17,7 @@ from urllib.parse import quote
 
 import httpx
 
+from agentic_memory.adapters.mem0.breaker import Breaker
 from agentic_memory.errors import EngineUnavailable
 
 log = logging.getLogger(__name__)
@@ -52,8 +53,9 @@ def scope_filter(user_id: str, *, agent_id: str | None = None, type: str | None 
 
 
 class Mem0Cloud:
-    def __init__(self, connect: Callable[[], Any]) -> None:
+    def __init__(self, connect: Callable[[], Any], *, breaker: Breaker | None = None) -> None:
         self._connect = connect
+        self.breaker = breaker or Breaker()
         self._sdk: Any = None
         self._lock = threading.Lock()
 
@@ -70,7 +72,12 @@ class Mem0Cloud:
 
     @contextmanager
     def _call(self, operation: str, *, missing_ok: bool = False) -> Iterator[Any]:
-        client = self._client()  # raises EngineUnavailable itself
+        self.breaker.check()
+        try:
+            client = self._client()  # raises EngineUnavailable itself
+        except EngineUnavailable:
+            self.breaker.failed()
+            raise
         from mem0.exceptions import MemoryError as Mem0Error  # type: ignore[import-untyped]  # imported by now
 
         try:
@@ -81,6 +88,8 @@ class Mem0Cloud:
             retry_after = info.get("retry_after")
             if missing_ok and status == 404:
                 return
+            if status is None or status == 429 or status >= 500:  # an outage, not a refused request
+                self.breaker.failed()
             log.warning("mem0 call failed", extra={"operation": operation, "status": status,
                                                    "error_code": exc.error_code})
             # `from None`: the SDK's chained httpx error prints its URL, and a delete_all URL carries the
@@ -89,14 +98,18 @@ class Mem0Cloud:
                                     retry_after=float(retry_after) if retry_after else None) from None
         except httpx.HTTPStatusError as exc:  # calls made on the SDK's httpx client directly (events)
             status = exc.response.status_code
+            if status == 429 or status >= 500:
+                self.breaker.failed()
             log.warning("mem0 call failed", extra={"operation": operation, "status": status})
             raise EngineUnavailable(f"mem0 {operation} failed: HTTP_{status}",
                                     retry_after=_retry_after(exc.response)) from None
         except httpx.HTTPError as exc:
+            self.breaker.failed()
             log.warning("mem0 unreachable", extra={"operation": operation, "error": exc.__class__.__name__})
             raise EngineUnavailable(f"mem0 {operation} failed: {exc.__class__.__name__}") from None
         except ValueError as exc:  # the SDK's own argument checks, or a body that is not JSON
             raise EngineUnavailable(f"mem0 {operation} rejected: {exc.__class__.__name__}") from exc
+        self.breaker.succeeded()
 
     def ping(self) -> None:
         """The SDK's own key check (`GET /v1/ping/`), on its authenticated client."""
