@@ -11,7 +11,7 @@ import threading
 import time
 from datetime import timedelta
 
-from agentic_memory.errors import InvalidInput
+from agentic_memory.errors import EngineUnavailable, InvalidInput
 from agentic_memory.ports import JobQueue
 from agentic_memory.services.process_call import WorkerDeps, process_job
 
@@ -78,8 +78,8 @@ class Worker:
                 self.queue.bury(job.id, error=error)
             else:
                 # A remote engine that answered 429 may say how long to wait (Retry-After): never sooner.
-                asked = getattr(exc, "retry_after", None) or 0.0
-                delay = min(MAX_BACKOFF_SECS, max(backoff(job.attempts), float(asked)))
+                asked = (exc.retry_after or 0.0) if isinstance(exc, EngineUnavailable) else 0.0
+                delay = min(MAX_BACKOFF_SECS, max(backoff(job.attempts), asked))
                 log.exception("job failed, will retry", extra={"job_id": job.id, "attempts": job.attempts,
                                                                "retry_in_secs": round(delay, 1)})
                 self.queue.retry(job.id, error=error, run_after=self.deps.clock.now() + timedelta(seconds=delay))

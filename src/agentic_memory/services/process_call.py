@@ -1,8 +1,9 @@
 """Worker path: turn one stored webhook into files, memories and an updated caller profile.
 
-Load what the call needs once, decide in `domain/call_update.py`, save once. Idempotent: memory ids are
-derived from the conversation and the store applies a conversation at most once, so a job retried after
-a crash changes nothing the second time.
+Load what the call needs once, decide in `domain/call_update.py`, save once. The memories go to the
+memory engine (`ports.MemoryEngine`): our store, or Mem0 Cloud. Idempotent: memory ids are derived from
+the conversation, the store applies a conversation at most once, and a remote engine records what it
+sent, so a job retried after a crash stores nothing twice.
 """
 
 from __future__ import annotations
@@ -84,7 +85,7 @@ def process_transcription(conversation: Conversation, raw: bytes, deps: WorkerDe
     facts = dedupe_slots(deps.extractor.extract(conversation))
     chunks = chunk_turns(conversation.turns, caller_name=claim.first_name if claim else "")
     remembered = deps.engine.remember(ProcessedCall(conversation, facts, chunks), context)
-    profile = next_profile(conversation, context.profile, claim, list(remembered.active), remembered.new,
+    profile = next_profile(conversation, context.profile, claim, remembered.active, remembered.new,
                            remembered.superseded)
     saved = deps.store.save_call(replace(base, profile=profile, new_memories=remembered.stored,
                                          superseded=remembered.stored_superseded))
