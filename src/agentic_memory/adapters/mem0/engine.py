@@ -70,7 +70,7 @@ class Mem0MemoryEngine:
         """The caller's current facts in Mem0 (every page), oldest first. Adds still pending are not there."""
         user_id, agent_id = entity(caller_id)
         records = self.cloud.get_all(filters=scope_filter(user_id, agent_id=agent_id, type="factual"))
-        facts = [to_memory(r, caller_id) for r in owned(records, caller_id, operation="get_all")]
+        facts = [to_memory(r, scoped=agent_id is not None) for r in owned(records, caller_id, operation="get_all")]
         return sorted(facts, key=lambda m: (m.created_at, m.id))
 
     def write(self, conversation: Conversation, memories: Sequence[Memory], *,

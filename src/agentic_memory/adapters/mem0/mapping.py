@@ -51,13 +51,19 @@ def _int(value: object) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-def to_memory(record: dict[str, Any], owner: str | None = None) -> Memory:
-    """`owner`: our owner key for the memory (the record's user_id when not given)."""
+def owner_of(record: dict[str, Any], *, scoped: bool) -> str:
+    """The owner key a record itself names (never the one we asked for: a leaked record must keep its own)."""
+    user_id, agent_id = str(record.get("user_id") or ""), record.get("agent_id")
+    return f"{user_id}{SEPARATOR}{agent_id}" if scoped and agent_id else user_id
+
+
+def to_memory(record: dict[str, Any], *, scoped: bool = False) -> Memory:
+    """`scoped`: the caller's memories are kept per agent (their owner key includes the agent id)."""
     raw = record.get("metadata")
     meta: dict[str, Any] = raw if isinstance(raw, dict) else {}
     kind: MemoryType = "semantic" if meta.get("type") == "semantic" else "factual"
     return Memory(
-        id=str(record.get("id", "")), caller_id=owner or str(record.get("user_id") or ""), type=kind,
+        id=str(record.get("id", "")), caller_id=owner_of(record, scoped=scoped), type=kind,
         text=str(record.get("memory") or ""), conversation_id=str(meta.get("conversation_id") or ""),
         agent_id=str(meta.get("agent_id") or record.get("agent_id") or ""),
         created_at=_time(meta.get("timestamp")) or _time(record.get("created_at")) or EPOCH,
@@ -86,8 +92,9 @@ def to_hits(records: Sequence[dict[str, Any]], owner: str, *, type: MemoryType |
     only its newest fact survives, even while Mem0 still holds an older one (an add still pending when the
     newer call was processed, so it could not be deleted then)."""
     hits = []
+    scoped = entity(owner)[1] is not None
     for record in owned(records, owner, operation="search"):
-        memory = to_memory(record, owner)
+        memory = to_memory(record, scoped=scoped)
         if type is not None and memory.type != type:
             continue
         score = record.get("score")
