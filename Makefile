@@ -1,4 +1,4 @@
-# Two commands for a newcomer: `make run` and `make test`.
+# Two commands for a newcomer: `make run` and `make test`. `make check` is CI's gate (lint, types, tests, coverage).
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -6,11 +6,11 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run test test-fast bench lint clean
+.PHONY: install run test test-fast bench lint check clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[dev,postgres]'
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
 
@@ -28,8 +28,22 @@ test-fast: install
 bench: install
 	$(BIN)/python -m bench --out docs/benchmarks.md
 
+# Lint and types: ruff (rules and their reasons in pyproject.toml), mypy --strict on src/, and the form of
+# every noqa / type: ignore / ruff ignore (a rule and a reason).
 lint: install
-	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff check src tests bench scripts
+	$(BIN)/mypy
+	$(BIN)/python scripts/check_suppressions.py
+
+# The gate: lint, then the whole suite once under branch coverage (subprocess servers included), then the
+# per-package floors of scripts/check_coverage.py.
+check: lint
+	rm -f .coverage .coverage.* coverage.json
+	$(BIN)/coverage run -m pytest -q
+	$(BIN)/coverage combine -q
+	$(BIN)/coverage json -q
+	$(BIN)/coverage report
+	$(BIN)/python scripts/check_coverage.py coverage.json
 
 clean:
-	rm -rf $(VENV) build *.egg-info src/*.egg-info .pytest_cache
+	rm -rf $(VENV) build *.egg-info src/*.egg-info .pytest_cache .mypy_cache .ruff_cache .coverage .coverage.* coverage.json

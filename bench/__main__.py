@@ -1,4 +1,7 @@
-"""`python -m bench [--only latency,ingest,scale,locomo] [--scale 1000,10000,100000] [--out docs/benchmarks.md]`
+"""`python -m bench [--only latency,ingest,scale,locomo,voice-dev,proxy] [--scale 1000,10000,100000] [--out docs/benchmarks.md]`
+
+`python -m bench voice-dev [--show A|B|all]` runs only the voice-dev quality part and prints its table
+(no report is written): the quick loop for name and retrieval work.
 
 Runs the parts in order, each against its own real server on 127.0.0.1, and writes the Markdown report
 plus a JSON twin (same name, .json). One part failing is recorded in the report; the others still run.
@@ -18,9 +21,10 @@ from typing import Any
 
 from bench import report
 
-PARTS = ("latency", "ingest", "scale", "locomo")
+PARTS = ("latency", "ingest", "scale", "locomo", "voice-dev", "proxy")
 ROOT = Path(__file__).resolve().parent.parent
 DATASET = ROOT.parent / "shared" / "datasets" / "locomo-dev.json"
+VOICE_DEV = ROOT.parent / "shared" / "datasets" / "voice-dev"
 PERF_NOTES = Path(__file__).resolve().parent / "PERF_NOTES.md"
 
 
@@ -34,8 +38,8 @@ def _latency(args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="agentic-bench-latency-") as tmp:
         data_dir = scale.fresh_copy(args.latency_callers, Path(tmp) / "data", log=log)
         ack_dir = scale.fresh_copy(args.latency_callers, Path(tmp) / "acks", log=log)
-        return latency.run(data_dir, ack_dir, callers=args.latency_callers, rounds=args.rounds, round_secs=args.round_secs,
-                           log=log)
+        return latency.run(data_dir, ack_dir, callers=args.latency_callers, rounds=args.rounds,
+                           round_secs=args.round_secs, log=log)
 
 
 def _ingest(args: argparse.Namespace) -> dict[str, Any]:
@@ -58,7 +62,8 @@ def _locomo(args: argparse.Namespace) -> dict[str, Any]:
     except Exception as exc:  # noqa: BLE001 - owned by another module; the report says why it is missing
         return {"error": f"bench/locomo.py could not be imported: {exc.__class__.__name__}: {exc}"}
     if not args.dataset.exists():
-        return {"error": f"dataset {args.dataset} not found"}
+        log(f"SKIPPED locomo: data set {args.dataset} not found (it lives in ../shared, outside the repository)")
+        return {"skipped": f"data set {args.dataset} not found"}
     with Server() as server:
         result = locomo.run_locomo(server.url, server.workspace_key, server.hmac_key, args.dataset)
         rss = server.rss()
@@ -66,7 +71,23 @@ def _locomo(args: argparse.Namespace) -> dict[str, Any]:
     return {"result": result, "table": table, "rss_mb": rss}
 
 
-RUNNERS = {"latency": _latency, "ingest": _ingest, "scale": _scale, "locomo": _locomo}
+def _voice_dev(args: argparse.Namespace) -> dict[str, Any]:
+    from bench import voice_dev
+
+    result = voice_dev.run(args.voice_dev, show=args.show, log=log)
+    if "skipped" in result:
+        log(f"SKIPPED voice-dev: {result['skipped']} (it lives in ../shared, outside the repository)")
+    return result
+
+
+def _proxy(args: argparse.Namespace) -> dict[str, Any]:
+    from bench import proxy
+
+    return proxy.run(secs=args.proxy_secs, log=log)
+
+
+RUNNERS = {"latency": _latency, "ingest": _ingest, "scale": _scale, "locomo": _locomo,
+           "voice-dev": _voice_dev, "proxy": _proxy}
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
@@ -80,7 +101,11 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--latency-callers", type=int, default=1000, help="database size of the latency part")
     p.add_argument("--ingest-samples", type=int, default=20)
     p.add_argument("--ingest-calls", type=int, default=60)
-    p.add_argument("--dataset", type=Path, default=DATASET)
+    p.add_argument("--dataset", type=Path, default=DATASET, help="LoCoMo dev JSON")
+    p.add_argument("--voice-dev", type=Path, default=VOICE_DEV, help="the voice-dev folder")
+    p.add_argument("--show", choices=("", "A", "B", "all"), default="",
+                   help="voice-dev: print the failures of one half (tune on it, read the other)")
+    p.add_argument("--proxy-secs", type=float, default=8.0, help="load time of the proxy part's side-by-side run")
     p.add_argument("--render-only", action="store_true",
                    help="rewrite the Markdown from the existing JSON (after editing bench/PERF_NOTES.md)")
     args = p.parse_args(argv)
@@ -102,7 +127,17 @@ def render(results: dict[str, Any], failed: list[str], out: Path) -> None:
     out.write_text(report.markdown(results, notes=notes), encoding="utf-8")
 
 
+def voice_dev_only(argv: list[str]) -> int:
+    """`python -m bench voice-dev [...]`: the voice-dev part alone, its table on stdout."""
+    from bench import voice_dev
+
+    return voice_dev.main(argv)
+
+
 def main(argv: list[str] | None = None) -> int:
+    raw = sys.argv[1:] if argv is None else argv
+    if raw[:1] == ["voice-dev"]:
+        return voice_dev_only(raw[1:])
     args = parse(argv)
     if args.render_only:
         results = json.loads(args.json.read_text(encoding="utf-8"))

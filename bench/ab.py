@@ -10,6 +10,7 @@ bought on a machine too noisy for before/after runs minutes apart.
 from __future__ import annotations
 
 import argparse
+import shutil
 import statistics
 import subprocess
 import tempfile
@@ -41,9 +42,10 @@ def main() -> None:
     extra = () if args.worker else ("--no-worker",)
     with tempfile.TemporaryDirectory(prefix="agentic-ab-") as tmp, ExitStack() as stack:
         tree = Path(tmp) / "base"
-        subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(tree), args.base], check=True,
+        git = shutil.which("git") or "git"  # the developer's git; the arguments are this checkout and a revision
+        subprocess.run([git, "-C", str(ROOT), "worktree", "add", "--detach", str(tree), args.base], check=True,
                        capture_output=True)
-        stack.callback(subprocess.run, ["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tree)],
+        stack.callback(subprocess.run, [git, "-C", str(ROOT), "worktree", "remove", "--force", str(tree)],
                        check=False, capture_output=True)
         servers = {}
         base_env = {"PYTHONPATH": str(tree / "src"), **dict(kv.split("=", 1) for kv in args.base_env)}

@@ -78,7 +78,7 @@ def _pool_vectors(embedder: object, seed: int) -> list[dict[str, np.ndarray]]:
         chunks = [ch.text for call in plan for ch in call.chunks]
         spans.append((len(texts), len(facts), len(chunks)))
         texts += facts + chunks
-    vectors = embedder.embed(texts)  # type: ignore[attr-defined]
+    vectors = embedder.embed(texts)
     for start, n_facts, n_chunks in spans:
         pools.append({"fact": vectors[start:start + n_facts],
                       "chunk": vectors[start + n_facts:start + n_facts + n_chunks]})

@@ -40,10 +40,8 @@ def client_data(host: str, *, workspace_key: str, callers: int, seed: int = 7, u
     rng = random.Random(1)
     requests = []
     for n in range(POOL):
-        if rng.random() < unknown_share:
-            phone = f"+1628555{n:04d}"  # never called: the new-caller path
-        else:
-            phone = synth.caller(rng.randrange(callers), seed).phone
+        known = rng.random() >= unknown_share  # unknown: a number that never called, the new-caller path
+        phone = synth.caller(rng.randrange(callers), seed).phone if known else f"+1628555{n:04d}"
         body = json.dumps({"caller_id": phone, "agent_id": builders.AGENT_ID,
                            "called_number": builders.AGENT_NUMBER, "call_sid": f"CA{n:032d}"}).encode()
         requests.append(_post(host, "/client-data", body, {"X-Workspace-Key": workspace_key}))

@@ -179,13 +179,14 @@ def verify(model_path: Path, tokenizer_path: Path) -> None:
 
     tok = Tokenizer.from_file(str(tokenizer_path))
     tok.enable_truncation(256)
-    tok.enable_padding(pad_id=0, pad_token="[PAD]")
+    tok.enable_padding(pad_id=0, pad_token="[PAD]")  # noqa: S106 - a vocabulary token, not a password
     enc = tok.encode_batch(["hello world", "a somewhat longer sentence about embeddings"])
     ids = np.array([e.ids for e in enc], dtype=np.int64)
     mask = np.array([e.attention_mask for e in enc], dtype=np.int64)
     sess = ort.InferenceSession(str(model_path), providers=["CPUExecutionProvider"])
     (out,) = sess.run(["embeddings"], {"input_ids": ids, "attention_mask": mask})
-    assert out.shape == (2, DIM) and out.dtype == np.float32, (out.shape, out.dtype)
+    assert out.shape == (2, DIM), out.shape
+    assert out.dtype == np.float32, out.dtype
     assert np.allclose(np.linalg.norm(out, axis=1), 1.0, atol=1e-4)
 
 

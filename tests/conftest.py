@@ -1,7 +1,9 @@
-"""Shared fixtures: real SQLite in tmp_path, the real embedding model, signed ElevenLabs payloads."""
+"""Shared fixtures: real SQLite in tmp_path, a real PostgreSQL server, the real embedding model, signed
+ElevenLabs payloads."""
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,16 +17,91 @@ from agentic_memory.config import Settings
 from agentic_memory.elevenlabs.signature import sign
 from agentic_memory.http.app import create_app
 from agentic_memory.worker import Worker
+from tests import fs_guard
+from tests.postgres_server import PostgresServer
+
+# Installed at import, before any test runs: the suite proves it reads nothing outside the checkout.
+FS_GUARD = fs_guard.install()
 
 WORKSPACE_KEY = "amk_test_workspace_key_0123456789abcdef"
 HMAC_KEY = "wsec_test_hmac_key_0123456789abcdefghij"
-EXAMPLES = Path(__file__).resolve().parents[2] / "shared" / "elevenlabs" / "examples"
+# Real ElevenLabs payloads, copied into the repo (see the README beside them).
+EXAMPLES = Path(__file__).resolve().parent / "fixtures" / "elevenlabs"
 
 
 def make_settings(data_dir: Path, **overrides: Any) -> Settings:
     values: dict[str, Any] = {"workspace_key": WORKSPACE_KEY, "hmac_key": HMAC_KEY, "data_dir": data_dir}
     values.update(overrides)
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+    return Settings(_env_file=None, **values)
+
+
+@pytest.fixture(autouse=True)
+def _stays_inside_checkout() -> Iterator[None]:
+    before = len(FS_GUARD.violations)
+    yield
+    outside = FS_GUARD.violations[before:]
+    if outside:
+        pytest.fail("the test touched paths outside the checkout:\n" + "\n".join(outside), pytrace=False)
+
+
+def pytest_sessionfinish() -> None:
+    fs_guard.remove_temp_root(FS_GUARD)
+
+
+_DATABASES = itertools.count(1)
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PostgresServer]:
+    """One real PostgreSQL for the whole run (started only by tests that ask for it)."""
+    server = PostgresServer().start()
+    yield server
+    server.close()
+
+
+def create_database(server: PostgresServer, *, template: str = "template0") -> str:
+    """A new empty (or copied) database on `server`; returns its URL."""
+    import psycopg
+
+    name = f"am_test_{next(_DATABASES)}"
+    with psycopg.connect(server.url, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name} TEMPLATE {template}")
+    return server.url.rsplit("/", 1)[0] + "/" + name
+
+
+@pytest.fixture(scope="session")
+def pg_template(pg_server: PostgresServer) -> str:
+    """A migrated database that each test's database is copied from (a copy is faster than migrating)."""
+    from agentic_memory.adapters.postgres.database import PostgresDatabase
+
+    url = create_database(pg_server)
+    db = PostgresDatabase(url)
+    db.migrate()
+    db.close()
+    return url.rsplit("/", 1)[1]
+
+
+def drop_database(server: PostgresServer, url: str) -> None:
+    import psycopg
+
+    with psycopg.connect(server.url, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {url.rsplit('/', 1)[1]} WITH (FORCE)")
+
+
+@pytest.fixture
+def pg_empty_url(pg_server: PostgresServer) -> Iterator[str]:
+    """A fresh PostgreSQL database that `migrate` never ran on."""
+    url = create_database(pg_server)
+    yield url
+    drop_database(pg_server, url)
+
+
+@pytest.fixture
+def pg_url(pg_server: PostgresServer, pg_template: str) -> Iterator[str]:
+    """A fresh, migrated PostgreSQL database for one test (dropped after it: each copy is ~8 MB of files)."""
+    url = create_database(pg_server, template=pg_template)
+    yield url
+    drop_database(pg_server, url)
 
 
 @pytest.fixture(scope="session")

@@ -17,12 +17,23 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 from urllib.parse import unquote, urlsplit
 
 from agentic_memory.config import Settings
 from agentic_memory.errors import ConfigurationError
-from agentic_memory.ports import BlobStore, Clock, Embedder, JobQueue, MemoryEngine, MemoryStore
+from agentic_memory.metrics import Metrics, TimedEmbedder
+from agentic_memory.ports import (
+    AdminStore,
+    BackupArchives,
+    BlobStore,
+    Clock,
+    Embedder,
+    JobQueue,
+    MemoryEngine,
+    MemoryStore,
+)
+from agentic_memory.services.admin import AdminDeps
 from agentic_memory.services.process_call import WorkerDeps
 from agentic_memory.worker import Worker
 
@@ -45,24 +56,37 @@ class Deps:
     clock: Clock
     worker: Worker | None = None
     closers: list[Callable[[], None]] = field(default_factory=list)
-    engine: MemoryEngine = None  # type: ignore[assignment]  # the local engine unless given
+    admin: AdminStore | None = None  # the operator's side, where the backend has one
+    backups: BackupArchives | None = None
+    metrics: Metrics = field(default_factory=Metrics)
+    engine: MemoryEngine = None  # type: ignore[assignment]  # set in __post_init__: the local engine unless given
 
     def __post_init__(self) -> None:
-        if self.engine is None:
+        if cast("MemoryEngine | None", self.engine) is None:
             if self.embedder is None:
                 raise ConfigurationError("the local memory engine needs an embedder")
             self.engine = local_engine(self.store, self.embedder)
+
+    def admin_deps(self) -> AdminDeps:
+        if self.admin is None:
+            raise ConfigurationError("this backend has no admin store")
+        return AdminDeps(admin=self.admin, store=self.store, blobs=self.blobs, embedder=self.embedder,
+                         clock=self.clock, ref_secret=self.settings.caller_ref_secret,
+                         default_region=self.settings.default_region, backups=self.backups, engine=self.engine)
 
     def worker_deps(self) -> WorkerDeps:
         from agentic_memory.domain.facts import RuleFactExtractor
 
         return WorkerDeps(store=self.store, blobs=self.blobs, engine=self.engine,
                           extractor=RuleFactExtractor(), clock=self.clock,
-                          default_region=self.settings.default_region)
+                          default_region=self.settings.default_region, scope=self.settings.scope)
 
     def make_worker(self) -> Worker:
+        from agentic_memory.services.retention import Sweeper, policy_from
+
+        sweeper = Sweeper(self.admin_deps(), policy_from(self.settings)) if self.admin is not None else None
         return Worker(self.queue, self.worker_deps(), max_attempts=self.settings.max_attempts,
-                      lease_secs=self.settings.lease_secs)
+                      lease_secs=self.settings.lease_secs, metrics=self.metrics, sweeper=sweeper)
 
     def close(self) -> None:
         for close in reversed(self.closers):
@@ -78,6 +102,11 @@ class Database:
     queue: JobQueue
     migrate: Callable[[], None]
     close: Callable[[], None]
+    # What a server or worker runs before it serves: SQLite migrates itself (one command to `make run`);
+    # PostgreSQL only checks, since `agentic-memory migrate` owns its schema and refuses an unknown one.
+    prepare: Callable[[], None] | None = None
+    admin: AdminStore | None = None
+    backups: BackupArchives | None = None
 
 
 def open_database(settings: Settings, clock: Clock) -> Database:
@@ -93,14 +122,16 @@ def open_database(settings: Settings, clock: Clock) -> Database:
             raise ConfigurationError("AGENTIC_MEMORY_DATABASE_URL: a SQLite URL has no host; use "
                                      "sqlite:///relative/path or sqlite:////absolute/path")
         return _sqlite(Path(unquote(rest[1:])), clock)
-    # PostgreSQL (issue 10) is chosen here: `if scheme in ("postgresql", "postgres"): return _postgres(url,
-    # clock)`, with psycopg imported inside `_postgres` only.
+    if scheme in ("postgresql", "postgres"):
+        return _postgres(url, settings, clock)
     # The URL is never echoed: it may carry a password.
     raise ConfigurationError(f"AGENTIC_MEMORY_DATABASE_URL: unsupported scheme {scheme!r} "
-                             "(expected sqlite:///path)")
+                             "(expected sqlite:///path or postgresql://...)")
 
 
 def _sqlite(path: Path, clock: Clock) -> Database:
+    from agentic_memory.adapters.sqlite.admin_store import SqliteAdminStore
+    from agentic_memory.adapters.sqlite.backup import SqliteBackups
     from agentic_memory.adapters.sqlite.database import Database as SqliteDatabase
     from agentic_memory.adapters.sqlite.memory_store import SqliteMemoryStore
     from agentic_memory.adapters.sqlite.queue import SqliteJobQueue
@@ -112,7 +143,33 @@ def _sqlite(path: Path, clock: Clock) -> Database:
         queue.close()
         db.close()
 
-    return Database(store=SqliteMemoryStore(db, clock), queue=queue, migrate=db.migrate, close=close)
+    return Database(store=SqliteMemoryStore(db, clock), queue=queue, migrate=db.migrate, close=close,
+                    admin=SqliteAdminStore(db), backups=SqliteBackups(db))
+
+
+def _postgres(url: str, settings: Settings, clock: Clock) -> Database:
+    try:
+        from agentic_memory.adapters.postgres.database import PostgresDatabase
+        from agentic_memory.adapters.postgres.memory_store import PostgresMemoryStore
+        from agentic_memory.adapters.postgres.queue import PostgresJobQueue
+    except ImportError as exc:
+        raise ConfigurationError("AGENTIC_MEMORY_DATABASE_URL names PostgreSQL, whose driver is not installed: "
+                                 "pip install 'agentic-memory[postgres]'") from exc
+
+    db = PostgresDatabase(url, max_size=settings.database_pool_size,
+                          pool_timeout=settings.database_timeout_secs,
+                          statement_timeout_ms=settings.database_statement_timeout_ms)
+    queue = PostgresJobQueue(db, clock, ack_threads=min(8, settings.database_pool_size))
+
+    def close() -> None:
+        queue.close()
+        db.close()
+
+    def migrate() -> None:
+        db.migrate()
+
+    return Database(store=PostgresMemoryStore(db, clock), queue=queue, migrate=migrate, close=close,
+                    prepare=db.check_schema)
 
 
 def open_blobs(settings: Settings) -> BlobStore:
@@ -230,7 +287,7 @@ def build(settings: Settings, *, embedder: Embedder | None = None, with_worker: 
         settings.data_dir.mkdir(parents=True, exist_ok=True)
     database = open_database(settings, clock)
     try:
-        database.migrate()
+        (database.prepare or database.migrate)()
         queue = _queue(settings, database)
         if engine_name == "local":
             embedder = embedder or _local_embedder(settings)  # Mem0 embeds on its side: no model loaded
@@ -240,10 +297,17 @@ def build(settings: Settings, *, embedder: Embedder | None = None, with_worker: 
     closers = [database.close]
     engine: MemoryEngine | None = None  # Deps makes the local engine from the store and the embedder
     if engine_name == "mem0":
-        engine, close_engine = open_mem0(settings, blobs)
+        try:
+            engine, close_engine = open_mem0(settings, blobs)
+        except BaseException:
+            database.close()
+            raise
         closers.append(close_engine)
-    deps = Deps(settings=settings, store=database.store, queue=queue, blobs=blobs, embedder=embedder,
-                clock=clock, closers=closers, engine=engine)  # type: ignore[arg-type]
+    metrics = Metrics()
+    deps = Deps(settings=settings, store=database.store, queue=queue, blobs=blobs,
+                embedder=None if embedder is None else TimedEmbedder(embedder, metrics), clock=clock,
+                closers=closers, admin=database.admin, backups=database.backups, metrics=metrics,
+                engine=engine)  # type: ignore[arg-type]  # None: Deps builds the local engine
     if with_worker:
         deps.worker = deps.make_worker()
     if not settings.retrieve_auth:

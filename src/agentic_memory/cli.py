@@ -1,4 +1,4 @@
-"""Command line: serve | worker | demo | migrate | copy-to-mem0."""
+"""Command line: serve | proxy | worker | demo | migrate | copy-to-mem0 | elevenlabs ... | callers ... (see --help)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,11 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 
+from agentic_memory.cli_admin import register as register_admin_commands
+from agentic_memory.cli_elevenlabs import elevenlabs_app
+from agentic_memory.cli_tools import register as register_tool_commands
 from agentic_memory.config import Settings, ensure_keys, load_settings
-from agentic_memory.errors import ConfigurationError
+from agentic_memory.errors import ConfigurationError, StorageError
 
 if TYPE_CHECKING:
     from agentic_memory.bootstrap import Deps
@@ -20,6 +23,7 @@ app = typer.Typer(help="AgenticMemory: per-caller memory for ElevenLabs voice ag
 console = Console(stderr=True)  # errors
 out = Console(soft_wrap=True)  # the banner: stdout, so stderr carries only JSON log lines
 log = logging.getLogger(__name__)
+app.add_typer(elevenlabs_app, name="elevenlabs")
 
 
 def _settings() -> Settings:
@@ -48,6 +52,9 @@ def _build(settings: Settings, *, with_worker: bool = True) -> Deps:
     except ConfigurationError as exc:
         console.print(f"[red]Configuration error:[/red] {exc}")
         raise typer.Exit(2) from exc
+    except StorageError as exc:
+        console.print(f"[red]Database unavailable:[/red] {exc}")
+        raise typer.Exit(3) from exc
 
 
 @app.command()
@@ -76,20 +83,58 @@ def serve(host: Annotated[str, typer.Option(help="Interface to bind")] = "127.0.
 
 
 @app.command()
-def worker() -> None:
+def proxy(host: Annotated[str, typer.Option(help="Interface to bind")] = "127.0.0.1",
+          port: Annotated[int, typer.Option(help="TCP port")] = 8000) -> None:
+    """Run the memory proxy alone (POST /v1/chat/completions, ElevenLabs' Custom LLM): no webhooks, no worker."""
+    import uvicorn
+
+    from agentic_memory.http.proxy import create_proxy_app
+    from agentic_memory.logs import configure_logging
+
+    settings = _settings()
+    if not settings.upstream_url:
+        console.print("[red]Configuration error:[/red] set AGENTIC_MEMORY_UPSTREAM_URL (the upstream LLM's "
+                      "OpenAI-compatible base URL, e.g. https://api.openai.com/v1)")
+        raise typer.Exit(2)
+    configure_logging(settings.log_level)
+    deps = _build(settings, with_worker=False)
+    out.print(f"AgenticMemory proxy listening on http://{host}:{port}/v1/chat/completions")
+    try:
+        uvicorn.run(create_proxy_app(deps), host=host, port=port, log_config=None, access_log=False,
+                    timeout_graceful_shutdown=10, timeout_keep_alive=75)
+    finally:
+        deps.close()
+
+
+@app.command()
+def worker(concurrency: Annotated[int, typer.Option(
+        min=1, max=64, help="Jobs run at once by this process, each on its own thread (keep it at most "
+                            "AGENTIC_MEMORY_DATABASE_POOL_SIZE on PostgreSQL; on SQLite their writes take turns)")] = 1,
+           ) -> None:
     """Run the post-call worker alone (several may run against the same database)."""
     from agentic_memory.logs import configure_logging
 
     settings = _settings()
     configure_logging(settings.log_level)
     deps = _build(settings)
-    assert deps.worker is not None
-    signal.signal(signal.SIGTERM, lambda *_: deps.worker.stop() if deps.worker else None)
+    workers = [deps.worker or deps.make_worker(), *(deps.make_worker() for _ in range(concurrency - 1))]
+    for number, each in enumerate(workers[1:], start=2):
+        each.name = f"{each.name}-{number}"  # one name per thread: leases and logs tell them apart
+
+    def stop(*_: object) -> None:
+        for each in workers:
+            each.stop()
+
+    signal.signal(signal.SIGTERM, stop)
+    threads = [each.start_thread() for each in workers[1:]]
     try:
-        deps.worker.run()
+        workers[0].run()
     except KeyboardInterrupt:
-        deps.worker.stop()
+        pass
     finally:
+        stop()
+        for thread in threads:
+            thread.join(timeout=60)
         deps.close()
 
 
@@ -104,6 +149,9 @@ def migrate() -> None:
     except ConfigurationError as exc:
         console.print(f"[red]Configuration error:[/red] {exc}")
         raise typer.Exit(2) from exc
+    except StorageError as exc:
+        console.print(f"[red]Database unavailable:[/red] {exc}")
+        raise typer.Exit(3) from exc
     out.print("database is up to date")
 
 
@@ -147,6 +195,8 @@ def copy_to_mem0() -> None:
         console.print(f"[red]Stopped:[/red] {exc}. Run the command again to resume.")
         raise typer.Exit(1) from exc
     out.print(f"{copied} memories copied to Mem0")
+register_admin_commands(app)
+register_tool_commands(app)
 
 
 def main() -> None:

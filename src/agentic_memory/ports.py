@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -43,6 +43,10 @@ class BlobStore(Protocol):
 
     def get(self, key: str) -> bytes: ...
 
+    def delete(self, key: str) -> bool:
+        """Remove the object (every version, where the backend keeps versions); False if there was none."""
+        ...
+
     def ping(self) -> None: ...
 
 
@@ -54,6 +58,7 @@ class Job:
     body: bytes
     attempts: int
     received_at: datetime
+    lease: str = ""  # the claim's token: only its holder may complete, retry, bury or extend the job
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,16 +83,28 @@ class JobQueue(Protocol):
         """
         ...
 
-    def claim(self, *, worker: str, now: datetime, lease_secs: int) -> Job | None: ...
+    def claim(self, *, worker: str, now: datetime, lease_secs: int) -> Job | None:
+        """Lease the oldest ready job (or one whose lease expired) to `worker` until now + lease_secs.
 
-    def complete(self, job_id: int, *, drop_body: bool = False) -> None:
-        """Mark the job done. `drop_body`: its content now lives elsewhere (a call's audio, decoded into a
-        durable file), so the inbox keeps only the row, whose key still turns retries into no-ops."""
+        Each claim carries a fresh `Job.lease` token. Once the lease expires (or the job is released) the
+        job can be claimed again and the old token stops working, so a stalled worker that wakes up late
+        cannot complete, retry or bury a job someone else now runs.
+        """
         ...
 
-    def retry(self, job_id: int, *, error: str, run_after: datetime) -> None: ...
+    def heartbeat(self, job_id: int, *, lease: str, now: datetime, lease_secs: int) -> bool:
+        """Extend a held lease to now + lease_secs (long jobs); False if `lease` no longer holds the job."""
+        ...
 
-    def bury(self, job_id: int, *, error: str) -> None: ...
+    def complete(self, job_id: int, *, lease: str, drop_body: bool = False) -> bool:
+        """Mark the job done; False (nothing changed) if `lease` no longer holds it. `drop_body`: its content
+        now lives elsewhere (a call's audio, decoded into a durable file), so the inbox keeps only the row,
+        whose key still turns retries into no-ops."""
+        ...
+
+    def retry(self, job_id: int, *, lease: str, error: str, run_after: datetime) -> bool: ...
+
+    def bury(self, job_id: int, *, lease: str, error: str) -> bool: ...
 
     def stats(self) -> QueueStats: ...
 
@@ -156,12 +173,233 @@ class MemoryEngine(Protocol):
         they live. Safe to run again for the same call: it never stores a memory twice."""
         ...
 
-    def recall(self, caller_id: str, query: str, *, limit: int, type: MemoryType | None) -> list[MemoryHit]:
-        """The caller's best memories for `query`, best first: only theirs, only of `type` if given."""
+    def recall(self, caller_id: str, query: str, *, limit: int, type: MemoryType | None,
+               checkpoint: Callable[[], None] | None = None) -> list[MemoryHit]:
+        """The owner's best memories for `query`, best first: only theirs, only of `type` if given.
+        `caller_id` is the owner key (domain/scope.py). `checkpoint` runs before each costly step and may
+        raise to abandon the recall (the proxy's budget)."""
         ...
 
     def forget(self, caller_id: str) -> None:
-        """Erase the caller's memories held outside our store (erasing the store erases the rest)."""
+        """Erase the owner's memories held outside our store (erasing the store erases the rest)."""
         ...
 
     def ping(self) -> None: ...
+
+# --- The operator's side (services/admin.py, services/erasure.py, services/retention.py) ---------------
+
+DELETED = "operator:deleted"  # `superseded_by` of a memory an operator deleted: inactive, history kept
+
+
+@dataclass(frozen=True, slots=True)
+class CallerQuery:
+    """Callers matching all given filters, most recently seen first."""
+
+    number: str | None = None  # exact E.164 (with AGENTIC_MEMORY_SCOPE=agent_and_caller: its keys for every agent)
+    digits: str = ""  # a fragment of the number
+    name: str = ""  # a fragment of the first name, case-insensitive
+    seen_after: datetime | None = None
+    seen_before: datetime | None = None
+    limit: int = 50
+    offset: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class MemoryRecord:
+    """A memory with its place in history: active, or retired (superseded, edited or deleted) and when."""
+
+    memory: Memory
+    superseded_by: str | None = None
+    retired_at: datetime | None = None
+    retired_reason: str = ""  # "" (by a later call), "operator_edit", "operator_delete", "retention"
+
+
+@dataclass(frozen=True, slots=True)
+class CallRecord:
+    conversation_id: str
+    agent_id: str
+    started_at: datetime
+    files: dict[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class MemoryChange:
+    """An operator's edit (with `replacement`) or deletion of one active memory, applied atomically."""
+
+    caller_id: str
+    memory_id: str
+    at: datetime
+    reason: str
+    replacement: StoredMemory | None
+    top_facts: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ErasedRows:
+    """What the store deleted for one caller; `file_keys` are left for the service to delete."""
+
+    profile: int
+    conversations: int
+    memories: int
+    inbox: int
+    file_keys: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class InboxEntry:
+    id: int
+    event_type: str
+    conversation_id: str
+    status: str
+    attempts: int
+    last_error: str
+    received_at: datetime
+    body_bytes: int
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEvent:
+    at: datetime
+    actor: str
+    action: str
+    caller_ref: str  # keyed hash of the number (domain/pseudonym.py), never the number
+    detail: dict[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Totals:
+    callers: int
+    memories: dict[str, int]  # active memories by type
+    inbox: dict[str, int]  # inbox rows by status
+
+
+class BackupArchives(Protocol):
+    """Backups made by the backup command, reachable so that an erasure reaches them too."""
+
+    def stores(self) -> Iterator[tuple[AdminStore, MemoryStore, BlobStore]]:
+        """Each archive opened as stores; changes are written back into it before the next is opened."""
+        ...
+
+
+class AdminStore(Protocol):
+    """What operators read and change. Small on purpose: each backend implements it in its own SQL."""
+
+    def find_callers(self, query: CallerQuery) -> list[CallerProfile]: ...
+
+    def caller_memories(self, caller_id: str) -> list[MemoryRecord]:
+        """Every memory of the caller, active and retired, oldest first."""
+        ...
+
+    def caller_calls(self, caller_id: str) -> list[CallRecord]:
+        """The caller's processed calls, newest first, with their file keys."""
+        ...
+
+    def set_name(self, caller_id: str, first_name: str, *, source: str) -> bool: ...
+
+    def change_memory(self, change: MemoryChange) -> bool:
+        """Retire the active memory (and insert its replacement) in one transaction; refresh the profile's
+        memory count and top facts. False when no such active memory of that caller exists."""
+        ...
+
+    def erase_caller(self, caller_id: str, *, conversation_ids: Sequence[str] = ()) -> ErasedRows:
+        """Delete the caller's profile, memories (history and indexes too), conversations, file links and
+        inbox bodies, plus the inbox rows of `conversation_ids` (their unprocessed webhooks). Inbox rows
+        stay as empty tombstones (status "erased") so a retried webhook stays a no-op."""
+        ...
+
+    def pending_bodies(self, event_type: str) -> list[tuple[str, bytes]]:
+        """(conversation id, raw body) of webhooks of `event_type` not processed yet (queued, running, dead)."""
+        ...
+
+    def compact(self, *, full: bool = True) -> None:
+        """Make deleted bytes unrecoverable from the storage files: journal always; with `full`, also
+        free pages and index segments, which may rewrite the whole database (slow when it is large)."""
+        ...
+
+    def inbox(self, *, status: str | None, limit: int, offset: int) -> list[InboxEntry]: ...
+
+    def inbox_entry(self, job_id: int) -> InboxEntry | None: ...
+
+    def requeue(self, job_ids: Sequence[int] | None, *, now: datetime) -> int:
+        """Dead jobs (all when `job_ids` is None) back to queued with a fresh attempt count."""
+        ...
+
+    def purge(self, job_ids: Sequence[int] | None) -> int:
+        """Delete dead jobs and their bodies (all when `job_ids` is None)."""
+        ...
+
+    def expire_bodies(self, before: datetime) -> int:
+        """Empty the bodies of processed webhooks received before `before` (rows stay for idempotency)."""
+        ...
+
+    def expire_files(self, kinds: Sequence[str], before: datetime) -> list[str]:
+        """Unlink files of these kinds from calls started before `before`; returns their keys to delete."""
+        ...
+
+    def expire_memories(self, type: MemoryType, before: datetime) -> dict[str, int]:
+        """Delete memories of `type` created before `before`; returns how many per caller (whose profile
+        must then be refreshed, see `refresh_profile`)."""
+        ...
+
+    def refresh_profile(self, caller_id: str, top_facts: Sequence[str]) -> None:
+        """Recount the caller's active memories and store `top_facts`."""
+        ...
+
+    def inactive_callers(self, before: datetime, *, limit: int) -> list[str]: ...
+
+    def record_audit(self, event: AuditEvent) -> None: ...
+
+    def audit_events(self, *, limit: int, offset: int = 0) -> list[AuditEvent]: ...
+
+    def totals(self) -> Totals: ...
+
+
+class ElevenLabsAdmin(Protocol):
+    """The ElevenLabs API calls `agentic-memory elevenlabs ...` makes. Reads answer the API's JSON as plain
+    dicts; writes take the request body as the API documents it. Errors are ElevenLabsApiError."""
+
+    def get_agent(self, agent_id: str) -> dict[str, Any]: ...
+
+    def update_agent(self, agent_id: str, body: dict[str, Any]) -> None: ...
+
+    def list_tools(self) -> list[dict[str, Any]]: ...
+
+    def create_tool(self, tool_config: dict[str, Any]) -> str: ...
+
+    def update_tool(self, tool_id: str, tool_config: dict[str, Any]) -> None: ...
+
+    def delete_tool(self, tool_id: str) -> None: ...
+
+    def tool_users(self, tool_id: str) -> list[str]:
+        """Ids of the agents that still use the tool."""
+
+    def list_secrets(self) -> list[dict[str, Any]]: ...
+
+    def create_secret(self, name: str, value: str) -> str: ...
+
+    def delete_secret(self, secret_id: str) -> None: ...
+
+    def get_settings(self) -> dict[str, Any]: ...
+
+    def update_settings(self, body: dict[str, Any]) -> None: ...
+
+    def list_webhooks(self) -> list[dict[str, Any]]: ...
+
+    def create_webhook(self, name: str, url: str) -> tuple[str, str | None]:
+        """Returns the webhook id and its HMAC secret, which the API shows only now."""
+
+    def update_webhook(self, webhook_id: str, *, name: str, is_disabled: bool, retry_enabled: bool) -> None: ...
+
+    def delete_webhook(self, webhook_id: str) -> None: ...
+
+    def list_phone_numbers(self, agent_id: str) -> list[dict[str, Any]]: ...
+
+    def outbound_call(self, *, provider: str, agent_id: str, phone_number_id: str, to_number: str,
+                      client_data: dict[str, Any]) -> dict[str, Any]: ...
+
+    def list_conversations(self, agent_id: str, *, after_unix: int | None,
+                           cursor: str | None) -> tuple[list[dict[str, Any]], str | None]: ...
+
+    def get_conversation(self, conversation_id: str) -> dict[str, Any]: ...
+
+    def get_audio(self, conversation_id: str) -> bytes: ...

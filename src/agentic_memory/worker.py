@@ -9,11 +9,18 @@ import secrets
 import socket
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from agentic_memory.errors import EngineUnavailable, InvalidInput
-from agentic_memory.ports import JobQueue
+from agentic_memory.ports import Clock, Job, JobQueue
 from agentic_memory.services.process_call import WorkerDeps, process_job
+
+if TYPE_CHECKING:
+    from agentic_memory.metrics import Metrics
+    from agentic_memory.services.retention import Sweeper
 
 log = logging.getLogger(__name__)
 MAX_BACKOFF_SECS = 600.0
@@ -24,7 +31,31 @@ _INCARNATION = secrets.token_hex(4)
 
 def backoff(attempts: int) -> float:
     """Exponential with jitter: ~2 s, 4 s, 8 s ... capped at 10 minutes."""
-    return min(MAX_BACKOFF_SECS, 2.0 ** attempts) * random.uniform(0.8, 1.2)
+    return min(MAX_BACKOFF_SECS, 2.0 ** attempts) * random.uniform(0.8, 1.2)  # noqa: S311 - jitter, not a secret
+
+
+@contextmanager
+def heartbeat(queue: JobQueue, job: Job, *, clock: Clock, lease_secs: int) -> Iterator[None]:
+    """Extend the job's lease every third of it while the body runs, so a long call (a big audio file, a
+    slow embedding) is not handed to another worker while this one is still on it."""
+    done = threading.Event()
+
+    def beat() -> None:
+        while not done.wait(lease_secs / 3):
+            try:
+                if not queue.heartbeat(job.id, lease=job.lease, now=clock.now(), lease_secs=lease_secs):
+                    log.warning("lease lost while running", extra={"job_id": job.id})
+                    return
+            except Exception:  # a missed beat only shortens the lease; the job itself goes on
+                log.exception("lease heartbeat failed", extra={"job_id": job.id})
+
+    beater = threading.Thread(target=beat, name=f"lease-{job.id}", daemon=True)
+    beater.start()
+    try:
+        yield
+    finally:
+        done.set()
+        beater.join()
 
 
 def worker_is_alive(name: str) -> bool:
@@ -48,12 +79,14 @@ def worker_is_alive(name: str) -> bool:
 
 class Worker:
     def __init__(self, queue: JobQueue, deps: WorkerDeps, *, max_attempts: int = 8, lease_secs: int = 300,
-                 idle_wait: float = 0.5) -> None:
+                 idle_wait: float = 0.5, metrics: Metrics | None = None, sweeper: Sweeper | None = None) -> None:
         self.queue = queue
         self.deps = deps
         self.max_attempts = max_attempts
         self.lease_secs = lease_secs
         self.idle_wait = idle_wait
+        self.metrics = metrics
+        self.sweeper = sweeper  # retention, run from the loop when idle (services/retention.py)
         self.name = f"{socket.gethostname()}:{os.getpid()}:{_INCARNATION}:{threading.get_ident()}"
         self.wake = threading.Event()
         self.stopping = threading.Event()
@@ -65,29 +98,52 @@ class Worker:
             return False
         started = time.perf_counter()
         try:
-            outcome = process_job(job, self.deps)
+            with heartbeat(self.queue, job, clock=self.deps.clock, lease_secs=self.lease_secs):
+                outcome = process_job(job, self.deps)
         except InvalidInput as exc:  # the payload itself is unusable: retrying cannot help
             log.warning("job dead-lettered", extra={"job_id": job.id, "event_type": job.event_type,
                                                     "error": str(exc)})
-            self.queue.bury(job.id, error=f"invalid payload: {exc}")
+            self.queue.bury(job.id, lease=job.lease, error=f"invalid payload: {exc}")
+            self._observe(job.event_type, "dead", started)
             return True
         except Exception as exc:
             error = f"{exc.__class__.__name__}: {exc}"
             if job.attempts >= self.max_attempts:
                 log.exception("job failed for good", extra={"job_id": job.id, "attempts": job.attempts})
-                self.queue.bury(job.id, error=error)
+                self.queue.bury(job.id, lease=job.lease, error=error)
+                self._observe(job.event_type, "dead", started)
             else:
                 # A remote engine that answered 429 may say how long to wait (Retry-After): never sooner.
                 asked = (exc.retry_after or 0.0) if isinstance(exc, EngineUnavailable) else 0.0
                 delay = min(MAX_BACKOFF_SECS, max(backoff(job.attempts), asked))
                 log.exception("job failed, will retry", extra={"job_id": job.id, "attempts": job.attempts,
                                                                "retry_in_secs": round(delay, 1)})
-                self.queue.retry(job.id, error=error, run_after=self.deps.clock.now() + timedelta(seconds=delay))
+                self.queue.retry(job.id, lease=job.lease, error=error,
+                                 run_after=self.deps.clock.now() + timedelta(seconds=delay))
+                self._observe(job.event_type, "retry", started)
             return True
-        self.queue.complete(job.id, drop_body=outcome.drop_body)
+        if not self.queue.complete(job.id, lease=job.lease, drop_body=outcome.drop_body):
+            # The lease expired and another worker took the job; saving a call is idempotent per
+            # conversation, so whichever run saved first wins and the other changes nothing.
+            log.warning("job finished after its lease was lost", extra={"job_id": job.id})
+            return True
+        self._observe(job.event_type, "done", started)
         log.info("job done", extra={"job_id": job.id, "event_type": job.event_type, "outcome": outcome.summary,
                                     "ms": round((time.perf_counter() - started) * 1000, 1)})
         return True
+
+    def _observe(self, event_type: str, outcome: str, started: float) -> None:
+        if self.metrics is not None:
+            self.metrics.observe_job(event_type, outcome, time.perf_counter() - started)
+
+    def sweep(self) -> None:
+        """Run retention if it is due; a failure is logged and tried again at the next interval."""
+        if self.sweeper is None:
+            return
+        try:
+            self.sweeper.maybe_run()
+        except Exception:
+            log.exception("retention sweep failed")
 
     def run(self) -> None:
         log.info("worker started", extra={"worker": self.name})
@@ -105,6 +161,7 @@ class Worker:
                 busy = False
                 self.stopping.wait(2.0)
             if not busy:
+                self.sweep()
                 self.wake.wait(self.idle_wait)
                 self.wake.clear()
         log.info("worker stopped", extra={"worker": self.name})

@@ -46,7 +46,7 @@ def test_concurrent_callers_get_their_own_vectors_in_fewer_model_calls():
 
 def test_errors_reach_every_caller_and_batches_pass_through():
     class Broken(HashEmbedder):
-        def embed(self, texts):
+        def embed(self, texts):  # noqa: ARG002 - the Embedder port's signature
             raise RuntimeError("down")
 
     with pytest.raises(RuntimeError):

@@ -36,7 +36,7 @@ def blobs() -> InMemoryBlobStore:
 def make_engine(fake: FakeMem0, blobs: InMemoryBlobStore, tmp_path: Path, **options: object) -> Mem0MemoryEngine:
     cloud = Mem0Cloud(partial(sdk.connect, api_key=API_KEY, host=fake.url, data_dir=tmp_path / "data",
                               timeout_secs=2.0))
-    return Mem0MemoryEngine(cloud, blobs, sleep=lambda _: None, **options)  # type: ignore[arg-type]
+    return Mem0MemoryEngine(cloud, blobs, sleep=lambda _: None, **options)  # type: ignore[arg-type]  # options: loose kwargs of the test
 
 
 @pytest.fixture

@@ -49,8 +49,8 @@ def remember(deps: Deps, cid: str, caller: str, lines: list[str], *, day: int = 
 
 
 def texts(engine: MemoryEngine, caller: str, query: str, **options: object) -> list[str]:
-    hits = engine.recall(caller, query, limit=int(options.get("limit", 10)),  # type: ignore[call-overload]
-                         type=options.get("type"))  # type: ignore[arg-type]
+    hits = engine.recall(caller, query, limit=int(options.get("limit", 10)),  # type: ignore[call-overload]  # options: loose test kwargs
+                         type=options.get("type"))  # type: ignore[arg-type]  # a MemoryType or None
     assert all(h.memory.caller_id == caller for h in hits)
     return [h.memory.text for h in hits]
 

@@ -99,7 +99,7 @@ def test_single_string_is_rejected(embedder: OnnxEmbedder) -> None:
     with pytest.raises(TypeError):
         embedder.embed("not a list")
     with pytest.raises(TypeError):
-        embedder.embed(["fine", 3])  # type: ignore[list-item]
+        embedder.embed(["fine", 3])  # type: ignore[list-item]  # a wrong type on purpose
 
 
 def test_concurrent_calls_match_serial(embedder: OnnxEmbedder) -> None:

@@ -1,8 +1,9 @@
-"""One suite per port, run against the shipped fake and the real SQLite/filesystem adapters."""
+"""One suite per port, run against the shipped fake and the real SQLite, PostgreSQL and filesystem adapters."""
 
 from __future__ import annotations
 
 import sqlite3
+import sys
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -10,6 +11,9 @@ import numpy as np
 import pytest
 
 from agentic_memory.adapters.blobs.filesystem import FilesystemBlobStore
+from agentic_memory.adapters.postgres.database import PostgresDatabase
+from agentic_memory.adapters.postgres.memory_store import PostgresMemoryStore
+from agentic_memory.adapters.postgres.queue import PostgresJobQueue
 from agentic_memory.adapters.sqlite.database import Database
 from agentic_memory.adapters.sqlite.group_commit import GroupCommit
 from agentic_memory.adapters.sqlite.memory_store import SqliteMemoryStore
@@ -23,15 +27,20 @@ T0 = datetime(2026, 1, 1, tzinfo=UTC)
 EMBED = HashEmbedder()
 
 
-@pytest.fixture(params=["fake", "sqlite"])
+@pytest.fixture(params=["fake", "sqlite", "postgres"])
 def db_kind(request):
     return request.param
 
 
 @pytest.fixture
-def store(db_kind, tmp_path):
+def store(db_kind, tmp_path, request):
     if db_kind == "fake":
         yield InMemoryMemoryStore()
+        return
+    if db_kind == "postgres":
+        pg = PostgresDatabase(request.getfixturevalue("pg_url"))
+        yield PostgresMemoryStore(pg)
+        pg.close()
         return
     db = Database(tmp_path / "m.sqlite3")
     db.migrate()
@@ -40,9 +49,16 @@ def store(db_kind, tmp_path):
 
 
 @pytest.fixture
-def queue(db_kind, tmp_path):
+def queue(db_kind, tmp_path, request):
     if db_kind == "fake":
         yield InMemoryJobQueue()
+        return
+    if db_kind == "postgres":
+        pg = PostgresDatabase(request.getfixturevalue("pg_url"))
+        pg_queue = PostgresJobQueue(pg)
+        yield pg_queue
+        pg_queue.close()
+        pg.close()
         return
     db = Database(tmp_path / "q.sqlite3")
     db.migrate()
@@ -84,7 +100,8 @@ def test_load_call_reads_the_profile_and_facts_at_once(store):
     seen = store.load_call("conv_1", "+1555")
     assert seen.processed
     fresh = store.load_call("conv_2", "+1555")
-    assert not fresh.processed and fresh.profile == profile
+    assert not fresh.processed
+    assert fresh.profile == profile
     assert [m.id for m, _ in fresh.active_facts] == ["m1"]
     assert store.load_call("conv_3", "+1999").profile is None
     assert not store.load_call("conv_3", None).processed
@@ -153,12 +170,14 @@ def test_queue_dedupes_and_claims_each_job_once(queue):
     assert accept(queue, event_type="post_call_transcription", body=b"{}")
     first = queue.claim(worker="w", now=T0, lease_secs=60)
     second = queue.claim(worker="w", now=T0, lease_secs=60)
-    assert first and second and first.id != second.id
+    assert first
+    assert second
+    assert first.id != second.id
     assert queue.claim(worker="w", now=T0, lease_secs=60) is None
     assert queue.stats() == QueueStats(pending=2, dead=0)
-    queue.complete(first.id)
-    queue.bury(second.id, error="bad")
-    assert queue.stats() == QueueStats(pending=0, dead=1)  # the whole value: fake and SQLite must agree
+    assert queue.complete(first.id, lease=first.lease)
+    assert queue.bury(second.id, lease=second.lease, error="bad")
+    assert queue.stats() == QueueStats(pending=0, dead=1)  # the whole value: every adapter must agree
 
 
 def test_concurrent_acks_share_a_commit_and_resolve_only_once_it_is_done(tmp_path):
@@ -184,7 +203,8 @@ def test_concurrent_acks_share_a_commit_and_resolve_only_once_it_is_done(tmp_pat
         other.close()
     results = [f.result(timeout=10) for f in futures]
     assert results == [True] * 15 + [False] * 5  # repeats inside one batch are duplicates too
-    assert sum(batches) == 20 and len(batches) <= 2  # the first may have been alone; the rest wait together
+    assert sum(batches) == 20
+    assert len(batches) <= 2
     commits.close()
     db.close()
 
@@ -235,8 +255,8 @@ def test_sqlite_queue_drops_a_completed_jobs_body_only_when_asked_and_still_dedu
     for cid in ("c1", "c2"):
         accept(queue, cid, event_type="post_call_audio", body=b"x" * 10_000)
     first, second = (queue.claim(worker="w", now=T0, lease_secs=60) for _ in range(2))
-    queue.complete(first.id, drop_body=True)
-    queue.complete(second.id)
+    queue.complete(first.id, lease=first.lease, drop_body=True)
+    queue.complete(second.id, lease=second.lease)
     sizes = dict(db.connection().execute("SELECT id, length(body) FROM inbox").fetchall())
     assert sizes == {first.id: 0, second.id: 10_000}
     # a retry after completion is still a no-op
@@ -248,14 +268,48 @@ def test_sqlite_queue_drops_a_completed_jobs_body_only_when_asked_and_still_dedu
 def test_queue_retries_after_backoff_and_reclaims_expired_leases(queue):
     accept(queue)
     job = queue.claim(worker="w", now=T0, lease_secs=60)
-    queue.retry(job.id, error="boom", run_after=T0 + timedelta(seconds=30))
+    queue.retry(job.id, lease=job.lease, error="boom", run_after=T0 + timedelta(seconds=30))
     assert queue.claim(worker="w", now=T0 + timedelta(seconds=10), lease_secs=60) is None
     again = queue.claim(worker="w", now=T0 + timedelta(seconds=31), lease_secs=60)
-    assert again.id == job.id and again.attempts == 2 and again.body == b"x"
+    assert again.id == job.id
+    assert again.attempts == 2
+    assert again.body == b"x"
     # The worker holding it dies: once its lease expires another worker gets it.
     assert queue.claim(worker="w2", now=T0 + timedelta(seconds=60), lease_secs=60) is None
     stolen = queue.claim(worker="w2", now=T0 + timedelta(seconds=92), lease_secs=60)
-    assert stolen.id == job.id and stolen.attempts == 3
+    assert stolen.id == job.id
+    assert stolen.attempts == 3
+    # The first holder wakes up late: its token no longer holds the job, so its result is refused.
+    assert again.lease != stolen.lease
+    assert not queue.complete(again.id, lease=again.lease)
+    assert not queue.retry(again.id, lease=again.lease, error="late", run_after=T0)
+    assert not queue.bury(again.id, lease=again.lease, error="late")
+    assert not queue.heartbeat(again.id, lease=again.lease, now=T0 + timedelta(seconds=93), lease_secs=60)
+    assert queue.stats().pending == 1
+    assert queue.complete(stolen.id, lease=stolen.lease)
+    assert not queue.complete(stolen.id, lease=stolen.lease)  # done once; a second call changes nothing
+    assert queue.stats().pending == 0
+
+
+def test_queue_heartbeat_keeps_a_long_job_from_being_claimed_again(queue):
+    accept(queue)
+    job = queue.claim(worker="w", now=T0, lease_secs=60)
+    assert queue.heartbeat(job.id, lease=job.lease, now=T0 + timedelta(seconds=50), lease_secs=60)
+    assert queue.claim(worker="w2", now=T0 + timedelta(seconds=100), lease_secs=60) is None
+    assert not queue.heartbeat(job.id, lease="not-the-token", now=T0 + timedelta(seconds=100), lease_secs=60)
+    stolen = queue.claim(worker="w2", now=T0 + timedelta(seconds=111), lease_secs=60)
+    assert stolen is not None
+    assert stolen.id == job.id
+
+
+def test_queue_released_jobs_void_the_old_token(queue):
+    accept(queue)
+    job = queue.claim(worker="host:111:1", now=T0, lease_secs=600)
+    assert queue.release_orphans(lambda _worker: False) == 1
+    assert not queue.complete(job.id, lease=job.lease)
+    again = queue.claim(worker="host:222:1", now=T0 + timedelta(seconds=1), lease_secs=600)
+    assert again is not None
+    assert (again.id, again.lease != job.lease) == (job.id, True)
 
 
 def test_blobs_round_trip_and_refuse_escaping_keys(blobs):
@@ -265,7 +319,7 @@ def test_blobs_round_trip_and_refuse_escaping_keys(blobs):
     with pytest.raises(KeyError):
         blobs.get("calls/c2/audio.mp3")
     for bad in ("../x", "/etc/passwd", "calls/../../x", "calls//x", ".hidden", "a/./b", "a\\b", ""):
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match="unsafe object key"):
             blobs.put(bad, b"x")
 
 
@@ -289,7 +343,8 @@ def test_jobs_of_a_dead_worker_are_requeued_at_once(queue):
     alive = queue.claim(worker="host:222:1", now=T0, lease_secs=600)
     assert queue.release_orphans(lambda worker: worker != "host:111:1") == 1
     again = queue.claim(worker="host:333:1", now=T0, lease_secs=600)
-    assert again is not None and again.id == dead.id
+    assert again is not None
+    assert again.id == dead.id
     assert queue.claim(worker="host:333:1", now=T0, lease_secs=600) is None  # the live worker keeps its job
     assert alive.id != dead.id
 
@@ -301,7 +356,7 @@ def test_worker_liveness_is_only_denied_for_dead_local_processes():
 
     from agentic_memory.worker import worker_is_alive
 
-    child = subprocess.Popen(["true"])
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
     child.wait()
     host = socket.gethostname()
     assert worker_is_alive(f"{host}:{os.getpid()}:1")
@@ -324,7 +379,8 @@ def test_migration_2_moves_old_keyword_rows_to_per_caller_terms(tmp_path):
                  "'o1555')")
     db.migrate()
     store = SqliteMemoryStore(db)
-    assert [i for i, _ in store.keyword_search("+1555", ["latte"], limit=5, type=None)] == ["m1"]
+    hits = store.keyword_search("+1555", ["latte"], limit=5, type=None)
+    assert [i for i, _ in hits] == ["m1"]
     assert [i for i, _ in store.keyword_search("+1555", ["milk"], limit=5, type=None)] == ["m1"]
     assert store.keyword_search("+1666", ["milk"], limit=5, type=None) == []
     assert db.integrity_check() == "ok"
@@ -332,6 +388,25 @@ def test_migration_2_moves_old_keyword_rows_to_per_caller_terms(tmp_path):
 
 
 def test_keyword_terms_split_like_the_index_and_stem_alike(store):
-    store.save_call(update("conv_1", "+1555", [memory("m1", "+1555", "Caller's order number is A-48213; trips to Denver")]))
+    store.save_call(update("conv_1", "+1555",
+                           [memory("m1", "+1555", "Caller's order number is A-48213; trips to Denver")]))
     for terms in (["a-48213"], ["48213"], ["trip"], ["caller's"]):
         assert [i for i, _ in store.keyword_search("+1555", terms, limit=5, type=None)] == ["m1"], terms
+
+
+def test_text_with_a_nul_character_is_stored_and_found(store):
+    # JSON can carry \u0000 in a transcript; a store must keep such a call, not fail on it forever.
+    profile = CallerProfile(caller_id="+1555", first_seen=T0, last_seen=T0, call_count=1, first_name="Ann\x00",
+                            top_facts=("likes\x00tea",))
+    assert store.save_call(update("conv\x00_1", "+1555", [memory("m1", "+1555", "prefers oat\x00 milk")],
+                                  profile=profile))
+    assert [i for i, _ in store.keyword_search("+1555", ["milk"], limit=5, type=None)] == ["m1"]
+    assert store.caller("+1555") is not None
+    assert store.load_call("conv\x00_1", "+1555").processed
+
+
+@pytest.mark.parametrize("db_kind", ["sqlite", "postgres"])  # the fake has nothing to close
+def test_an_ack_after_the_queue_closed_fails_with_a_storage_error_instead_of_hanging(queue):
+    queue.close()
+    with pytest.raises(StorageError):
+        accept(queue)

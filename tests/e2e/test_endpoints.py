@@ -1,4 +1,4 @@
-"""The HTTP contract, end to end over a real SQLite database and the real embedding model."""
+"""The HTTP contract, end to end over a real database (SQLite and PostgreSQL) and the real embedding model."""
 
 from __future__ import annotations
 
@@ -7,9 +7,12 @@ import sqlite3
 import threading
 import time
 
+import pytest
+
 from agentic_memory.elevenlabs import builders
 from agentic_memory.http.schemas import RetrieveResponse
 from tests.conftest import HMAC_KEY, auth, drain, example, post_signed
+from tests.e2e.conftest import inbox_body_sizes
 
 
 def test_health_needs_no_auth_and_reports_the_queue(client):
@@ -45,11 +48,24 @@ def test_client_data_accepts_bearer_and_rejects_missing_or_wrong_keys(client):
     assert ok.json()["dynamic_variables"]["caller_id"] == "+14155550123"
 
 
-def test_client_data_rejects_bad_caller_ids_with_json_400(client):
-    for body in ({}, {"caller_id": ""}, {"caller_id": "not a number"}, {"caller_id": 42}, {"caller_id": "123"}):
+def test_withheld_caller_ids_get_a_neutral_200_and_malformed_requests_a_400(client, worker):
+    post_signed(client, builders.transcription(conversation_id="conv_named", caller="+14155550123",
+                                               turns=[("user", "Hi, I'm Ann, I prefer oat milk.")],
+                                               start_time=int(time.time()) - 60))
+    drain(worker)
+    for body in ({}, {"caller_id": ""}, {"caller_id": None}, {"caller_id": "anonymous"}, {"caller_id": "Private"},
+                 {"caller_id": "restricted"}, {"caller_id": "UNKNOWN"}, {"caller_id": "not a number"},
+                 {"caller_id": "123"}):
         response = client.post("/client-data", json=body, headers=auth())
-        assert response.status_code == 400, body
-        assert "error" in response.json()
+        assert response.status_code == 200, body
+        variables = response.json()["dynamic_variables"]
+        assert (variables["returning_caller"], variables["memory_count"], variables["caller_id"]) == ("no", "0", "")
+        assert "user_id" not in response.json()
+        found = client.post("/retrieve", json={"query": "oat milk", "user_id": body.get("caller_id")}, headers=auth())
+        assert found.status_code == 200 and found.json() == {"memories": []}, body
+    for body in ({"caller_id": 42}, {"caller_id": "1" * 65}):
+        response = client.post("/client-data", json=body, headers=auth())
+        assert response.status_code == 400 and "error" in response.json()
     malformed = client.post("/client-data", content=b"{nope", headers={**auth(), "Content-Type": "application/json"})
     assert malformed.status_code == 400
 
@@ -77,7 +93,8 @@ def test_post_call_rejects_bad_signatures_and_bad_json(client):
     assert post_signed(client, raw, timestamp=int(time.time()) - 1801).status_code == 401
     assert post_signed(client, raw, timestamp=int(time.time()) + 1801).status_code == 401
     bad = post_signed(client, b"{not json")
-    assert bad.status_code == 400 and "error" in bad.json()
+    assert bad.status_code == 400
+    assert "error" in bad.json()
     assert post_signed(client, {"type": "post_call_transcription", "data": {}}).status_code == 400
 
 
@@ -94,10 +111,9 @@ def test_audio_before_transcript_is_linked_to_the_caller(client, worker, deps):
     assert deps.blobs.get(files["audio"]) == builders.FAKE_MP3
     assert "transcript" in files
     # Once the mp3 is a file the inbox keeps only the audio webhook's row; the transcript's raw body stays.
-    inbox = sqlite3.connect(deps.settings.data_dir / "agentic_memory.sqlite3")
-    sizes = dict(inbox.execute("SELECT event_type, length(body) FROM inbox WHERE conversation_id = ?", (cid,)))
-    inbox.close()
-    assert sizes["post_call_audio"] == 0 and sizes["post_call_transcription"] > 0
+    sizes = inbox_body_sizes(deps, cid)
+    assert sizes["post_call_audio"] == 0
+    assert sizes["post_call_transcription"] > 0
 
 
 def test_retrieve_finds_only_the_callers_own_memories(client, worker):
@@ -113,7 +129,8 @@ def test_retrieve_finds_only_the_callers_own_memories(client, worker):
                            headers=auth())
     assert response.status_code == 200
     memories = response.json()["memories"]
-    assert memories and all(m["user_id"] == "+14155550111" for m in memories)
+    assert memories
+    assert all(m["user_id"] == "+14155550111" for m in memories)
     assert any("A-48213" in m["memory"] for m in memories[:5])
     assert not any("Z-99999" in m["memory"] for m in memories)
     top = memories[0]
@@ -125,7 +142,7 @@ def test_retrieve_finds_only_the_callers_own_memories(client, worker):
 
 
 def test_retrieve_validates_input(client):
-    for body in ({"query": "x"}, {"user_id": "+14155550111"}, {"query": "x", "user_id": "nope"},
+    for body in ({"user_id": "+14155550111"}, {"query": "x", "user_id": 5},
                  {"query": "x", "user_id": "+14155550111", "limit": 0},
                  {"query": "x", "user_id": "+14155550111", "limit": 51},
                  {"query": "x", "user_id": "+14155550111", "type": "other"}):
@@ -133,7 +150,8 @@ def test_retrieve_validates_input(client):
         assert response.status_code == 400, body
     assert client.post("/retrieve", json={"query": "x", "user_id": "+14155550111"}).status_code == 401
     empty = client.post("/retrieve", json={"query": "x", "user_id": "+14155550111"}, headers=auth())
-    assert empty.status_code == 200 and empty.json() == {"memories": []}
+    assert empty.status_code == 200
+    assert empty.json() == {"memories": []}
 
 
 def test_call_initiation_failures_are_stored(client, worker, deps):
@@ -187,6 +205,7 @@ def test_authentication_comes_before_any_parsing(client):
     assert client.post("/client-data", content=b"{nope", headers=auth()).status_code == 400
 
 
+@pytest.mark.parametrize("deps", ["sqlite"], indirect=True)  # breaks SQLite's file; PostgreSQL: test_postgres.py
 def test_post_call_answers_503_when_storage_fails_so_elevenlabs_retries(client, deps):
     db_path = deps.settings.data_dir / "agentic_memory.sqlite3"
     breaker = sqlite3.connect(db_path, isolation_level=None, check_same_thread=False)
@@ -199,5 +218,6 @@ def test_post_call_answers_503_when_storage_fails_so_elevenlabs_retries(client, 
     breaker.execute("BEGIN IMMEDIATE")  # another process holds the write lock: the ack waits for it, then fails
     threading.Timer(0.3, breaker.execute, ("ROLLBACK",)).start()
     response = post_signed(client, payload)
-    assert response.status_code == 503 and response.json()["error"] == "storage unavailable, retry later"
+    assert response.status_code == 503
+    assert response.json()["error"] == "storage unavailable, retry later"
     breaker.close()

@@ -31,7 +31,7 @@ def _local_calls(data_dir: Path) -> int:
                 post_signed(client, builders.transcription(conversation_id=cid, caller=caller, turns=turns,
                                                            start_time=int(time.time()) - 100))
             drain(deps.make_worker())
-        return deps.store.count_active_memories()  # type: ignore[attr-defined, no-any-return]
+        return deps.store.count_active_memories()  # type: ignore[attr-defined, no-any-return]  # SQLite-only export helper
     finally:
         deps.close()
 

@@ -26,7 +26,7 @@ from tests.e2e.test_endpoints import (
     test_authentication_comes_before_any_parsing,
     test_call_initiation_failures_are_stored,
     test_client_data_accepts_bearer_and_rejects_missing_or_wrong_keys,
-    test_client_data_rejects_bad_caller_ids_with_json_400,
+    test_withheld_caller_ids_get_a_neutral_200_and_malformed_requests_a_400,
     test_health_needs_no_auth_and_reports_the_queue,
     test_new_caller_gets_a_neutral_greeting_and_all_variables,
     test_post_call_answers_503_when_storage_fails_so_elevenlabs_retries,
@@ -42,7 +42,7 @@ from tests.fakes.mem0_api import API_KEY, FakeMem0, serve
 MEM0_RUNS_OF_THE_ENDPOINT_SUITE = (
     test_audio_before_transcript_is_linked_to_the_caller, test_authentication_comes_before_any_parsing,
     test_call_initiation_failures_are_stored, test_client_data_accepts_bearer_and_rejects_missing_or_wrong_keys,
-    test_client_data_rejects_bad_caller_ids_with_json_400, test_health_needs_no_auth_and_reports_the_queue,
+    test_withheld_caller_ids_get_a_neutral_200_and_malformed_requests_a_400, test_health_needs_no_auth_and_reports_the_queue,
     test_new_caller_gets_a_neutral_greeting_and_all_variables,
     test_post_call_answers_503_when_storage_fails_so_elevenlabs_retries,
     test_post_call_example_is_acked_stored_once_and_processed, test_post_call_rejects_bad_signatures_and_bad_json,
@@ -66,7 +66,7 @@ def deps(fake: FakeMem0, tmp_path: Path) -> Iterator[Deps]:
     built = build(settings, with_worker=False, clock=FixedClock(datetime.now(UTC)))
     built.engine.sleep = lambda _: None  # type: ignore[attr-defined]  # poll Mem0's events again at once
     # Failure tests below inject many failures in a row: the breaker has its own test.
-    built.engine.cloud.breaker = Breaker(threshold=1000)  # type: ignore[attr-defined]
+    built.engine.cloud.breaker = Breaker(threshold=1000)  # type: ignore[attr-defined]  # the Mem0 engine
     yield built
     built.close()
 
@@ -114,10 +114,10 @@ def test_a_returning_caller_is_greeted_by_name_and_their_facts_come_from_mem0(cl
     top = memories[0]
     assert set(top) == {"id", "memory", "user_id", "score", "metadata", "created_at"}
     assert top["user_id"] == ALICE
-    assert top["metadata"]["conversation_id"] == "conv_alice_1"  # type: ignore[index]
+    assert top["metadata"]["conversation_id"] == "conv_alice_1"  # type: ignore[index]  # JSON
     factual = retrieve(client, ALICE, "milk", type="factual", limit=1)
     assert len(factual) == 1
-    assert factual[0]["metadata"]["type"] == "factual"  # type: ignore[index]
+    assert factual[0]["metadata"]["type"] == "factual"  # type: ignore[index]  # JSON
 
 
 def test_a_leaked_foreign_memory_never_reaches_the_caller(client, worker, fake):
@@ -152,7 +152,7 @@ def test_a_hanging_mem0_costs_a_few_timeouts_then_retrieve_fails_fast(client, de
     call(client, "conv_alice_1", ALICE, ["Hi, my name is Maya.", "My order number is A-48213."])
     drain(worker)
     now = [0.0]
-    deps.engine.cloud.breaker = Breaker(threshold=3, cooldown_secs=30, clock=lambda: now[0])  # type: ignore[attr-defined]
+    deps.engine.cloud.breaker = Breaker(threshold=3, cooldown_secs=30, clock=lambda: now[0])  # type: ignore[attr-defined]  # Mem0
     fake.timeout_secs = 2.0  # longer than the client's 1 s timeout: Mem0 hangs
     fake.fail_next = ["timeout"] * 20
     for _ in range(3):
@@ -178,11 +178,11 @@ def test_the_worker_retries_mem0_errors_without_adding_twice(client, deps, fake)
     assert client.get("/health").json()["queue"]["pending"] == 1  # queued again with backoff
     adds_before = fake.count(*ADD)
     fake.pending_polls = 1000  # Mem0 takes its time: the job must not pretend it is done
-    deps.clock.advance(3600)  # type: ignore[attr-defined]  # past the backoff
+    deps.clock.advance(3600)  # type: ignore[attr-defined]  # the fake clock  # past the backoff
     assert worker.run_once()
     assert client.get("/health").json()["queue"]["pending"] == 1
     fake.settle_all()
-    deps.clock.advance(3600)  # type: ignore[attr-defined]
+    deps.clock.advance(3600)  # type: ignore[attr-defined]  # the fake clock
     assert worker.run_once()
     assert client.get("/health").json()["queue"]["pending"] == 0
     texts = [m["memory"] for m in fake.memories.values()]
@@ -214,3 +214,17 @@ def test_isolation_over_many_callers(client, worker, fake, owners, leak, asker, 
         assert memory["user_id"] == callers[asker]
         assert not any(f"ORD-{other:02d}-" in memory["memory"] for other in set(owners) if other != asker)
         assert kind is None or memory["metadata"]["type"] == kind
+
+
+def test_erasing_a_caller_erases_their_memories_in_mem0_too(client, worker, deps, fake):
+    from agentic_memory.services.erasure import erase_caller
+
+    call(client, "conv_alice_erase", ALICE, ["Hi, my name is Maya.", "My order number is A-48213."])
+    call(client, "conv_bob_erase", BOB, ["Hi, my name is Tom.", "I prefer oat milk."])
+    assert drain(worker) == 2
+    assert any(m["user_id"] == ALICE for m in fake.memories.values())
+    receipt = erase_caller(deps.admin_deps(), ALICE, actor="test")
+    assert receipt["counts"]["profile"] == 1
+    assert [m for m in fake.memories.values() if m["user_id"] == ALICE] == []  # Mem0 holds nothing of hers
+    assert any(m["user_id"] == BOB for m in fake.memories.values())  # and still everything of his
+    assert retrieve(client, ALICE, "order number") == []

@@ -24,6 +24,8 @@ from agentic_memory.http.app import create_app
 from agentic_memory.testing import HashEmbedder
 from tests.conftest import HMAC_KEY, WORKSPACE_KEY, make_settings
 
+ADMIN_KEY = "amadm_server_admin_key_0123456789abcdef"
+AUDIT_SECRET = "amaud_server_audit_secret_0123456789abcdef"
 __all__ = ["HMAC_KEY", "WORKSPACE_KEY", "Server", "auth_headers", "signed_headers"]
 
 
@@ -63,6 +65,7 @@ class Server:
         self.proc: subprocess.Popen[bytes] | None = None
         base = {k: v for k, v in os.environ.items() if not k.startswith(("ELEVENLABS_", "AGENTIC_MEMORY_"))}
         base.update({"ELEVENLABS_WORKSPACE_KEY": WORKSPACE_KEY, "ELEVENLABS_HMAC_KEY": HMAC_KEY,
+                     "AGENTIC_MEMORY_ADMIN_KEY": ADMIN_KEY, "AGENTIC_MEMORY_AUDIT_SECRET": AUDIT_SECRET,
                      "AGENTIC_MEMORY_DATA_DIR": str(data_dir), "ORT_DISABLE_TELEMETRY": "1",
                      "PYTHONUNBUFFERED": "1"})
         base.update(env or {})

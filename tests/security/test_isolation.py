@@ -59,7 +59,7 @@ def _load(store: SqliteMemoryStore, rows: list[tuple[str, str, str, bool]]) -> d
     truth: dict[str, tuple[str, str, bool]] = {}
     previous: dict[tuple[str, str], str] = {}
     for i, (caller, kind, text, supersede) in enumerate(rows):
-        memory = Memory(id=f"mem_{i}", caller_id=caller, type=kind, text=text,  # type: ignore[arg-type]
+        memory = Memory(id=f"mem_{i}", caller_id=caller, type=kind, text=text,
                         conversation_id=f"conv_{i}", agent_id="agent", created_at=START + timedelta(minutes=i))
         old = previous.get((caller, kind)) if supersede else None
         store.save_call(CallUpdate(conversation_id=f"conv_{i}", caller_id=caller, agent_id="agent",
@@ -85,10 +85,11 @@ def test_search_never_returns_another_callers_memory(workdir: Path, rows, search
             truth = _load(store, rows)
             for caller, text, kind, limit, style in searches:
                 e164, hits = search(SearchQuery(query=text, user_id=_as_typed(caller, style), limit=limit,
-                                                type=kind), engine=local_engine(store, EMBEDDER))  # type: ignore[arg-type]
+                                                type=kind), engine=local_engine(store, EMBEDDER))
                 assert e164 == caller
                 returned = [hit.memory.id for hit in hits]
-                assert len(returned) <= limit and len(set(returned)) == len(returned)
+                assert len(returned) <= limit
+                assert len(set(returned)) == len(returned)
                 for memory_id in returned:
                     owner, memory_type, active = truth[memory_id]
                     assert owner == caller, f"{caller} got {owner}'s memory for {text!r}"
@@ -104,7 +105,7 @@ def test_retrieve_over_http_is_scoped_to_the_user_id(fast_client: TestClient, fa
     store = fast_deps.store
     rows = [(number, kind, f"order {number[-4:]} {kind} note for {number}", False)
             for number in NUMBERS for kind in ("factual", "semantic")]
-    truth = _load(store, rows)  # type: ignore[arg-type]
+    truth = _load(store, rows)
     for number in NUMBERS:
         for style in ("e164", "digits", "spaced"):
             for body in ({"query": f"order {number[-4:]}", "user_id": _as_typed(number, style), "limit": 50},
@@ -113,7 +114,8 @@ def test_retrieve_over_http_is_scoped_to_the_user_id(fast_client: TestClient, fa
                 response = fast_client.post("/retrieve", json=body, headers=auth_headers())
                 assert response.status_code == 200, response.text
                 found = response.json()["memories"]
-                assert found and all(m["user_id"] == normalise_phone(number) for m in found)
+                assert found
+                assert all(m["user_id"] == normalise_phone(number) for m in found)
                 assert all(truth[m["id"]][0] == number for m in found)
 
 
@@ -124,7 +126,7 @@ def populated(workdir: Path) -> Iterator[tuple[SqliteMemoryStore, dict[str, tupl
     store = SqliteMemoryStore(db)
     rows = [(number, kind, f"{' '.join(WORDS[i % len(WORDS):][:6])} {number}", False)
             for i, number in enumerate(NUMBERS * 3) for kind in ("factual", "semantic")]
-    yield store, _load(store, rows)  # type: ignore[arg-type]
+    yield store, _load(store, rows)
     db.close()
 
 
@@ -135,7 +137,8 @@ def test_any_query_text_searches_safely(populated, query: str, limit: int, kind:
     """The keyword path (FTS5 MATCH) only runs when the caller has memories: feed it any text."""
     store, truth = populated
     caller = NUMBERS[len(query) % len(NUMBERS)]
-    _, hits = search(SearchQuery(query=query, user_id=caller, limit=limit, type=kind),  # type: ignore[arg-type]
+    _, hits = search(SearchQuery(query=query, user_id=caller, limit=limit, type=kind),
                      engine=local_engine(store, EMBEDDER))
-    assert hits and len(hits) <= limit
+    assert hits
+    assert len(hits) <= limit
     assert all(truth[h.memory.id][0] == caller and (kind is None or h.memory.type == kind) for h in hits)

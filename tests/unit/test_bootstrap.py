@@ -41,12 +41,13 @@ def test_urls_move_the_database_and_the_files(tmp_path):
         deps.blobs.put("calls/c1/x.json", b"{}")
     finally:
         deps.close()
-    assert db_path.is_file() and (files / "calls" / "c1" / "x.json").is_file()
+    assert db_path.is_file()
+    assert (files / "calls" / "c1" / "x.json").is_file()
     assert not (tmp_path / "data" / "agentic_memory.sqlite3").exists()
 
 
 @pytest.mark.parametrize(("field", "value", "setting"), [
-    ("database_url", "postgresql://user:hunter2hunter2@db/x", "AGENTIC_MEMORY_DATABASE_URL"),
+    ("database_url", "postgresql://user:hunter2hunter2@db/x?not_a_libpq_param=1", "AGENTIC_MEMORY_DATABASE_URL"),
     ("database_url", "mysql://db/x", "AGENTIC_MEMORY_DATABASE_URL"),
     ("database_url", "sqlite://host/x", "AGENTIC_MEMORY_DATABASE_URL"),
     ("blob_url", "s3://bucket/prefix", "AGENTIC_MEMORY_BLOB_URL"),
@@ -67,9 +68,11 @@ def test_cli_migrate_builds_the_configured_database(tmp_path, monkeypatch):
     result = CliRunner().invoke(cli, ["migrate"], env={"AGENTIC_MEMORY_DATABASE_URL": f"sqlite:///{target}",
                                                       "AGENTIC_MEMORY_DATA_DIR": str(tmp_path / "unused")})
     assert result.exit_code == 0, result.output
-    assert target.is_file() and not (tmp_path / "unused").exists()
+    assert target.is_file()
+    assert not (tmp_path / "unused").exists()
     bad = CliRunner().invoke(cli, ["migrate"], env={"AGENTIC_MEMORY_DATABASE_URL": "oracle://x"})
-    assert bad.exit_code == 2 and "AGENTIC_MEMORY_DATABASE_URL" in bad.output
+    assert bad.exit_code == 2
+    assert "AGENTIC_MEMORY_DATABASE_URL" in bad.output
 
 
 def test_deps_can_be_built_from_the_fakes_alone():

@@ -20,7 +20,8 @@ def test_default_chunks_are_pairs_with_a_neighbour_each_side_as_context():
     assert chunks[1].text == "Agent: turn 2\nCaller: turn 3"
     assert chunks[1].context == "Caller: turn 1\nAgent: turn 4"
     assert chunks[1].index_text == "Caller: turn 1\nAgent: turn 2\nCaller: turn 3\nAgent: turn 4"
-    assert chunks[0].context == "Agent: turn 2" and chunks[-1].context == "Caller: turn 3"
+    assert chunks[0].context == "Agent: turn 2"
+    assert chunks[-1].context == "Caller: turn 3"
 
 
 def test_the_returned_text_is_the_turns_verbatim_behind_role_labels():
@@ -37,7 +38,7 @@ def test_overlapping_windows_and_no_context():
 
 @pytest.mark.parametrize(("size", "overlap", "context"), [(0, 0, 0), (2, 2, 0), (2, -1, 0), (2, 0, -1)])
 def test_bad_shapes_are_refused(size, overlap, context):
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="need size >= 1"):
         chunk_turns(turns(3), size=size, overlap=overlap, context=context)
 
 
@@ -49,8 +50,10 @@ def test_every_turn_is_returned_by_some_chunk_and_context_never_overlaps_it(n, s
     assert {t.index for c in chunks for t in c.turns} == set(range(n))
     for c in chunks:
         own = {t.index for t in c.turns}
-        assert len(c.turns) <= size and not own & {t.index for t in c.before + c.after}
-        assert all(t.index < c.start for t in c.before) and all(t.index > c.end for t in c.after)
+        assert len(c.turns) <= size
+        assert not own & {t.index for t in c.before + c.after}
+        assert all(t.index < c.start for t in c.before)
+        assert all(t.index > c.end for t in c.after)
 
 
 def test_a_known_caller_name_labels_their_turns_in_the_embedded_text_only():

@@ -26,11 +26,14 @@ def test_briefing_follows_every_profile_change() -> None:
                             language="es", top_facts=("Caller prefers oat milk.",))
     _save(store, "c1", profile)
     first = brief_caller(CALLER, store=store)
-    assert "oat milk" in first.memory_summary and "Ana" in first.first_message
+    assert "oat milk" in first.memory_summary
+    assert "Ana" in first.first_message
     _save(store, "c2", replace(profile, call_count=2, first_name="Maria", top_facts=("Caller prefers soy milk.",)))
     second = brief_caller(CALLER, store=store)
-    assert "soy milk" in second.memory_summary and "oat milk" not in second.caller_context
-    assert "Maria" in second.first_message and "Previous calls: 2" in second.caller_context
+    assert "soy milk" in second.memory_summary
+    assert "oat milk" not in second.caller_context
+    assert "Maria" in second.first_message
+    assert "Previous calls: 2" in second.caller_context
 
 
 def test_equal_profiles_of_different_callers_keep_their_own_ids() -> None:

@@ -35,7 +35,9 @@ def test_placeholder_secrets_are_refused(bad):
 def test_first_run_generates_keys_once_and_keeps_them_private(tmp_path):
     settings = load_settings({"AGENTIC_MEMORY_DATA_DIR": str(tmp_path)}, env_file=None)
     filled, generated = ensure_keys(settings)
-    assert set(generated) == {"ELEVENLABS_WORKSPACE_KEY", "ELEVENLABS_HMAC_KEY"}
+    assert set(generated) == {"ELEVENLABS_WORKSPACE_KEY", "ELEVENLABS_HMAC_KEY", "AGENTIC_MEMORY_ADMIN_KEY",
+                              "AGENTIC_MEMORY_AUDIT_SECRET"}
+    assert filled.admin_keys and filled.admin_keys[0] not in filled.workspace_keys
     filled.validate_secrets()
     path = tmp_path / "keys.json"
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
@@ -50,9 +52,9 @@ def test_configured_keys_win_over_generated_ones(tmp_path):
                              env_file=None)
     filled, generated = ensure_keys(settings)
     assert filled.workspace_keys == (GOOD,)
-    assert list(generated) == ["ELEVENLABS_HMAC_KEY"]
+    assert list(generated) == ["ELEVENLABS_HMAC_KEY", "AGENTIC_MEMORY_ADMIN_KEY", "AGENTIC_MEMORY_AUDIT_SECRET"]
 
 
 def test_bad_region_is_refused():
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="two-letter region code"):
         load_settings({"AGENTIC_MEMORY_DEFAULT_REGION": "USA"}, env_file=None)

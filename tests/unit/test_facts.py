@@ -9,6 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from agentic_memory.domain.fact_lexicon import singular, topic_of
+from agentic_memory.domain.fact_text import as_caller
 from agentic_memory.domain.facts import FactExtractor, RuleFactExtractor
 from agentic_memory.domain.models import Conversation, DataPoint, Evaluation, Fact, Turn
 
@@ -114,10 +116,10 @@ def test_contact_preferences(sentence: str, text: str, slot: str) -> None:
 
 
 @pytest.mark.parametrize(("sentence", "text"), [
-    ("I'm flying to Denver next Tuesday.", "Caller is flying to Denver next Tuesday."),
+    ("I'm flying to Denver next Tuesday.", "Caller is flying to Denver next Tuesday (Tue 4 Mar 2025)."),
     ("My appointment is on the 14th.", "Caller's appointment is on the 14th."),
     ("Okay so I'll come in Friday at 3.", "Caller will come in Friday at 3."),
-    ("I have a dentist appointment tomorrow at 9.", "Caller has a dentist appointment tomorrow at 9."),
+    ("I have a dentist appointment tomorrow at 9.", "Caller has a dentist appointment tomorrow (Sun 2 Mar 2025) at 9."),
     ("My name is Elizabeth and I'm calling about my appointment on Monday.",
      "Caller is calling about their appointment on Monday."),
 ])
@@ -217,7 +219,8 @@ def test_repeated_statements_are_emitted_once() -> None:
 
 def test_facts_are_capped_and_free_of_control_characters() -> None:
     facts = said("I prefer oat\x00 milk\u200b in my latte " + "and lots of foam " * 30 + ".")
-    assert facts and all(len(f.text) <= 200 for f in facts)
+    assert facts
+    assert all(len(f.text) <= 200 for f in facts)
     assert not any(unicodedata.category(ch)[0] == "C" for f in facts for ch in f.text)
 
 
@@ -228,6 +231,42 @@ def test_extract_never_raises_and_emits_clean_bounded_text(
         turns: list[tuple[str, str]], summary: str) -> None:
     facts = EXTRACTOR.extract(call(*turns, summary=summary, data=(DataPoint("note", summary),)))
     for fact in facts:
-        assert fact.text.strip() and len(fact.text) <= 1000
+        assert fact.text.strip()
+        assert len(fact.text) <= 1000
         assert fact.category == "summary" or len(fact.text) <= 200
         assert not any(unicodedata.category(ch)[0] == "C" for ch in fact.text)
+
+
+@pytest.mark.parametrize(("phrase", "expected"), [
+    ("I watch the news", "Caller watches the news."), ("I fix bikes", "Caller fixes bikes."),
+    ("I go running", "Caller goes running."), ("I study law", "Caller studies law."),
+    ("I play chess", "Caller plays chess."), ("I can swim", "Caller can swim."),
+    ("I always buy a latte", "Caller always buys a latte."),
+])
+def test_first_person_phrases_are_conjugated_for_the_caller(phrase, expected):
+    assert as_caller(phrase) == expected
+
+
+@pytest.mark.parametrize(("word", "expected"), [
+    ("berries", "berry"), ("boxes", "box"), ("churches", "church"), ("glasses", "glass"), ("cats", "cat"),
+    ("bus", "bus"), ("tea", "tea"),
+])
+def test_topic_words_are_made_singular(word, expected):
+    assert singular(word) == expected
+
+
+@pytest.mark.parametrize("obj", ["", "the a", "..."])
+def test_an_object_without_content_words_has_no_topic(obj):
+    assert topic_of(obj) is None
+
+
+def test_a_dropped_preference_keeps_what_replaced_it() -> None:
+    facts = [f for f in said("I'm not vegetarian anymore, I've gone pescatarian.") if f.category == "preference"]
+    assert [(f.text, f.slot) for f in facts] == [
+        ("Caller no longer wants vegetarian; they've gone pescatarian.", "preference:diet")]
+
+
+def test_a_dropped_value_carries_the_replacement_said_just_before() -> None:
+    facts = [f for f in said("Actually, my new address is 41 Elm Court, apartment 2. Not Oak Street anymore.")
+             if f.category == "preference"]
+    assert len(facts) == 1 and "41 Elm Court" in facts[0].text and "Oak Street" in facts[0].text

@@ -88,7 +88,8 @@ def test_supported_languages() -> None:
 @given(st.text(max_size=80), st.one_of(st.none(), st.text(max_size=12)), st.booleans())
 def test_first_message_is_always_clean(name: str, language: str | None, returning: bool) -> None:
     message = first_message(first_name=name, language=language, returning=returning)
-    assert message and len(message) <= 140
+    assert message
+    assert len(message) <= 140
     assert not any(unicodedata.category(ch)[0] == "C" or ch.isdigit() or ch in "{}<>" for ch in message)
 
 

@@ -50,7 +50,8 @@ def test_processing_twice_changes_nothing():
     before = (facts(d), d.store.caller(CALLER))
     assert process_job(job(payload), d).summary == "already processed"
     assert (facts(d), d.store.caller(CALLER)) == before
-    assert before[1].call_count == 1 and before[1].first_name == "Stefan"
+    assert before[1].call_count == 1
+    assert before[1].first_name == "Stefan"
 
 
 def test_a_changed_preference_supersedes_the_old_one_and_a_late_old_call_does_not_undo_it():
@@ -91,7 +92,7 @@ def test_worker_retries_failures_then_dead_letters_them():
     broken = deps()
 
     class Exploding(HashEmbedder):
-        def embed(self, texts):
+        def embed(self, texts):  # noqa: ARG002 - the Embedder port's signature
             raise RuntimeError("model crashed")
 
     broken = WorkerDeps(store=broken.store, blobs=broken.blobs, engine=local_engine(broken.store, Exploding()),
@@ -113,7 +114,7 @@ def test_worker_retries_failures_then_dead_letters_them():
 
 
 def test_unicode_case_folding_oddities_do_not_crash_extraction():
-    # Python's case-insensitive "i" also matches the Turkish dotless "ı" and dotted "İ".
+    # Python's case-insensitive "i" also matches the Turkish dotless "ı" and dotted "İ".  # noqa: RUF003 - on purpose
     d = deps()
-    process_job(job(transcript("c1", [("user", "I like ı coffee and İ my tea, ı'm ok.")])), d)
+    process_job(job(transcript("c1", [("user", "I like ı coffee and İ my tea, ı'm ok.")])), d)  # noqa: RUF001 - on purpose
     assert d.store.caller(CALLER).call_count == 1

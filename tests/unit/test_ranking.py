@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from agentic_memory.domain.models import Memory
-from agentic_memory.domain.ranking import FusionWeights, fuse, pinned, prior, query_terms
+from agentic_memory.domain.ranking import FusionWeights, coverage, fuse, lean, pinned, prior, query_terms
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -64,5 +64,28 @@ bm25s = st.lists(st.tuples(st.sampled_from("abcdefgh"), st.floats(0.01, 50)), ma
 def test_fusion_ranks_each_candidate_once_best_first(dense, keyword):
     ranked = fuse(dense, keyword, {})
     ids = [m for m, _ in ranked]
-    assert len(ids) == len(set(ids)) and set(ids) == {m for m, _ in (*dense, *keyword)}
+    assert len(ids) == len(set(ids))
+    assert set(ids) == {m for m, _ in (*dense, *keyword)}
     assert all(x[1] >= y[1] for x, y in itertools.pairwise(ranked))
+
+
+def test_coverage_counts_query_words_found_in_the_texts() -> None:
+    assert coverage(["pump", "storm"], ["The sump pumps quit during the storms."]) == 1.0
+    assert coverage(["basement", "flood"], ["The sump pump quit."]) == 0.0
+    assert coverage(["pump", "basement"], ["The sump pump quit."]) == 0.5
+    assert coverage([], ["anything"]) == 0.0
+
+
+def test_a_query_whose_words_are_missing_leans_on_the_dense_side() -> None:
+    weights = FusionWeights(dense=0.4, keyword=0.6, lean=2.0)
+    assert lean(weights, 1.0) == weights
+    none = lean(weights, 0.0)
+    assert (none.dense, none.keyword) == (1.0, 0.0)
+    half = lean(weights, 0.5)
+    assert abs(half.dense + half.keyword - 1.0) < 1e-9 and half.keyword < 0.6
+
+
+def test_evaluation_rationales_and_summaries_rank_below_equal_evidence() -> None:
+    assert prior(memory("e", type="factual", category="evaluation")) < 1.0
+    assert prior(memory("s", type="factual", category="summary")) < 1.0
+    assert prior(memory("p", type="factual", category="preference")) == prior(memory("t")) == 1.0

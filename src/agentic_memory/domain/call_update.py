@@ -15,8 +15,11 @@ import numpy as np
 
 from agentic_memory.domain import card
 from agentic_memory.domain.chunking import Chunk
+from agentic_memory.domain.dates import mentioned, resolve
 from agentic_memory.domain.language import detect_language, normalise_language
 from agentic_memory.domain.models import CallerProfile, Conversation, Fact, Memory, NameClaim, StoredMemory
+from agentic_memory.domain.name_source import OPERATOR, may_replace
+from agentic_memory.domain.names import choose
 
 REPEAT_SIMILARITY = 0.97
 Facts = tuple[tuple[Memory, np.ndarray], ...]  # active facts with their vectors
@@ -64,7 +67,8 @@ def _replaced(new: Memory, vector: np.ndarray, existing: Facts) -> list[str] | N
 
 
 def _keywords(conversation: Conversation, chunk: Chunk) -> str:
-    return f"{conversation.started_at:%B %Y %A}\n{chunk.context}"
+    dates = mentioned(f"{chunk.text}\n{chunk.context}", conversation.started_at)
+    return f"{conversation.started_at:%B %Y %A}\n{chunk.context}" + (f"\n{dates}" if dates else "")
 
 
 def new_memories(conversation: Conversation, facts: list[Fact], chunks: list[Chunk], vectors: np.ndarray,
@@ -109,10 +113,14 @@ def next_profile(conversation: Conversation, old: CallerProfile | None, claim: N
                       top_facts=card.top_facts(facts))
     if not newest:
         return profile
+    take_name = claim is not None and may_replace(old.name_source, claim.source)  # operator names hold
     language = normalise_language(conversation.language) or detect_language(
         t.text for t in conversation.caller_turns())
-    return replace(profile,
-                   first_name=claim.first_name if claim else old.first_name,
-                   name_source=claim.source if claim else old.name_source,
-                   language=language or old.language,
-                   last_call_summary=card.clean_text(conversation.summary, 300) or old.last_call_summary)
+    first_name, name_source = old.first_name, old.name_source
+    if claim is not None and take_name:
+        # An operator's name gives way to the caller's own words only; otherwise the better-ranked source wins.
+        first_name, name_source = ((claim.first_name, claim.source) if old.name_source == OPERATOR
+                                   else choose(old.first_name, old.name_source, claim))
+    summary = card.clean_text(resolve(conversation.summary, now), 300)  # no stale "next Tuesday" on the card
+    return replace(profile, first_name=first_name, name_source=name_source, language=language or old.language,
+                   last_call_summary=summary or old.last_call_summary)

@@ -27,7 +27,7 @@ _SPACE = re.compile(r"\s+")
 
 def clean_text(text: str, limit: int = FACT_LIMIT) -> str:
     """One line of plain text: no control/format characters, no template or markup syntax, capped."""
-    # NFKC folds look-alikes (fullwidth "［", "ＳＹＳＴＥＭ：", small "﹛﹛") into the ASCII the filters below catch.
+    # NFKC folds look-alikes (fullwidth "［", "ＳＹＳＴＥＭ：", small "﹛﹛") into the ASCII the filters below catch.  # noqa: RUF003 - the look-alikes are the point
     text = unicodedata.normalize("NFKC", text)
     text = "".join(" " if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") else ch for ch in text)
     text = _TEMPLATE.sub(" ", text)

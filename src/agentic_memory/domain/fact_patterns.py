@@ -31,6 +31,7 @@ def _rule(lang: str, pattern: str, template: str | None = None, topic: str | Non
 
 
 _NO_LONGER = "Caller no longer wants {obj}"
+NO_LONGER_LEAD = "Caller no longer wants "
 _PREFERENCES = (
     _rule("en", r"\bi (?:really |just )?(?:don't|do not|dont|no longer) (?:want|need|drink|eat|take|use|"
                 r"like|have) (?P<obj>.{1,80}?) (?:anymore|any more|any longer)\b"),
@@ -120,8 +121,19 @@ def _match_preference(clause: str, rules: tuple[_Rule, ...]) -> Hit | None:
         else:  # only English keeps pronouns to swap; other languages are quoted as said
             values = {k: third_person(v) if rule.lang == "en" else v for k, v in groups.items()}
             text = sentence(rule.template.format(**values))
+            if rule.template == _NO_LONGER:
+                text = _with_replacement(text, clause[m.end():], english=rule.lang == "en")
         return text, topic if topic.startswith("contact:") else f"preference:{topic}"
     return None
+
+
+def _with_replacement(text: str, rest: str, *, english: bool) -> str:
+    """"not vegetarian anymore, I've gone pescatarian": what replaced the old value belongs in the fact,
+    or the fact names only the stale value."""
+    rest = trim(rest.strip(" ,;:-"))
+    if len(rest.split()) < 2:
+        return text
+    return sentence(f"{text.rstrip('.')}; {third_person(rest) if english else rest}")
 
 
 def _preference_topic(rule: str | None, groups: dict[str, str], *, romance: bool) -> str | None:

@@ -16,10 +16,19 @@ Slots name what a fact is about, so a newer fact in the same slot supersedes the
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from typing import Protocol
 
-from agentic_memory.domain.fact_patterns import contact, identifiers, plan, preference, reschedule
-from agentic_memory.domain.fact_text import MAX_FACT_CHARS, cap, clean
+from agentic_memory.domain.dates import resolve
+from agentic_memory.domain.fact_patterns import (
+    NO_LONGER_LEAD,
+    contact,
+    identifiers,
+    plan,
+    preference,
+    reschedule,
+)
+from agentic_memory.domain.fact_text import MAX_FACT_CHARS, as_caller, cap, clean
 from agentic_memory.domain.models import Conversation, Fact
 
 __all__ = ["MAX_FACT_CHARS", "MAX_SUMMARY_CHARS", "FactExtractor", "RuleFactExtractor"]
@@ -40,9 +49,15 @@ class RuleFactExtractor:
     def extract(self, conversation: Conversation) -> list[Fact]:
         facts = _analysis_facts(conversation)
         for turn in conversation.caller_turns():
+            previous = ""
             for clause in _clauses(turn.text):
-                facts.extend(_clause_facts(clause, turn.index))
-        return _unique(facts)
+                facts.extend(_with_context(f, previous) for f in _clause_facts(clause, turn.index))
+                previous = clause
+        # "next Tuesday" is only true on the day it was said: keep the calendar date beside it.
+        when = conversation.started_at
+        dated = [replace(f, text=cap(resolve(f.text, when), MAX_SUMMARY_CHARS if f.category == "summary"
+                                     else MAX_FACT_CHARS)) for f in facts]
+        return _unique(dated)
 
 
 # --- the call analysis and the shape of a transcript -------------------------------------------
@@ -82,6 +97,14 @@ def _clause_facts(clause: str, index: int) -> list[Fact]:
             found.append(Fact(cap(text), category, slot or None, index))
             break
     return found
+
+
+def _with_context(fact: Fact, previous: str) -> Fact:
+    """"My new address is 41 Elm Court. Not Oak Street anymore.": a dropped value whose replacement was said
+    just before carries it, or the fact would name only the stale value."""
+    if not fact.text.startswith(NO_LONGER_LEAD) or ";" in fact.text or len(previous.split()) < 3:
+        return fact
+    return replace(fact, text=cap(f"{as_caller(previous).rstrip('.')}; {fact.text[:1].lower()}{fact.text[1:]}"))
 
 
 def _clauses(text: str) -> list[str]:

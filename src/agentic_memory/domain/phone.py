@@ -34,3 +34,18 @@ def normalise_phone(raw: object, default_region: str = "US") -> str:
     if phonenumbers.is_possible_number_with_reason(number) != phonenumbers.ValidationResult.IS_POSSIBLE:
         raise InvalidPhoneNumber("not a possible phone number")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+WITHHELD = frozenset({"", "anonymous", "private", "restricted", "unknown", "unavailable", "withheld", "blocked"})
+
+
+def identify_caller(raw: object, default_region: str = "US") -> str | None:
+    """E.164 for a usable caller id; None when it is withheld (missing, "anonymous", "private",
+    "restricted", "unknown") or is not a phone number at all. Such calls have no memory: a shared
+    "anonymous" caller would mix strangers' memories together."""
+    if raw is None or (isinstance(raw, str) and raw.strip().lower() in WITHHELD):
+        return None
+    try:
+        return normalise_phone(raw, default_region)
+    except InvalidPhoneNumber:
+        return None

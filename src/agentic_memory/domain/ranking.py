@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from agentic_memory.domain.models import Memory
@@ -35,6 +35,8 @@ class FusionWeights:
     keyword: float = 0.6
     recency: float = 0.02
     summary: float = 0.3  # prior of call summaries
+    evaluation: float = 0.3  # prior of evaluation rationales (they judge the agent, not the caller)
+    lean: float = 2.0  # exponent of the query's word coverage on the keyword weight (0: fixed weights)
 
 
 def query_terms(query: str, *, limit: int = 32) -> list[str]:
@@ -63,7 +65,26 @@ def pinned(memory: Memory, terms: Iterable[str]) -> bool:
 
 
 def prior(memory: Memory, weights: FusionWeights = FusionWeights()) -> float:
-    return weights.summary if memory.type == "factual" and memory.category == "summary" else 1.0
+    if memory.type != "factual":
+        return 1.0
+    return {"summary": weights.summary, "evaluation": weights.evaluation}.get(memory.category, 1.0)
+
+
+def coverage(terms: Sequence[str], texts: Iterable[str]) -> float:
+    """Share of the query's terms that occur (as a word prefix, to survive plurals and tenses) in `texts`."""
+    if not terms:
+        return 0.0
+    words = {w for text in texts for w in _WORD.findall(text.lower())}
+    stems = {t: stem(t)[:max(4, len(stem(t)) - 2)] for t in terms}
+    found = sum(1 for t in terms if any(w.startswith(stems[t]) for w in words))
+    return found / len(terms)
+
+
+def lean(weights: FusionWeights, covered: float) -> FusionWeights:
+    """Query-dependent fusion: the keyword side keeps its weight only as far as the query's words occur in
+    the caller's memories; the rest goes to the dense side (a paraphrase shares no words with its answer)."""
+    keyword = weights.keyword * covered ** weights.lean
+    return replace(weights, dense=weights.dense + weights.keyword - keyword, keyword=keyword)
 
 
 def fuse(dense: Sequence[tuple[str, float]], keyword: Sequence[tuple[str, float]],

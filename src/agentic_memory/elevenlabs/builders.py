@@ -26,7 +26,8 @@ def transcription(*, conversation_id: str, caller: str | None, turns: Sequence[t
                   for i, (role, text) in enumerate(turns)]
     phone_call = None if caller is None else {
         "type": "twilio", "direction": "inbound", "phone_number_id": "phnum_01jxk7zz0000000000000000",
-        "agent_number": AGENT_NUMBER, "external_number": caller, "call_sid": "CA" + conversation_id[-32:].rjust(32, "0"),
+        "agent_number": AGENT_NUMBER, "external_number": caller,
+        "call_sid": "CA" + conversation_id[-32:].rjust(32, "0"),
         "stream_sid": "MZ" + conversation_id[-32:].rjust(32, "0")}
     dynamic = {"system__conversation_id": conversation_id, "system__agent_id": agent_id}
     if caller:

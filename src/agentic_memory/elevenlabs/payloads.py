@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from agentic_memory.domain.models import Conversation, DataPoint, Evaluation, Turn
+from agentic_memory.domain.models import Conversation, DataPoint, Evaluation, Role, Turn
 from agentic_memory.domain.phone import normalise_phone
 from agentic_memory.errors import InvalidInput
 
@@ -120,13 +120,16 @@ def _turns(transcript: Any) -> tuple[Turn, ...]:
     turns = []
     for index, entry in enumerate(transcript if isinstance(transcript, list) else []):
         entry = _dict(entry)
-        role = entry.get("role")
+        raw_role = entry.get("role")
         text = entry.get("message") if "message" in entry else entry.get("content")
         if not isinstance(text, str) or not text.strip():
             continue  # tool-only turns carry message=null
-        if role in ("agent", "assistant"):
+        role: Role
+        if raw_role in ("agent", "assistant"):
             role = "agent"
-        elif role != "user":
+        elif raw_role == "user":
+            role = "user"
+        else:
             continue
         seconds = entry.get("time_in_call_secs")
         offset = float(seconds) if isinstance(seconds, (int, float)) and not isinstance(seconds, bool) else 0.0

@@ -10,9 +10,13 @@ from fastapi import FastAPI
 
 from agentic_memory import __version__
 from agentic_memory.bootstrap import Deps
+from agentic_memory.http.admin import include_admin
 from agentic_memory.http.errors import install_error_handlers
 from agentic_memory.http.health import PROBE_TIMEOUT_SECS, Probes, health_routes
 from agentic_memory.http.middleware import RequestMiddleware
+from agentic_memory.http.proxy import MAX_BYTES as PROXY_MAX_BYTES
+from agentic_memory.http.proxy import PATH as PROXY_PATH
+from agentic_memory.http.proxy import proxy_router
 from agentic_memory.http.routes import routes
 from agentic_memory.offload import run_blocking
 
@@ -42,6 +46,8 @@ def create_app(deps: Deps, *, probe_timeout_secs: float = PROBE_TIMEOUT_SECS) ->
     install_error_handlers(app)
     app.include_router(routes(deps))
     app.include_router(health_routes(probes))
-    app.add_middleware(RequestMiddleware, limits={"/post-call": deps.settings.max_post_call_bytes},
-                       default_limit=deps.settings.max_request_bytes)
+    app.include_router(proxy_router(deps))
+    limits = {"/post-call": deps.settings.max_post_call_bytes, PROXY_PATH: PROXY_MAX_BYTES}
+    app.add_middleware(RequestMiddleware, limits=limits, default_limit=deps.settings.max_request_bytes)
+    include_admin(app, deps)  # the admin API, /metrics, and the request-latency layer outside everything
     return app

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from functools import lru_cache
 from typing import Any, TypeVar
 
@@ -12,6 +13,8 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ValidationError
 
 from agentic_memory.bootstrap import Deps
+from agentic_memory.domain import caller_token
+from agentic_memory.domain.greeting import GreetingPolicy
 from agentic_memory.domain.models import CallerBriefing
 from agentic_memory.elevenlabs.responses import client_data_response, memory_json
 from agentic_memory.http import schemas
@@ -58,12 +61,18 @@ def routes(deps: Deps) -> APIRouter:
     require_key = WorkspaceKey(settings.workspace_keys)
     require_retrieve_key = WorkspaceKey(settings.workspace_keys, required=settings.retrieve_auth)
     router = APIRouter()
+    greeting = GreetingPolicy.of(settings.first_message, settings.first_message_templates)
+
+    # The memory proxy's caller token, issued only when the proxy is on (see docs/elevenlabs.md).
+    token_key = caller_token.signing_key(settings.workspace_keys[0]) if settings.upstream_url else b""
 
     @lru_cache(maxsize=4096)
-    def client_data_body(briefing: CallerBriefing) -> bytes:
-        """The response bytes are a pure function of the briefing, itself built from the profile just read."""
+    def client_data_body(briefing: CallerBriefing, token: str) -> bytes:
+        """The response bytes are a pure function of the briefing, itself built from the profile just read
+        (and of the proxy's caller token, which changes once an hour)."""
         return orjson.dumps(client_data_response(briefing, prompt_template=settings.prompt_template,
-                                                 base_prompt=settings.base_prompt))
+                                                 base_prompt=settings.base_prompt, greeting=greeting,
+                                                 caller_token=token))
 
     @router.post("/client-data", response_model=schemas.ClientDataResponse, responses=ERRORS,
                  dependencies=[Depends(require_key)], openapi_extra=_json_body(schemas.ClientDataRequest),
@@ -71,8 +80,10 @@ def routes(deps: Deps) -> APIRouter:
     async def client_data(request: Request) -> Response:
         body = _parse(schemas.ClientDataRequest, await request.body())
         briefing = await run_blocking(brief_caller, body.caller_id, store=deps.store,
-                                      default_region=settings.default_region)
-        return Response(client_data_body(briefing), media_type="application/json")
+                                      default_region=settings.default_region, agent_id=body.agent_id,
+                                      scope=settings.scope)
+        token = caller_token.issue(briefing.caller_id, token_key, now=time.time()) if token_key else ""
+        return Response(client_data_body(briefing, token), media_type="application/json")
 
     @router.post("/retrieve", response_model=schemas.RetrieveResponse, responses=ERRORS,
                  dependencies=[Depends(require_retrieve_key)],
@@ -80,8 +91,10 @@ def routes(deps: Deps) -> APIRouter:
                  summary="In-call memory search tool")
     async def retrieve(request: Request) -> Response:
         body = _parse(schemas.RetrieveRequest, await request.body())
-        command = SearchQuery(query=body.query, user_id=body.user_id, limit=body.limit, type=body.type)
-        _, hits = await run_blocking(search, command, engine=deps.engine, default_region=settings.default_region)
+        command = SearchQuery(query=body.query, user_id=body.user_id, limit=body.limit, type=body.type,
+                              agent_id=body.agent_id)
+        _, hits = await run_blocking(search, command, engine=deps.engine, default_region=settings.default_region,
+                                     scope=settings.scope)
         # Serialised directly: re-validating our own dicts through the response model cost more than the JSON
         # (the model still documents /docs; a test checks these bytes against it).
         body_bytes = orjson.dumps({"memories": [memory_json(hit) for hit in hits]})

@@ -11,7 +11,8 @@ class ClientDataRequest(BaseModel):
     """ElevenLabs' conversation-initiation request (extra fields are ignored)."""
 
     model_config = ConfigDict(extra="ignore")
-    caller_id: str = Field(min_length=1, max_length=64, examples=["+14155550123"])
+    caller_id: str | None = Field(None, max_length=64, examples=["+14155550123"],
+                                  description="Missing, empty, 'anonymous' or not a number: a neutral answer")
     agent_id: str | None = Field(None, max_length=256)
     called_number: str | None = Field(None, max_length=64)
     call_sid: str | None = Field(None, max_length=256)
@@ -20,9 +21,12 @@ class ClientDataRequest(BaseModel):
 class RetrieveRequest(BaseModel):
     model_config = ConfigDict(extra="ignore")
     query: str = Field(min_length=1, max_length=2000, examples=["what did I order last time?"])
-    user_id: str = Field(min_length=1, max_length=64, description="The caller's phone number, any common format")
+    user_id: str | None = Field(None, max_length=64, description="The caller's phone number, any common format "
+                                "(withheld or not a number: no memories)")
     limit: int = Field(10, ge=1, le=50)
     type: Literal["factual", "semantic"] | None = None
+    agent_id: str | None = Field(None, max_length=256, description="The agent asking (bind it to system__agent_id); "
+                                 "required when AGENTIC_MEMORY_SCOPE=agent_and_caller")
 
 
 class MemoryMetadata(BaseModel):
@@ -53,7 +57,7 @@ class ClientDataResponse(BaseModel):
     type: Literal["conversation_initiation_client_data"]
     dynamic_variables: dict[str, str]
     conversation_config_override: dict[str, object]
-    user_id: str
+    user_id: str | None = Field(None, description="The caller's number; absent when the caller id is withheld")
 
 
 class Error(BaseModel):

@@ -7,13 +7,18 @@ from functools import lru_cache
 from agentic_memory.domain import card
 from agentic_memory.domain.greeting import first_message
 from agentic_memory.domain.models import CallerBriefing, CallerProfile
-from agentic_memory.domain.phone import normalise_phone
+from agentic_memory.domain.phone import identify_caller
+from agentic_memory.domain.scope import Scope, owner_key
 from agentic_memory.ports import MemoryStore
 
 
-def brief_caller(raw_caller_id: object, *, store: MemoryStore, default_region: str = "US") -> CallerBriefing:
-    caller = normalise_phone(raw_caller_id, default_region)
-    profile = store.caller(caller)  # always read fresh: only the rendering below is memoised
+def brief_caller(raw_caller_id: object, *, store: MemoryStore, default_region: str = "US",
+                 agent_id: str | None = None, scope: Scope = "caller") -> CallerBriefing:
+    """A withheld or unusable caller id gets the neutral briefing of a first-time caller (caller_id "")."""
+    caller = identify_caller(raw_caller_id, default_region)
+    if caller is None:
+        return CallerBriefing("", None, *_render(None))
+    profile = store.caller(owner_key(caller, agent_id, scope))  # read fresh: only the rendering is memoised
     return CallerBriefing(caller, profile, *_render(profile))
 
 

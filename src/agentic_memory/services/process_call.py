@@ -19,6 +19,7 @@ from agentic_memory.domain.facts import FactExtractor
 from agentic_memory.domain.keys import call_key, safe_id
 from agentic_memory.domain.models import CallUpdate, Conversation
 from agentic_memory.domain.names import extract_name
+from agentic_memory.domain.scope import Scope, owner_key
 from agentic_memory.elevenlabs import payloads
 from agentic_memory.ports import BlobStore, Clock, Job, MemoryEngine, MemoryStore, ProcessedCall
 
@@ -33,6 +34,7 @@ class WorkerDeps:
     extractor: FactExtractor
     clock: Clock
     default_region: str = "US"
+    scope: Scope = "caller"
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +49,9 @@ def process_job(job: Job, deps: WorkerDeps) -> Outcome:
     if event.type == payloads.TRANSCRIPTION:
         conversation = payloads.parse_conversation(
             event, default_region=deps.default_region, received_at=job.received_at)
+        if conversation.caller_id is not None and deps.scope != "caller":
+            conversation = replace(conversation, caller_id=owner_key(conversation.caller_id, conversation.agent_id
+                                                                     or "unknown-agent", deps.scope))
         return Outcome(process_transcription(conversation, job.body, deps))
     if event.type == payloads.AUDIO:
         key = call_key(event.conversation_id, "audio.mp3")

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from agentic_memory.domain.models import MemoryHit, MemoryType
-from agentic_memory.domain.phone import normalise_phone
+from agentic_memory.domain.phone import identify_caller
+from agentic_memory.domain.scope import Scope, owner_key
 from agentic_memory.ports import MemoryEngine
 
 MAX_LIMIT = 50
@@ -14,17 +16,24 @@ MAX_LIMIT = 50
 @dataclass(frozen=True, slots=True)
 class SearchQuery:
     query: str
-    user_id: str
+    user_id: str | None
     limit: int = 10
     type: MemoryType | None = None
+    agent_id: str | None = None
 
 
-def search(command: SearchQuery, *, engine: MemoryEngine, default_region: str = "US") -> tuple[str, list[MemoryHit]]:
-    """Returns the caller's E.164 id and their best memories for the query. Raises StorageError (HTTP 503)
-    when the engine cannot answer: an outage is never an empty list."""
-    caller = normalise_phone(command.user_id, default_region)
+def search(command: SearchQuery, *, engine: MemoryEngine, default_region: str = "US", scope: Scope = "caller",
+           checkpoint: Callable[[], None] | None = None) -> tuple[str, list[MemoryHit]]:
+    """Returns the caller's E.164 id and their best memories for the query; a withheld caller id ("", None
+    for no number) has none. `checkpoint` runs before each costly step and may raise to abandon the search
+    (the proxy's budget: no work after the deadline). Raises StorageError (HTTP 503) when the engine cannot
+    answer: an outage is never an empty list."""
+    caller = identify_caller(command.user_id, default_region)
+    if caller is None:
+        return "", []
+    owner = owner_key(caller, command.agent_id, scope)
     limit = max(1, min(command.limit, MAX_LIMIT))
-    hits = engine.recall(caller, command.query, limit=limit, type=command.type)
-    # Defence in depth: every engine scopes by caller already; never let anything else through.
-    return caller, [hit for hit in hits if hit.memory.caller_id == caller
+    hits = engine.recall(owner, command.query, limit=limit, type=command.type, checkpoint=checkpoint)
+    # Defence in depth: every engine scopes by owner already; never let anything else through.
+    return caller, [hit for hit in hits if hit.memory.caller_id == owner
                     and (command.type is None or hit.memory.type == command.type)][:limit]

@@ -50,6 +50,24 @@ class FilesystemBlobStore:
         except OSError as exc:
             raise StorageError(f"could not read blob: {exc.strerror}") from exc
 
+    def delete(self, key: str) -> bool:
+        """Unlink the file, then its folders left empty (a call's folder is named after its conversation)."""
+        path = self._path(key)
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            return False
+        except OSError as exc:
+            raise StorageError(f"could not delete blob: {exc.strerror}") from exc
+        parent = path.parent
+        while parent != self.root and parent.is_relative_to(self.root):
+            try:
+                parent.rmdir()
+            except OSError:
+                break  # not empty (or gone): stop climbing
+            parent = parent.parent
+        return True
+
     def ping(self) -> None:
         try:
             self.root.mkdir(parents=True, exist_ok=True)

@@ -57,7 +57,8 @@ class BatchingEmbedder:
                     self._cond.wait()
         if request.error is not None:
             raise request.error
-        assert request.result is not None
+        if request.result is None:  # set by the batch that ran it, unless that batch raised (handled above)
+            raise RuntimeError("embedding batch finished without a result")
         return request.result
 
     def _run(self, batch: list[_Request]) -> None:

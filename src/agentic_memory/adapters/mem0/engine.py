@@ -127,7 +127,10 @@ class Mem0MemoryEngine:
         if waiting:
             raise EngineUnavailable(f"mem0 has not yet stored {len(waiting)} memories; the job will poll again")
 
-    def recall(self, caller_id: str, query: str, *, limit: int, type: MemoryType | None) -> list[MemoryHit]:
+    def recall(self, caller_id: str, query: str, *, limit: int, type: MemoryType | None,
+               checkpoint: Callable[[], None] | None = None) -> list[MemoryHit]:
+        if checkpoint is not None:
+            checkpoint()  # the proxy's budget: no request to Mem0 once it is spent
         top_k = min(MAX_TOP_K, max(limit * 3, 20))  # room for what isolation, type and slots drop
         user_id, agent_id = entity(caller_id)
         records = self.cloud.search(query, filters=scope_filter(user_id, agent_id=agent_id, type=type), top_k=top_k)

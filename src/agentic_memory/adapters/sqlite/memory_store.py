@@ -155,9 +155,9 @@ class SqliteMemoryStore:
         if not ids:
             return {}
         marks = ",".join("?" * len(ids))
+        sql = f"SELECT {_MEMORY_COLUMNS} FROM memories WHERE id IN ({marks})"  # noqa: S608 - constants and "?"s only
         with translate_errors():
-            rows = self.db.connection().execute(
-                f"SELECT {_MEMORY_COLUMNS} FROM memories WHERE id IN ({marks})", list(ids)).fetchall()
+            rows = self.db.connection().execute(sql, list(ids)).fetchall()
         return {row[0]: _memory(row) for row in rows}
 
     def active_memories(self) -> Iterator[Memory]:

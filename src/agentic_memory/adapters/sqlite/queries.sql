@@ -5,33 +5,40 @@ ON CONFLICT (conversation_id, event_type) DO NOTHING;
 
 -- name: claim
 -- One statement: picks the oldest ready job, or one whose lease expired (its worker died).
-UPDATE inbox SET status = 'running', attempts = attempts + 1, lease_until = :lease_until, worker = :worker
+UPDATE inbox SET status = 'running', attempts = attempts + 1, lease_until = :lease_until, worker = :worker,
+    lease_token = :token
 WHERE id = (
     SELECT id FROM inbox
     WHERE (status = 'queued' AND run_after <= :now) OR (status = 'running' AND lease_until < :now)
     ORDER BY run_after, id LIMIT 1
 )
-RETURNING id, event_type, conversation_id, body, attempts, received_at;
+RETURNING id, event_type, conversation_id, body, attempts, received_at, lease_token;
+
+-- name: heartbeat
+UPDATE inbox SET lease_until = :lease_until
+WHERE id = :id AND status = 'running' AND lease_token = :lease;
 
 -- name: running_workers
 SELECT DISTINCT worker FROM inbox WHERE status = 'running';
 
 -- name: release_worker
 -- Its worker is gone (crashed or killed): hand its jobs back without waiting for the lease to expire.
-UPDATE inbox SET status = 'queued', lease_until = NULL
+UPDATE inbox SET status = 'queued', lease_until = NULL, lease_token = NULL
 WHERE status = 'running' AND worker = :worker;
 
 -- name: complete
-UPDATE inbox SET status = 'done', finished_at = :now, lease_until = NULL, last_error = NULL,
-    body = CASE WHEN :drop_body THEN x'' ELSE body END
-WHERE id = :id;
+UPDATE inbox SET status = 'done', finished_at = :now, lease_until = NULL, lease_token = NULL,
+    last_error = NULL, body = CASE WHEN :drop_body THEN x'' ELSE body END
+WHERE id = :id AND status = 'running' AND lease_token = :lease;
 
 -- name: retry
-UPDATE inbox SET status = 'queued', run_after = :run_after, lease_until = NULL, last_error = :error
-WHERE id = :id;
+UPDATE inbox SET status = 'queued', run_after = :run_after, lease_until = NULL, lease_token = NULL,
+    last_error = :error
+WHERE id = :id AND status = 'running' AND lease_token = :lease;
 
 -- name: bury
-UPDATE inbox SET status = 'dead', finished_at = :now, lease_until = NULL, last_error = :error WHERE id = :id;
+UPDATE inbox SET status = 'dead', finished_at = :now, lease_until = NULL, lease_token = NULL, last_error = :error
+WHERE id = :id AND status = 'running' AND lease_token = :lease;
 
 -- name: stats
 -- Index range counts: O(pending + dead), not O(every webhook ever received). `done` is not counted here.

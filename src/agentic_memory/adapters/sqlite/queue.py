@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import secrets
 import sqlite3
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
@@ -38,11 +39,17 @@ class SqliteJobQueue:
         stamp = now.timestamp()
         with self.db.transaction() as conn:
             row = conn.execute(queries()["claim"], {
-                "now": stamp, "lease_until": stamp + lease_secs, "worker": worker}).fetchone()
+                "now": stamp, "lease_until": stamp + lease_secs, "worker": worker,
+                "token": secrets.token_hex(16)}).fetchone()
         if row is None:
             return None
         return Job(id=row[0], event_type=row[1], conversation_id=row[2], body=bytes(row[3]), attempts=row[4],
-                   received_at=datetime.fromtimestamp(row[5], tz=UTC))
+                   received_at=datetime.fromtimestamp(row[5], tz=UTC), lease=row[6])
+
+    def heartbeat(self, job_id: int, *, lease: str, now: datetime, lease_secs: int) -> bool:
+        with self.db.transaction() as conn:
+            return conn.execute(queries()["heartbeat"], {
+                "id": job_id, "lease": lease, "lease_until": now.timestamp() + lease_secs}).rowcount == 1
 
     def release_orphans(self, is_alive: Callable[[str], bool]) -> int:
         """Requeue running jobs whose worker `is_alive` says is gone; returns how many."""
@@ -55,20 +62,23 @@ class SqliteJobQueue:
                     released += conn.execute(queries()["release_worker"], {"worker": worker}).rowcount
         return released
 
-    def complete(self, job_id: int, *, drop_body: bool = False) -> None:
+    def complete(self, job_id: int, *, lease: str, drop_body: bool = False) -> bool:
         with self.db.transaction() as conn:
-            conn.execute(queries()["complete"], {"id": job_id, "now": self.clock.now().timestamp(),
-                                                 "drop_body": drop_body})
+            return conn.execute(queries()["complete"], {
+                "id": job_id, "lease": lease, "now": self.clock.now().timestamp(),
+                "drop_body": drop_body}).rowcount == 1
 
-    def retry(self, job_id: int, *, error: str, run_after: datetime) -> None:
+    def retry(self, job_id: int, *, lease: str, error: str, run_after: datetime) -> bool:
         with self.db.transaction() as conn:
-            conn.execute(queries()["retry"], {
-                "id": job_id, "error": error[:MAX_ERROR_LENGTH], "run_after": run_after.timestamp()})
+            return conn.execute(queries()["retry"], {
+                "id": job_id, "lease": lease, "error": error[:MAX_ERROR_LENGTH],
+                "run_after": run_after.timestamp()}).rowcount == 1
 
-    def bury(self, job_id: int, *, error: str) -> None:
+    def bury(self, job_id: int, *, lease: str, error: str) -> bool:
         with self.db.transaction() as conn:
-            conn.execute(queries()["bury"], {
-                "id": job_id, "error": error[:MAX_ERROR_LENGTH], "now": self.clock.now().timestamp()})
+            return conn.execute(queries()["bury"], {
+                "id": job_id, "lease": lease, "error": error[:MAX_ERROR_LENGTH],
+                "now": self.clock.now().timestamp()}).rowcount == 1
 
     def stats(self) -> QueueStats:
         with translate_errors():

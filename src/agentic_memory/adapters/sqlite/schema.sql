@@ -83,3 +83,29 @@ SELECT m.rowid, am_scoped_text(m.caller_id, m.text), am_scoped_text(m.caller_id,
 FROM memories m LEFT JOIN fts_keywords_v1 k ON k.rid = m.rowid
 WHERE m.superseded_by IS NULL;
 DROP TABLE fts_keywords_v1;
+
+-- migration: 3
+-- Each claim gets a token; only its holder may complete, retry or bury the job (a stalled worker whose
+-- lease expired and whose job was claimed again cannot apply a late result).
+ALTER TABLE inbox ADD COLUMN lease_token TEXT;
+
+-- migration: 4
+-- The operator's side: when and why a memory stopped being active, the audit trail, caller search.
+ALTER TABLE memories ADD COLUMN retired_at REAL;
+ALTER TABLE memories ADD COLUMN retired_reason TEXT NOT NULL DEFAULT '';
+CREATE INDEX memories_by_caller ON memories (caller_id, created_at);
+CREATE INDEX callers_by_last_seen ON callers (last_seen);
+CREATE INDEX inbox_by_received ON inbox (status, received_at);
+CREATE TABLE audit_events (
+    id        INTEGER PRIMARY KEY,
+    at        REAL NOT NULL,
+    actor     TEXT NOT NULL,
+    action    TEXT NOT NULL,
+    caller_ref TEXT NOT NULL DEFAULT '',
+    detail    TEXT NOT NULL DEFAULT '{}'
+);
+-- Archives written by `agentic-memory backup`: erasing a caller rewrites each one still at its path.
+CREATE TABLE backups (
+    path       TEXT PRIMARY KEY,
+    created_at REAL NOT NULL
+);

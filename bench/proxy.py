@@ -1,0 +1,355 @@
+"""Part 5: what the memory proxy adds to an LLM's time to first byte, and what a slow memory costs.
+
+A fake OpenAI-compatible LLM (`agentic_memory.fake_llm`, its own process) answers streamed completions at
+once. The real server (`serve`, its own process, the ONNX model, callers seeded through signed webhooks)
+proxies to it. A closed loop of `c` clients (this process, httpx) sends each request, in turn, to the fake
+directly, to the proxy for a seeded caller, and to the proxy without a caller token (its relay alone),
+every turn with its own utterance, so all three see the same noise: the added time to first byte (to the
+first body chunk) is the difference, percentile by percentile. The c=1 row also gives the server's CPU
+time per proxied turn (from /proc). Then the same load against a server whose memory store sleeps 2 s
+per search (`--serve-slow`, this file run as a server), beside the fake directly: every request must
+still be answered, unenriched, within the budget.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bench.server import Server, free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+CALLERS = 16
+SLOW_STORE_SECS = 2.0
+SYSTEM = ("You are the front desk of Example Dental, a friendly dental practice. Keep answers short: this is a "
+          "phone call. Confirm names and dates back to the caller. Never give medical advice. ") * 6
+TOOLS = [{"type": "function", "function": {"name": "end_call", "description": "End the call",
+                                           "parameters": {"type": "object", "properties": {}}}}]
+
+
+def _caller(i: int) -> str:
+    return f"+1415555{i:04d}"
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 2)
+
+
+def _start_fake() -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    process = subprocess.Popen([sys.executable, "-m", "agentic_memory.fake_llm", "--port", str(port)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _wait(f"http://127.0.0.1:{port}/v1/chat/completions", process, method="POST")
+    return process, f"http://127.0.0.1:{port}/v1"
+
+
+def _wait(url: str, process: subprocess.Popen[bytes], *, method: str = "GET", timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{url}: process exited with {process.returncode}")
+        try:
+            httpx.request(method, url, json={"model": "fake", "messages": []}, timeout=1)
+            return
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    raise RuntimeError(f"{url} not ready in {timeout} s")
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def _seed(url: str, hmac_key: str, workspace_key: str) -> dict[str, dict[str, str]]:
+    """Signed calls for CALLERS callers, processed by the server's worker; their extra bodies."""
+    from agentic_memory.elevenlabs import builders
+    from agentic_memory.elevenlabs.signature import sign
+
+    now = int(time.time())
+    for i in range(CALLERS):
+        turns = [("agent", "Hello, how can I help?"),
+                 ("user", f"My order number is A-{40000 + i} and I prefer oat milk."),
+                 ("agent", "Noted."), ("user", f"My dentist is Dr. Lee{i} and my cleaning is on the 14th.")]
+        raw = json.dumps(builders.transcription(conversation_id=f"conv_bench_proxy_{i}", caller=_caller(i),
+                                                turns=turns, start_time=now - 600)).encode()
+        response = httpx.post(f"{url}/post-call", content=raw, timeout=30, headers={
+            "ElevenLabs-Signature": sign(raw, hmac_key), "Content-Type": "application/json"})
+        response.raise_for_status()
+    deadline = time.monotonic() + 120
+    while httpx.get(f"{url}/health", timeout=5).json()["queue"]["pending"] and time.monotonic() < deadline:
+        time.sleep(0.2)
+    extras = {}
+    for i in range(CALLERS):
+        answer = httpx.post(f"{url}/client-data", json={"caller_id": _caller(i)}, timeout=10,
+                            headers={"X-Workspace-Key": workspace_key}).json()
+        extras[_caller(i)] = answer["custom_llm_extra_body"]
+    return extras
+
+
+QUESTIONS = ("What was my order number again, and when is my cleaning?", "Which milk do I usually take?",
+             "Who is my dentist?", "Can you check my last order for me?", "When was my appointment again?",
+             "I want to change something about my order.", "Do you remember what I told you last time?")
+
+
+TURNS = itertools.count()  # one sequence for every client of every run: each turn its own utterance
+
+
+def _body(extra: dict[str, str] | None, n: int = 0) -> dict[str, Any]:
+    """A turn as ElevenLabs sends it; request `n` has its own utterance, so no cache can answer for it."""
+    body: dict[str, Any] = {
+        "model": "fake", "stream": True, "temperature": 0.5, "max_tokens": 200, "tools": TOOLS,
+        "messages": [{"role": "system", "content": SYSTEM},
+                     {"role": "assistant", "content": "Hi, thanks for calling Example Dental. How can I help?"},
+                     {"role": "user", "content": "Hi, I'd like to check on my order."},
+                     {"role": "assistant", "content": "Of course. Could you tell me a little more?"},
+                     {"role": "user", "content": f"{QUESTIONS[n % len(QUESTIONS)]} (turn {n})"}]}
+    if extra is not None:
+        body["elevenlabs_extra_body"] = extra
+    return body
+
+
+async def _ttfb(client: httpx.AsyncClient, url: str, body: dict[str, Any], headers: dict[str, str]) -> float:
+    started = time.perf_counter()
+    async with client.stream("POST", url, json=body, headers=headers) as response:
+        if response.status_code != 200:
+            raise RuntimeError(f"{url}: {response.status_code}")
+        ttfb = 0.0
+        async for _ in response.aiter_raw():
+            if not ttfb:
+                ttfb = (time.perf_counter() - started) * 1000
+    return ttfb
+
+
+async def _load(targets: dict[str, tuple[str, Callable[[int], dict[str, Any]], dict[str, str]]], *,
+                concurrency: int, secs: float, warmup: float = 1.0) -> dict[str, Any]:
+    """`concurrency` closed-loop clients; each request goes to the next target in turn."""
+    samples: dict[str, list[float]] = {name: [] for name in targets}
+    errors: dict[str, int] = dict.fromkeys(targets, 0)
+    first_error: dict[str, str] = {}
+    names = list(targets)
+    limits = httpx.Limits(max_connections=concurrency * len(names), max_keepalive_connections=concurrency * len(names))
+    async with httpx.AsyncClient(limits=limits, timeout=30) as client:
+        start = time.perf_counter()
+        end = start + warmup + secs
+
+        async def worker(k: int) -> None:
+            step = k
+            while time.perf_counter() < end:
+                name = names[step % len(names)]
+                step += 1
+                n = next(TURNS)
+                url, body, headers = targets[name]
+                try:
+                    value = await _ttfb(client, url, body(n), headers)
+                except (httpx.HTTPError, RuntimeError) as exc:
+                    errors[name] += 1
+                    first_error.setdefault(name, f"{exc.__class__.__name__}: {exc}")
+                    value = None
+                if value is not None and time.perf_counter() - start > warmup:
+                    samples[name].append(value)
+
+        await asyncio.gather(*(worker(k) for k in range(concurrency)))
+    if first_error:
+        raise RuntimeError(f"errors: {errors}, first: {first_error}")
+    return {name: {"n": len(v), "errors": errors[name], "p50": _percentile(v, 0.5), "p99": _percentile(v, 0.99),
+                   "max": round(max(v), 2), "mean": round(statistics.fmean(v), 2)} for name, v in samples.items() if v}
+
+
+def _cpu_secs(pid: int) -> float:
+    """User + system CPU time of a process so far (its threads included)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _log_stats(log_path: Path) -> dict[str, Any]:
+    lines = [json.loads(line) for line in log_path.read_text(errors="replace").splitlines()
+             if line.startswith("{") and '"/v1/chat/completions"' in line]
+    recalls = [line for line in lines if "recall" in line]
+    statuses: dict[str, int] = {}
+    for line in recalls:
+        statuses[line["recall"]] = statuses.get(line["recall"], 0) + 1
+    retrieval = [line["retrieval_ms"] for line in recalls if line.get("recall") in ("ok", "none")]
+    injected = [line["memories"] for line in recalls if line.get("recall") == "ok"]
+    return {"recall": statuses, "retrieval_p50_ms": _percentile(retrieval, 0.5) if retrieval else None,
+            "retrieval_p99_ms": _percentile(retrieval, 0.99) if retrieval else None,
+            "memories_mean": round(statistics.fmean(injected), 2) if injected else None}
+
+
+def run(*, secs: float = 8.0, concurrency: int = 8, log: Callable[[str], None] = print) -> dict[str, Any]:
+    fake, fake_url = _start_fake()
+    result: dict[str, Any] = {"concurrency": concurrency, "secs": secs, "callers": CALLERS}
+    try:
+        with tempfile.TemporaryDirectory(prefix="agentic-bench-proxy-") as tmp:
+            data_dir = Path(tmp) / "data"
+            with Server(data_dir=data_dir, env={"AGENTIC_MEMORY_UPSTREAM_URL": fake_url}) as server:
+                log("   seeding callers through signed webhooks")
+                extras = _seed(server.url, server.hmac_key, server.workspace_key)
+                callers = list(extras)
+                proxy_headers = {"Authorization": f"Bearer {server.workspace_key}"}
+                targets = {
+                    "direct": (f"{fake_url}/chat/completions", lambda n: _body(None, n), {}),
+                    "proxy": (f"{server.url}/v1/chat/completions",
+                              lambda n: _body(extras[callers[n % len(callers)]], n), proxy_headers),
+                    # no caller token: the proxy's relay alone, without recall
+                    "relay": (f"{server.url}/v1/chat/completions", lambda n: _body(None, n), proxy_headers)}
+                log(f"   side by side at c=1 for {secs / 2} s (and the server's CPU time per proxied request)")
+                cpu = _cpu_secs(server.pid)
+                pair = {name: targets[name] for name in ("direct", "proxy")}
+                single = asyncio.run(_load(pair, concurrency=1, secs=secs / 2, warmup=0.5))
+                single["server_cpu_ms_per_request"] = round(
+                    (_cpu_secs(server.pid) - cpu) * 1000 / (single["proxy"]["n"] + single["proxy"]["errors"]), 2)
+                single["added_p50_ms"] = round(single["proxy"]["p50"] - single["direct"]["p50"], 2)
+                result["single"] = single
+                log(f"   side by side at c={concurrency} for {secs} s")
+                normal = asyncio.run(_load(targets, concurrency=concurrency, secs=secs))
+                normal["added_p50_ms"] = round(normal["proxy"]["p50"] - normal["direct"]["p50"], 2)
+                normal["added_p99_ms"] = round(normal["proxy"]["p99"] - normal["direct"]["p99"], 2)
+                normal["relay_added_p50_ms"] = round(normal["relay"]["p50"] - normal["direct"]["p50"], 2)
+                normal["server"] = _log_stats(server.log_path)
+                normal["rss_mb"] = server.rss()
+                result["normal"] = normal
+                result["budget_ms"] = 300
+                keys = (server.workspace_key, server.hmac_key)
+            log(f"   memory forced slow ({SLOW_STORE_SECS} s per search) at c={concurrency} for {secs / 2} s")
+            result["slow"] = _slow(data_dir, fake_url, keys, extras, concurrency=concurrency, secs=secs / 2)
+    finally:
+        _stop(fake)
+    return result
+
+
+def _slow(data_dir: Path, fake_url: str, keys: tuple[str, str], extras: dict[str, dict[str, str]], *,
+          concurrency: int, secs: float) -> dict[str, Any]:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ELEVENLABS_", "AGENTIC_MEMORY_"))}
+    env.update({"ELEVENLABS_WORKSPACE_KEY": keys[0], "ELEVENLABS_HMAC_KEY": keys[1],
+                "AGENTIC_MEMORY_DATA_DIR": str(data_dir), "AGENTIC_MEMORY_UPSTREAM_URL": fake_url,
+                "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(ROOT)})
+    log_path = data_dir.parent / "slow.log"
+    with log_path.open("wb") as out:
+        process = subprocess.Popen([sys.executable, "-m", "bench.proxy", "--serve-slow", "--port", str(port)],
+                                   env=env, cwd=data_dir.parent, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        try:
+            _wait(f"http://127.0.0.1:{port}/health", process)
+        except RuntimeError as exc:
+            raise RuntimeError(f"{exc}: {log_path.read_text(errors='replace')[-2000:]}") from None
+        callers = list(extras)
+        targets = {"direct": (f"{fake_url}/chat/completions", lambda n: _body(None, n), {}),
+                   "proxy": (f"http://127.0.0.1:{port}/v1/chat/completions",
+                             lambda n: _body(extras[callers[n % len(callers)]], n),
+                             {"Authorization": f"Bearer {keys[0]}"})}
+        both = asyncio.run(_load(targets, concurrency=concurrency, secs=secs))
+        slow = both["proxy"]
+        slow["direct"] = both["direct"]
+        slow["added_p50_ms"] = round(slow["p50"] - both["direct"]["p50"], 2)
+        slow["added_p99_ms"] = round(slow["p99"] - both["direct"]["p99"], 2)
+    finally:
+        _stop(process)
+    slow["server"] = _log_stats(log_path)
+    return slow
+
+
+class _SlowStore:
+    """The real store, whose searches take SLOW_STORE_SECS: memory at its worst."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def dense_search(self, *args: Any, **kwargs: Any) -> Any:
+        time.sleep(SLOW_STORE_SECS)
+        return self.inner.dense_search(*args, **kwargs)
+
+
+def _serve_slow(port: int) -> None:
+    import uvicorn
+
+    from agentic_memory.bootstrap import build
+    from agentic_memory.config import load_settings
+    from agentic_memory.http.app import create_app
+    from agentic_memory.logs import configure_logging
+
+    settings = load_settings(env_file=None)
+    configure_logging(settings.log_level)
+    deps = build(settings, with_worker=False)
+    deps.store = _SlowStore(deps.store)
+    uvicorn.run(create_app(deps), host="127.0.0.1", port=port, log_config=None, access_log=False)
+
+
+def targets(result: dict[str, Any]) -> list[tuple[str, float | None, float, str]]:
+    """(target, measured, limit, how) for the report."""
+    normal, slow = result.get("normal") or {}, result.get("slow") or {}
+    budget = result.get("budget_ms", 300)
+    c = result.get("concurrency")
+    direct, proxied = normal.get("direct", {}), normal.get("proxy", {})
+    return [
+        ("proxy: added time to first byte p50 ≤ 15 ms", normal.get("added_p50_ms"), 15.0,
+         f"c={c}, proxy {proxied.get('p50')} - direct {direct.get('p50')} ms, same run"),
+        ("proxy: added time to first byte p99 ≤ 50 ms", normal.get("added_p99_ms"), 50.0,
+         f"c={c}, proxy {proxied.get('p99')} - direct {direct.get('p99')} ms, same run"),
+        (f"proxy, memory forced slow: time to first byte p99 ≤ budget ({budget} ms) + 10 ms", slow.get("p99"),
+         budget + 10.0, f"c={c}; max {slow.get('max')} ms; {slow.get('n')} answered, {slow.get('errors')} errors"),
+    ]
+
+
+def markdown(result: dict[str, Any]) -> list[str]:
+    normal, slow = result["normal"], result["slow"]
+    lines = ["", "## 5. Memory proxy (Custom LLM)", "", (__doc__ or "").split("\n\n", 1)[1].strip(), "",
+             "| run | requests | errors | TTFB p50 ms | TTFB p99 ms | max ms |", "|---|---:|---:|---:|---:|---:|"]
+    for name, row in (("fake LLM directly", normal["direct"]), ("through the proxy", normal["proxy"]),
+                      ("through the proxy, no caller token (relay only)", normal["relay"]),
+                      ("fake LLM directly, beside the slow run", slow["direct"]),
+                      ("through the proxy, memory forced slow", slow)):
+        lines.append(f"| {name} | {row['n']} | {row['errors']} | {row['p50']} | {row['p99']} | {row['max']} |")
+    single = result.get("single") or {}
+    if single:
+        lines.append(f"| c=1: fake LLM directly / through the proxy | {single['direct']['n']} / "
+                     f"{single['proxy']['n']} | 0 | {single['direct']['p50']} / {single['proxy']['p50']} | "
+                     f"{single['direct']['p99']} / {single['proxy']['p99']} | – |")
+    server = normal["server"]
+    lines += ["", (f"Added by the proxy at c={result['concurrency']}: p50 **{normal['added_p50_ms']} ms**, p99 "
+                   f"**{normal['added_p99_ms']} ms** (relay alone, no recall: p50 {normal['relay_added_p50_ms']} ms); "
+                   f"at c=1: p50 {single.get('added_p50_ms')} ms, the server spending "
+                   f"{single.get('server_cpu_ms_per_request')} ms of CPU per proxied turn. "
+                   f"Server side (its log lines): recall outcomes {server['recall']}, "
+                   f"retrieval p50 {server['retrieval_p50_ms']} ms, p99 {server['retrieval_p99_ms']} ms, "
+                   f"{server['memories_mean']} memories injected on average; slow run: {slow['server']['recall']}. "
+                   f"Budget {result['budget_ms']} ms (`AGENTIC_MEMORY_PROXY_BUDGET_MS`).")]
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--serve-slow", action="store_true", help="run a server whose memory store is slow")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--secs", type=float, default=8.0)
+    args = parser.parse_args()
+    if args.serve_slow:
+        _serve_slow(args.port)
+        return
+    print(json.dumps(run(secs=args.secs), indent=1))
+
+
+if __name__ == "__main__":
+    main()

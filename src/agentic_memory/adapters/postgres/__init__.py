@@ -1,0 +1,1 @@
+"""PostgreSQL adapters: memory store and job queue over a psycopg connection pool."""

@@ -1,0 +1,152 @@
+"""PostgresMemoryStore: callers, conversations, memories (float32 vectors as bytea) and a tsvector index.
+
+Every read is scoped by caller in SQL. Dense scores are exact, in numpy, over that caller's active
+vectors, as on SQLite (no pgvector needed; a caller has hundreds of memories, not millions). Text is split
+into the same tokens as SQLite's FTS5 and stripped of diacritics before PostgreSQL stems it, so both
+backends match the same words.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import psycopg
+
+from agentic_memory.adapters.postgres.database import PostgresDatabase, clean, queries
+from agentic_memory.clock import SystemClock
+from agentic_memory.domain.models import CallContext, CallerProfile, CallUpdate, Memory, MemoryType
+from agentic_memory.ports import Clock
+
+_TOKEN = re.compile(r"[^\W_]+", re.UNICODE)  # what FTS5's unicode61 tokenizer keeps as one token
+
+
+def _tokens(text: str) -> list[str]:
+    folded = unicodedata.normalize("NFKD", text)
+    return _TOKEN.findall("".join(ch for ch in folded if not unicodedata.combining(ch)))
+
+
+def search_text(text: str) -> str:
+    return " ".join(_tokens(text))
+
+
+def search_query(terms: Sequence[str]) -> str:
+    """A to_tsquery expression: any of `terms`; a term of several tokens must match as a phrase.
+
+    Tokens hold only letters and digits, so no tsquery operator can come from the caller's words.
+    """
+    phrases = [" <-> ".join(tokens) for tokens in map(_tokens, terms) if tokens]
+    return " | ".join(f"({phrase})" for phrase in phrases)
+
+
+def _utc(value: datetime) -> datetime:
+    return value.astimezone(UTC)
+
+
+def _memory(row: Sequence[Any]) -> Memory:
+    return Memory(id=row[0], caller_id=row[1], type=row[2], text=row[3], conversation_id=row[4],
+                  agent_id=row[5], created_at=_utc(row[6]), category=row[7], slot=row[8],
+                  turn_start=row[9], turn_end=row[10])
+
+
+def _profile(conn: psycopg.Connection[Any], caller_id: str) -> CallerProfile | None:
+    row = conn.execute(queries()["get_caller"], clean({"caller_id": caller_id})).fetchone()
+    if row is None:
+        return None
+    return CallerProfile(
+        caller_id=row[0], first_seen=_utc(row[1]), last_seen=_utc(row[2]), call_count=row[3],
+        first_name=row[4], name_source=row[5], language=row[6], last_call_summary=row[7],
+        memory_count=row[8], top_facts=tuple(row[9]))
+
+
+class PostgresMemoryStore:
+    def __init__(self, db: PostgresDatabase, clock: Clock | None = None) -> None:
+        self.db = db
+        self.clock = clock or SystemClock()
+
+    def caller(self, caller_id: str) -> CallerProfile | None:
+        with self.db.connection() as conn:
+            return _profile(conn, caller_id)
+
+    def load_call(self, conversation_id: str, caller_id: str | None) -> CallContext:
+        with self.db.transaction() as conn:
+            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")  # one snapshot
+            processed = conn.execute(queries()["has_conversation"],
+                                     clean({"conversation_id": conversation_id})).fetchone() is not None
+            if processed or caller_id is None:
+                return CallContext(processed=processed, profile=None)
+            rows = conn.execute(queries()["active_facts"], clean({"caller_id": caller_id})).fetchall()
+            return CallContext(processed=False, profile=_profile(conn, caller_id), active_facts=tuple(
+                (_memory(row), np.frombuffer(row[11], dtype=np.float32)) for row in rows))
+
+    def save_call(self, update: CallUpdate) -> bool:
+        with self.db.transaction() as conn:
+            inserted = conn.execute(queries()["insert_conversation"], clean({
+                "conversation_id": update.conversation_id, "caller_id": update.caller_id,
+                "agent_id": update.agent_id, "started_at": update.started_at,
+                "processed_at": self.clock.now()})).rowcount
+            if inserted != 1:
+                return False
+            for memory_id, replacement in update.superseded:
+                conn.execute(queries()["supersede_memory"], clean({
+                    "id": memory_id, "by": replacement, "caller_id": update.caller_id or ""}))
+            for stored in update.new_memories:
+                self._insert(conn, stored.memory, stored.vector, stored.keywords)
+            for kind, key in update.files.items():
+                conn.execute(queries()["link_file"], clean({
+                    "conversation_id": update.conversation_id, "kind": kind, "key": key}))
+            if update.profile is not None:
+                self._upsert_caller(conn, update.profile)
+        return True
+
+    def _insert(self, conn: psycopg.Connection[Any], m: Memory, vector: np.ndarray, keywords: str) -> None:
+        conn.execute(queries()["insert_memory"], clean({
+            "id": m.id, "caller_id": m.caller_id, "type": m.type, "text": m.text, "category": m.category,
+            "slot": m.slot, "conversation_id": m.conversation_id, "agent_id": m.agent_id,
+            "created_at": m.created_at, "turn_start": m.turn_start, "turn_end": m.turn_end,
+            "vector": np.asarray(vector, dtype=np.float32).tobytes(), "text_terms": search_text(m.text),
+            "keyword_terms": search_text(keywords)}))
+
+    def _upsert_caller(self, conn: psycopg.Connection[Any], p: CallerProfile) -> None:
+        conn.execute(queries()["upsert_caller"], clean({
+            "caller_id": p.caller_id, "first_seen": p.first_seen, "last_seen": p.last_seen,
+            "call_count": p.call_count, "first_name": p.first_name, "name_source": p.name_source,
+            "language": p.language, "last_call_summary": p.last_call_summary, "memory_count": p.memory_count,
+            "top_facts": list(p.top_facts)}))
+
+    def link_file(self, conversation_id: str, kind: str, key: str) -> None:
+        self.db.execute("link_file", {"conversation_id": conversation_id, "kind": kind, "key": key})
+
+    def files(self, conversation_id: str) -> dict[str, str]:
+        return {kind: key for kind, key in self.db.fetchall("files", {"conversation_id": conversation_id})}
+
+    def dense_search(self, caller_id: str, vector: np.ndarray, *, limit: int,
+                     type: MemoryType | None) -> list[tuple[str, float]]:
+        rows = self.db.fetchall("active_vectors", {"caller_id": caller_id, "type": type})
+        if not rows:
+            return []
+        matrix = np.frombuffer(b"".join(row[1] for row in rows), dtype=np.float32).reshape(len(rows), -1)
+        scores = matrix @ np.asarray(vector, dtype=np.float32)
+        top = np.argsort(-scores, kind="stable")[:limit]
+        return [(rows[i][0], float(scores[i])) for i in top]
+
+    def keyword_search(self, caller_id: str, terms: Sequence[str], *, limit: int,
+                       type: MemoryType | None) -> list[tuple[str, float]]:
+        query = search_query(terms)
+        if not query:
+            return []
+        rows = self.db.fetchall("keyword_search", {"query": query, "caller_id": caller_id, "type": type,
+                                                   "limit": limit})
+        return [(row[0], float(row[1])) for row in rows]
+
+    def memories(self, ids: Sequence[str]) -> dict[str, Memory]:
+        if not ids:
+            return {}
+        return {row[0]: _memory(row) for row in self.db.fetchall("memories", {"ids": list(ids)})}
+
+    def ping(self) -> None:
+        self.db.ping()

@@ -1,0 +1,156 @@
+"""The installation's commands: backup, restore, doctor, bulk import and export (added to cli.py's app).
+
+In-process on the configured backend; doctor, backup and export also take `--url` (cli_admin.py).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from agentic_memory.admin_client import LocalAdmin, RemoteAdmin
+from agentic_memory.cli_admin import JsonOpt, UrlOpt, _table, admin_session, emit, err, out, working
+from agentic_memory.config import Settings, ensure_keys, load_settings
+from agentic_memory.errors import AgenticMemoryError, ConfigurationError
+
+
+def _bar(text: str, enabled: bool) -> tuple[Progress | None, Callable[[int, int], None] | None]:
+    if not enabled:
+        return None, None
+    progress = Progress(TextColumn(text), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=err,
+                        transient=True)
+    task = progress.add_task(text, total=None)
+    return progress, lambda done, total: progress.update(task, completed=done, total=total)
+
+
+def backup(file: Annotated[Path, typer.Argument(help="The archive to write (.tar.gz); with --url, a name for "
+                                                    "the archive the server writes into its data dir's backups/")],
+           as_json: JsonOpt = False, url: UrlOpt = None) -> None:
+    """Online backup of the database plus the data dir's files into one archive (the server may run)."""
+    from agentic_memory.adapters.sqlite.backup import create_backup
+
+    if url is not None:
+        with admin_session(url) as remote:
+            assert isinstance(remote, RemoteAdmin)
+            made = remote.backup(file.name.removesuffix(".tar.gz"))
+        emit(made, as_json, lambda d: out.print(f"backup written on the server to {d['path']}"))
+        return
+
+    settings = _local_settings()
+    progress, report = _bar("backing up", not as_json)
+    with progress or _nothing(), _errors():
+        manifest = create_backup(settings.data_dir, file, progress=report)
+    emit(manifest, as_json, lambda d: out.print(f"backup written to {d['path']} ({d['database_bytes']} bytes of database)"))
+
+
+def restore(file: Annotated[Path, typer.Argument(help="An archive written by `agentic-memory backup`")],
+            yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation")] = False,
+            as_json: JsonOpt = False) -> None:
+    """Replace the database and files with a backup's (stop the server first; keys.json is kept)."""
+    from agentic_memory.adapters.sqlite.backup import restore_backup
+
+    settings = _local_settings()
+    if not yes and not typer.confirm(f"Replace everything in {settings.data_dir} with {file}?"):
+        raise typer.Exit(1)
+    with _errors():
+        manifest = restore_backup(file, settings.data_dir)
+    emit(manifest, as_json, lambda d: out.print(f"restored the backup of {d['created_at']}"))
+
+
+def doctor(as_json: JsonOpt = False, url: UrlOpt = None) -> None:
+    """Check configuration, keys, database, model, data dir and clock; exit code 1 on any failure."""
+    from agentic_memory.doctor import report, run_checks
+
+    if url is not None:
+        with admin_session(url) as ops:
+            assert isinstance(ops, RemoteAdmin)
+            doc = ops.doctor()
+    else:
+        doc = report(run_checks())
+    colour = {"ok": "green", "warn": "yellow", "fail": "red"}
+    emit(doc, as_json, lambda d: out.print(_table("Doctor", ["check", "status", "detail"], [
+        [c["name"], f"[{colour[c['status']]}]{c['status']}[/]", c["detail"]] for c in d["checks"]])))
+    if not doc["ok"]:
+        raise typer.Exit(1)
+
+
+def import_(path: Annotated[Path, typer.Argument(help="A .json/.jsonl file or a folder of them")],
+            process: Annotated[bool, typer.Option(help="Also process the queue here until it is empty")] = False,
+            as_json: JsonOpt = False) -> None:
+    """Import past conversations (ElevenLabs post-call payloads) through the durable inbox; resumable."""
+    from agentic_memory.bootstrap import build
+    from agentic_memory.services.bulk import import_payloads
+
+    settings = _local_settings()
+    with _errors():
+        deps = build(settings, with_worker=process)
+        try:
+            progress, report = _bar("importing", not as_json)
+            with progress or _nothing():
+                counts = import_payloads(path, queue=deps.queue, clock=deps.clock, progress=report)
+            if process and deps.worker is not None:
+                with working("processing the queue...", not as_json):
+                    while deps.worker.run_once():
+                        counts["processed"] = counts.get("processed", 0) + 1
+        finally:
+            deps.close()
+    emit(counts, as_json, lambda d: out.print(_table("Import", list(d), [list(d.values())])))
+
+
+def export(path: Annotated[Path, typer.Argument(help="The JSONL file to write")], as_json: JsonOpt = False,
+           url: UrlOpt = None) -> None:
+    """Export every memory of every caller (active and retired) as JSONL."""
+    from agentic_memory.services.bulk import export_memories
+
+    if url is not None:
+        with admin_session(url) as remote:
+            assert isinstance(remote, RemoteAdmin)
+            text = remote.export_all()
+        path.write_text(text, encoding="utf-8")
+        lines = [json.loads(line) for line in text.splitlines() if line.strip()]
+        counts = {"callers": len({row["caller"] for row in lines}), "memories": len(lines)}
+        emit(counts, as_json, lambda d: out.print(f"{d['memories']} memories of {d['callers']} callers written to {path}"))
+        return
+    with admin_session(None) as ops:
+        assert isinstance(ops, LocalAdmin)
+        progress, report = _bar("exporting", not as_json)
+        with progress or _nothing(), path.open("w", encoding="utf-8") as handle:
+            counts = export_memories(ops.ops, handle, actor=ops.actor, progress=report)
+    emit(counts, as_json, lambda d: out.print(f"{d['memories']} memories of {d['callers']} callers written to {path}"))
+
+
+def _local_settings() -> Settings:
+    try:
+        settings, _ = ensure_keys(load_settings(), create=True)
+    except ConfigurationError as exc:
+        err.print(f"[red]Configuration error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    return settings
+
+
+@contextmanager
+def _nothing() -> Iterator[None]:
+    yield
+
+
+@contextmanager
+def _errors() -> Iterator[None]:
+    try:
+        yield
+    except AgenticMemoryError as exc:
+        err.print(f"[red]Error:[/red] {exc}")
+        raise typer.Exit(1) from exc
+
+
+def register(app: typer.Typer) -> None:
+    app.command("backup")(backup)
+    app.command("restore")(restore)
+    app.command("doctor")(doctor)
+    app.command("import")(import_)
+    app.command("export")(export)

@@ -1,0 +1,43 @@
+"""The e2e HTTP suite runs on both database backends: SQLite in tmp_path and a real PostgreSQL."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from agentic_memory.bootstrap import Deps, build, migrate
+from tests.conftest import make_settings
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def deps(request: pytest.FixtureRequest, tmp_path: Path, embedder: Any) -> Iterator[Deps]:
+    overrides: dict[str, Any] = {}
+    if request.param == "postgres":
+        overrides["database_url"] = request.getfixturevalue("pg_url")
+    settings = make_settings(tmp_path / "data", **overrides)
+    migrate(settings)
+    built = build(settings, embedder=embedder, with_worker=False)
+    yield built
+    built.close()
+
+
+def inbox_body_sizes(deps: Deps, conversation_id: str) -> dict[str, int]:
+    """Bytes of raw body each of a conversation's webhooks still keeps in the queue, read from the database."""
+    url = deps.settings.database_url.get_secret_value()
+    if url.startswith("postgresql://"):
+        import psycopg
+
+        with psycopg.connect(url) as conn:
+            rows = conn.execute("SELECT j.event_type, coalesce(length(b.body), 0) FROM jobs j LEFT JOIN job_bodies b "
+                                "ON b.job_id = j.id WHERE j.conversation_id = %s", (conversation_id,)).fetchall()
+        return dict(rows)
+    inbox = sqlite3.connect(deps.settings.data_dir / "agentic_memory.sqlite3")
+    try:
+        return dict(inbox.execute("SELECT event_type, length(body) FROM inbox WHERE conversation_id = ?",
+                                  (conversation_id,)).fetchall())
+    finally:
+        inbox.close()

@@ -1,0 +1,82 @@
+"""The proxy's service on the in-memory fakes: who is calling, the repeat cache, the edges of recall."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+import pytest
+
+from agentic_memory.adapters.local_engine import LocalMemoryEngine
+from agentic_memory.domain import caller_token
+from agentic_memory.domain.models import CallerProfile, Memory
+from agentic_memory.ports import CallUpdate, StoredMemory
+from agentic_memory.services import proxy
+from agentic_memory.services.proxy import Recaller, identify, scrub_tokens
+from agentic_memory.testing import HashEmbedder, InMemoryMemoryStore
+
+CALLER = "+14155550123"
+KEY = caller_token.signing_key("amk_test_workspace_key_0123456789abcdef")
+NOW = 1_767_225_732.0
+WHEN = datetime(2026, 1, 14, tzinfo=UTC)
+
+
+def _store() -> InMemoryMemoryStore:
+    store = InMemoryMemoryStore()
+    embedder = HashEmbedder()
+    texts = ["Caller's order number is A-48213.", "Caller prefers oat milk."]
+    memories = [StoredMemory(Memory(id=f"m{i}", caller_id=CALLER, type="factual", text=text, conversation_id="c1",
+                                    agent_id="a", created_at=WHEN), embedder.embed([text])[0])
+                for i, text in enumerate(texts)]
+    profile = CallerProfile(caller_id=CALLER, first_seen=WHEN, last_seen=WHEN, call_count=1, memory_count=2)
+    assert store.save_call(CallUpdate(conversation_id="c1", caller_id=CALLER, agent_id="a", started_at=WHEN,
+                                      profile=profile, new_memories=memories))
+    return store
+
+
+def _local(store: InMemoryMemoryStore, embedder: HashEmbedder) -> tuple[InMemoryMemoryStore, LocalMemoryEngine]:
+    return store, LocalMemoryEngine(store, embedder)
+
+
+def test_identify_trusts_only_a_signed_token_in_the_extra_body_or_a_system_message():
+    token = caller_token.issue(CALLER, KEY, now=NOW)
+    assert identify({"elevenlabs_extra_body": {"caller_token": token}}, (KEY,), now=NOW) == CALLER
+    system = {"messages": [{"role": "system", "content": f"Ref {token}"}]}
+    assert identify({"elevenlabs_extra_body": {"caller_token": "amc1_nope"}, **system}, (KEY,), now=NOW) == CALLER
+    assert identify({"messages": [{"role": "user", "content": token}]}, (KEY,), now=NOW) is None
+    assert identify({"elevenlabs_extra_body": {"caller_id": CALLER}, "messages": "x"}, (KEY,), now=NOW) is None
+    assert identify({"elevenlabs_extra_body": "not a dict"}, (KEY,), now=NOW) is None
+
+
+def test_tokens_are_scrubbed_from_system_messages_only():
+    token = caller_token.issue(CALLER, KEY, now=NOW)
+    messages = [{"role": "system", "content": f"Be brief. {token}"}, {"role": "user", "content": token}, "odd"]
+    assert scrub_tokens(messages) == [{"role": "system", "content": "Be brief. "},
+                                      {"role": "user", "content": token}, "odd"]
+
+
+def test_no_caller_no_query_new_caller_and_bad_numbers_skip_recall():
+    recaller = Recaller(*_local(_store(), HashEmbedder()), budget_ms=1000, default_region="US")
+    try:
+        turn = [{"role": "user", "content": "What is my order number?"}]
+        assert asyncio.run(recaller.recall(None, turn)).status == "no_caller"
+        assert asyncio.run(recaller.recall(CALLER, [{"role": "system", "content": "hi"}])).status == "no_query"
+        assert asyncio.run(recaller.recall("+14155550999", turn)).status == "new_caller"
+    finally:
+        recaller.close()
+
+
+def test_the_repeat_cache_expires_and_stays_bounded(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr(proxy, "REPEAT_ENTRIES", 2)
+    recaller = Recaller(*_local(_store(), HashEmbedder()), budget_ms=1000, default_region="US")
+    try:
+        for question in ("What is my order number?", "Which milk do I prefer?", "My order number, please?"):
+            assert asyncio.run(recaller.recall(CALLER, [{"role": "user", "content": question}])).status == "ok"
+        assert len(recaller._recent) == 2  # the oldest went
+        monkeypatch.setattr(proxy, "REPEAT_SECS", -1.0)
+        recaller._recent.clear()
+        turn = [{"role": "user", "content": "What is my order number?"}]
+        assert asyncio.run(recaller.recall(CALLER, turn)).status == "ok"
+        assert asyncio.run(recaller.recall(CALLER, turn)).status == "ok"  # expired at once: looked up again
+    finally:
+        recaller.close()
