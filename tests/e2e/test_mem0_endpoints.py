@@ -26,7 +26,6 @@ from tests.e2e.test_endpoints import (
     test_authentication_comes_before_any_parsing,
     test_call_initiation_failures_are_stored,
     test_client_data_accepts_bearer_and_rejects_missing_or_wrong_keys,
-    test_withheld_caller_ids_get_a_neutral_200_and_malformed_requests_a_400,
     test_health_needs_no_auth_and_reports_the_queue,
     test_new_caller_gets_a_neutral_greeting_and_all_variables,
     test_post_call_answers_503_when_storage_fails_so_elevenlabs_retries,
@@ -34,6 +33,7 @@ from tests.e2e.test_endpoints import (
     test_post_call_rejects_bad_signatures_and_bad_json,
     test_retrieve_finds_only_the_callers_own_memories,
     test_retrieve_validates_input,
+    test_withheld_caller_ids_get_a_neutral_200_and_malformed_requests_a_400,
 )
 from tests.fakes.mem0_api import API_KEY, FakeMem0, serve
 
@@ -42,7 +42,8 @@ from tests.fakes.mem0_api import API_KEY, FakeMem0, serve
 MEM0_RUNS_OF_THE_ENDPOINT_SUITE = (
     test_audio_before_transcript_is_linked_to_the_caller, test_authentication_comes_before_any_parsing,
     test_call_initiation_failures_are_stored, test_client_data_accepts_bearer_and_rejects_missing_or_wrong_keys,
-    test_withheld_caller_ids_get_a_neutral_200_and_malformed_requests_a_400, test_health_needs_no_auth_and_reports_the_queue,
+    test_withheld_caller_ids_get_a_neutral_200_and_malformed_requests_a_400,
+    test_health_needs_no_auth_and_reports_the_queue,
     test_new_caller_gets_a_neutral_greeting_and_all_variables,
     test_post_call_answers_503_when_storage_fails_so_elevenlabs_retries,
     test_post_call_example_is_acked_stored_once_and_processed, test_post_call_rejects_bad_signatures_and_bad_json,

@@ -84,6 +84,8 @@ def served(tmp_path: Path, llm: FakeLLM) -> Iterator[tuple[str, Deps]]:
     settings = make_settings(tmp_path / "data", upstream_url=llm.url, proxy_budget_ms=BUDGET_MS)
     deps = build(settings, embedder=SlowEmbedder(), with_worker=False)
     deps.store = SlowStore(deps.store)
+    assert deps.embedder is not None
+    deps.engine = LocalMemoryEngine(deps.store, deps.embedder)  # recall through the slow store too
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(create_app(deps), host="127.0.0.1", port=port, log_config=None))
     thread = threading.Thread(target=server.run, daemon=True)
