@@ -5,7 +5,8 @@ Backends are chosen from four settings, each defaulting to the embedded backend 
     AGENTIC_MEMORY_DATABASE_URL   sqlite:///relative/path or sqlite:////absolute/path   (memory store + queue)
     AGENTIC_MEMORY_BLOB_URL       file:///absolute/path                                 (call files)
     AGENTIC_MEMORY_QUEUE_URL      empty: the database's own queue
-    AGENTIC_MEMORY_MEMORY_ENGINE  local: rule facts + the packaged ONNX model + the database's search
+    AGENTIC_MEMORY_MEMORY_ENGINE  local: rule facts + the packaged ONNX model + the database's search;
+                                  mem0: the same facts and chunks kept in Mem0 Cloud (MEM0_API_KEY ...)
 
 An optional backend's driver is imported here and nowhere else, inside the branch that chooses it.
 """
@@ -16,7 +17,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import SplitResult, parse_qs, unquote, urlsplit
 
 from agentic_memory.config import Settings
@@ -30,16 +31,20 @@ from agentic_memory.ports import (
     Clock,
     Embedder,
     JobQueue,
+    MemoryEngine,
     MemoryStore,
 )
 from agentic_memory.services.admin import AdminDeps
 from agentic_memory.services.process_call import WorkerDeps
 from agentic_memory.worker import Worker
 
+if TYPE_CHECKING:
+    from agentic_memory.adapters.mem0.engine import Mem0MemoryEngine
+
 log = logging.getLogger(__name__)
 DATABASE_FILE = "agentic_memory.sqlite3"
 FILES_DIR = "files"
-MEMORY_ENGINES = ("local",)
+MEMORY_ENGINES = ("local", "mem0")
 
 
 @dataclass
@@ -48,7 +53,7 @@ class Deps:
     store: MemoryStore
     queue: JobQueue
     blobs: BlobStore
-    embedder: Embedder
+    embedder: Embedder | None  # the local engine's model; None when another engine needs none
     clock: Clock
     worker: Worker | None = None
     audio: AudioSource | None = None
@@ -56,18 +61,25 @@ class Deps:
     admin: AdminStore | None = None  # the operator's side, where the backend has one
     backups: BackupArchives | None = None
     metrics: Metrics = field(default_factory=Metrics)
+    engine: MemoryEngine = None  # type: ignore[assignment]  # set in __post_init__: the local engine unless given
+
+    def __post_init__(self) -> None:
+        if cast("MemoryEngine | None", self.engine) is None:
+            if self.embedder is None:
+                raise ConfigurationError("the local memory engine needs an embedder")
+            self.engine = local_engine(self.store, self.embedder)
 
     def admin_deps(self) -> AdminDeps:
         if self.admin is None:
             raise ConfigurationError("this backend has no admin store")
         return AdminDeps(admin=self.admin, store=self.store, blobs=self.blobs, embedder=self.embedder,
                          clock=self.clock, ref_secret=self.settings.caller_ref_secret,
-                         default_region=self.settings.default_region, backups=self.backups)
+                         default_region=self.settings.default_region, backups=self.backups, engine=self.engine)
 
     def worker_deps(self) -> WorkerDeps:
         from agentic_memory.domain.facts import RuleFactExtractor
 
-        return WorkerDeps(store=self.store, blobs=self.blobs, embedder=self.embedder,
+        return WorkerDeps(store=self.store, blobs=self.blobs, engine=self.engine,
                           extractor=RuleFactExtractor(), clock=self.clock,
                           default_region=self.settings.default_region, scope=self.settings.scope,
                           audio=self.audio)
@@ -246,11 +258,62 @@ def _queue(settings: Settings, database: Database, blobs: BlobStore) -> JobQueue
     return SqsJobQueue(sqs, queue_url, blobs)
 
 
-def _check_engine(settings: Settings) -> None:
-    # Mem0 (`mem0`) is chosen here.
-    if settings.memory_engine.strip().lower() not in MEMORY_ENGINES:
+def _check_engine(settings: Settings) -> str:
+    engine = settings.memory_engine.strip().lower()
+    if engine not in MEMORY_ENGINES:
         raise ConfigurationError(f"AGENTIC_MEMORY_MEMORY_ENGINE: unknown engine {settings.memory_engine!r} "
                                  f"(expected one of: {', '.join(MEMORY_ENGINES)})")
+    if engine == "mem0" and not (settings.mem0_api_key and settings.mem0_api_key.get_secret_value().strip()):
+        raise ConfigurationError("AGENTIC_MEMORY_MEMORY_ENGINE=mem0 needs MEM0_API_KEY")
+    return engine
+
+
+def open_mem0(settings: Settings, blobs: BlobStore) -> tuple[Mem0MemoryEngine, Callable[[], None]]:
+    """Mem0 Cloud as the memory engine. The SDK is imported and its client built on first use (which
+    pings Mem0), never here: a Mem0 outage must not stop the server from answering /client-data."""
+    from functools import partial
+
+    from agentic_memory.adapters.mem0 import sdk
+    from agentic_memory.adapters.mem0.cloud import Mem0Cloud
+    from agentic_memory.adapters.mem0.engine import Mem0MemoryEngine
+
+    key = settings.mem0_api_key.get_secret_value().strip() if settings.mem0_api_key else ""
+    cloud = Mem0Cloud(partial(sdk.connect, api_key=key, data_dir=settings.data_dir, host=settings.mem0_host,
+                              timeout_secs=settings.mem0_timeout_secs, org_id=settings.mem0_org_id.strip(),
+                              project_id=settings.mem0_project_id.strip()))
+    return Mem0MemoryEngine(cloud, blobs, infer=settings.mem0_infer), cloud.close
+
+
+def copy_to_mem0(settings: Settings, *, on_total: Callable[[int], None] = lambda _: None,
+                 on_copied: Callable[[int], None] = lambda _: None) -> int:
+    """`agentic-memory copy-to-mem0`: the local store's active memories into Mem0 (infer=False), resumable."""
+    from agentic_memory.adapters.mem0.copy import copy_memories
+    from agentic_memory.clock import SystemClock
+
+    settings.validate_secrets()
+    if not (settings.mem0_api_key and settings.mem0_api_key.get_secret_value().strip()):
+        raise ConfigurationError("copy-to-mem0 needs MEM0_API_KEY")
+    database = open_database(settings, SystemClock())
+    export = getattr(database.store, "active_memories", None)
+    count = getattr(database.store, "count_active_memories", None)
+    if export is None or count is None:
+        database.close()
+        raise ConfigurationError("copy-to-mem0 reads the local engine's SQLite database only")
+    blobs = open_blobs(settings)
+    engine, close_engine = open_mem0(settings, blobs)
+    try:
+        on_total(count())
+        engine.infer = False  # memories are copied as they are, never re-extracted
+        return copy_memories(export(), engine, on_copied=on_copied)
+    finally:
+        close_engine()
+        database.close()
+
+
+def local_engine(store: MemoryStore, embedder: Embedder) -> MemoryEngine:
+    from agentic_memory.adapters.local_engine import LocalMemoryEngine
+
+    return LocalMemoryEngine(store, embedder)
 
 
 def _local_embedder(settings: Settings, *, lazy: bool = False) -> Embedder:
@@ -293,7 +356,7 @@ def build(settings: Settings, *, embedder: Embedder | None = None, with_worker: 
     from agentic_memory.clock import SystemClock
 
     settings.validate_secrets()
-    _check_engine(settings)
+    engine_name = _check_engine(settings)
     blobs = open_blobs(settings)
     clock = clock or SystemClock()
     if not settings.database_url.get_secret_value().strip():
@@ -302,14 +365,26 @@ def build(settings: Settings, *, embedder: Embedder | None = None, with_worker: 
     try:
         (database.prepare or database.migrate)()
         queue = _queue(settings, database, blobs)
-        embedder = embedder or _local_embedder(settings, lazy=lazy_embedder)
+        if engine_name == "local":
+            # Mem0 embeds on its side: no model loaded
+            embedder = embedder or _local_embedder(settings, lazy=lazy_embedder)
     except BaseException:
         database.close()
         raise
+    closers = [database.close]
+    engine: MemoryEngine | None = None  # Deps makes the local engine from the store and the embedder
+    if engine_name == "mem0":
+        try:
+            engine, close_engine = open_mem0(settings, blobs)
+        except BaseException:
+            database.close()
+            raise
+        closers.append(close_engine)
     metrics = Metrics()
     deps = Deps(settings=settings, store=database.store, queue=queue, blobs=blobs,
-                embedder=TimedEmbedder(embedder, metrics), clock=clock, audio=_audio(settings),
-                closers=[database.close], admin=database.admin, backups=database.backups, metrics=metrics)
+                embedder=None if embedder is None else TimedEmbedder(embedder, metrics), clock=clock,
+                audio=_audio(settings), closers=closers, admin=database.admin, backups=database.backups,
+                metrics=metrics, engine=engine)  # type: ignore[arg-type]  # None: Deps builds the local engine
     if queue is not database.queue:
         deps.closers.append(getattr(queue, "close", lambda: None))
     if with_worker:

@@ -1,4 +1,4 @@
-"""Command line: serve | proxy | worker | demo | migrate | elevenlabs ... | callers ... (see --help)."""
+"""Command line: serve | proxy | worker | demo | migrate | copy-to-mem0 | elevenlabs ... | callers ... (see --help)."""
 
 from __future__ import annotations
 
@@ -196,6 +196,28 @@ def demo(url: Annotated[str, typer.Option(help="Base URL of a running server")] 
                               console=Console()))
 
 
+@app.command("copy-to-mem0")
+def copy_to_mem0() -> None:
+    """Copy the local engine's memories into Mem0 Cloud (MEM0_API_KEY); safe to stop and run again."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from agentic_memory.bootstrap import copy_to_mem0 as run
+    from agentic_memory.errors import StorageError
+
+    settings = _settings()
+    columns = (TextColumn("copying memories to Mem0"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    try:
+        with Progress(*columns, console=console) as progress:
+            task = progress.add_task("copy", total=None)
+            copied = run(settings, on_total=lambda n: progress.update(task, total=n),
+                         on_copied=lambda n: progress.advance(task, n))
+    except ConfigurationError as exc:
+        console.print(f"[red]Configuration error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    except StorageError as exc:
+        console.print(f"[red]Stopped:[/red] {exc}. Run the command again to resume.")
+        raise typer.Exit(1) from exc
+    out.print(f"{copied} memories copied to Mem0")
 register_admin_commands(app)
 register_tool_commands(app)
 

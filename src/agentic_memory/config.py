@@ -120,6 +120,15 @@ class Settings(BaseSettings):
         "AGENTIC_MEMORY_ELEVENLABS_API_URL", "elevenlabs_api_url"))
     memory_engine: str = Field("local", validation_alias=AliasChoices(
         "AGENTIC_MEMORY_MEMORY_ENGINE", "memory_engine"))
+    # Mem0 Cloud (AGENTIC_MEMORY_MEMORY_ENGINE=mem0): the original's three settings, unprefixed.
+    mem0_api_key: SecretStr | None = Field(None, validation_alias=AliasChoices("MEM0_API_KEY", "mem0_api_key"))
+    mem0_org_id: str = Field("", validation_alias=AliasChoices("MEM0_ORG_ID", "mem0_org_id"))
+    mem0_project_id: str = Field("", validation_alias=AliasChoices("MEM0_PROJECT_ID", "mem0_project_id"))
+    mem0_infer: bool = Field(False, validation_alias=AliasChoices("AGENTIC_MEMORY_MEM0_INFER", "mem0_infer"))
+    mem0_host: str = Field("https://api.mem0.ai", validation_alias=AliasChoices(
+        "AGENTIC_MEMORY_MEM0_HOST", "mem0_host"))
+    mem0_timeout_secs: float = Field(10.0, gt=0, le=300, validation_alias=AliasChoices(
+        "AGENTIC_MEMORY_MEM0_TIMEOUT_SECS", "mem0_timeout_secs"))
     # The memory proxy (POST /v1/chat/completions): the base URL of an OpenAI-compatible API ("" = off).
     upstream_url: str = Field("", validation_alias=AliasChoices("AGENTIC_MEMORY_UPSTREAM_URL", "upstream_url"))
     upstream_api_key: SecretStr | None = Field(None, validation_alias=AliasChoices(
@@ -194,7 +203,8 @@ def load_settings(environ: Mapping[str, str] | None = None, *, env_file: str | N
     if environ is None:
         return Settings(_env_file=env_file, first_message_templates=templates)
     # Any: pydantic parses the strings into each field's type.
-    known: dict[str, Any] = {k: v for k, v in environ.items() if k.startswith(("ELEVENLABS_", "AGENTIC_MEMORY_"))
+    known: dict[str, Any] = {k: v for k, v in environ.items()
+                             if k.startswith(("ELEVENLABS_", "AGENTIC_MEMORY_", "MEM0_"))
                              and not k.startswith(TEMPLATE_PREFIX)}
     return Settings(_env_file=env_file, first_message_templates=templates, **known)
 

@@ -10,13 +10,17 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from agentic_memory.domain.chunking import Chunk
 from agentic_memory.domain.models import (
     CallContext,
     CallerProfile,
     CallUpdate,
+    Conversation,
+    Fact,
     Memory,
+    MemoryHit,
     MemoryType,
-    StoredMemory,
+    StoredMemory,  # also re-exported: adapters and tests build them
 )
 
 
@@ -171,6 +175,52 @@ class MemoryStore(Protocol):
 
     def ping(self) -> None: ...
 
+
+@dataclass(frozen=True, slots=True)
+class ProcessedCall:
+    """A call with a caller, after our own pipeline: its facts (one per slot) and transcript chunks."""
+
+    conversation: Conversation
+    facts: Sequence[Fact]
+    chunks: Sequence[Chunk]
+
+
+@dataclass(frozen=True, slots=True)
+class Remembered:
+    """What a memory engine made of one call. The caller's profile is built from `active`, `new` and
+    `superseded`; our store saves `stored` / `stored_superseded` in the call's one transaction (the local
+    engine), which stay empty when the memories live elsewhere (Mem0, already written there)."""
+
+    active: Sequence[Memory]  # the caller's current facts before this call
+    new: Sequence[Memory]
+    superseded: Sequence[tuple[str, str]]  # (old memory id, id of the memory replacing it)
+    stored: Sequence[StoredMemory] = ()
+    stored_superseded: Sequence[tuple[str, str]] = ()
+
+
+class MemoryEngine(Protocol):
+    """Where a caller's memories live and how they are found: our own store (local) or Mem0 Cloud.
+
+    Caller profiles, idempotency, the queue and files stay in our store whichever engine runs.
+    """
+
+    def remember(self, call: ProcessedCall, context: CallContext) -> Remembered:
+        """Decide this call's memories for its caller (newest fact per slot wins) and write them where
+        they live. Safe to run again for the same call: it never stores a memory twice."""
+        ...
+
+    def recall(self, caller_id: str, query: str, *, limit: int, type: MemoryType | None,
+               checkpoint: Callable[[], None] | None = None) -> list[MemoryHit]:
+        """The owner's best memories for `query`, best first: only theirs, only of `type` if given.
+        `caller_id` is the owner key (domain/scope.py). `checkpoint` runs before each costly step and may
+        raise to abandon the recall (the proxy's budget)."""
+        ...
+
+    def forget(self, caller_id: str) -> None:
+        """Erase the owner's memories held outside our store (erasing the store erases the rest)."""
+        ...
+
+    def ping(self) -> None: ...
 
 # --- The operator's side (services/admin.py, services/erasure.py, services/retention.py) ---------------
 
@@ -338,6 +388,8 @@ class AdminStore(Protocol):
     def audit_events(self, *, limit: int, offset: int = 0) -> list[AuditEvent]: ...
 
     def totals(self) -> Totals: ...
+
+
 class ElevenLabsAdmin(Protocol):
     """The ElevenLabs API calls `agentic-memory elevenlabs ...` makes. Reads answer the API's JSON as plain
     dicts; writes take the request body as the API documents it. Errors are ElevenLabsApiError."""

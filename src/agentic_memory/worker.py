@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from agentic_memory.errors import InvalidInput
+from agentic_memory.errors import EngineUnavailable, InvalidInput
 from agentic_memory.ports import Clock, Job, JobQueue
 from agentic_memory.services.process_call import WorkerDeps, process_job
 
@@ -113,7 +113,9 @@ class Worker:
                 self.queue.bury(job.id, lease=job.lease, error=error)
                 self._observe(job.event_type, "dead", started)
             else:
-                delay = backoff(job.attempts)
+                # A remote engine that answered 429 may say how long to wait (Retry-After): never sooner.
+                asked = (exc.retry_after or 0.0) if isinstance(exc, EngineUnavailable) else 0.0
+                delay = min(MAX_BACKOFF_SECS, max(backoff(job.attempts), asked))
                 log.exception("job failed, will retry", extra={"job_id": job.id, "attempts": job.attempts,
                                                                "retry_in_secs": round(delay, 1)})
                 self.queue.retry(job.id, lease=job.lease, error=error,

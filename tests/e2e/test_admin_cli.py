@@ -189,8 +189,7 @@ def test_backup_then_restore_gives_back_the_same_memories(
         settings, _ = ensure_keys(load_settings(), create=False)
         deps = build(settings, embedder=embedder, with_worker=False)
         try:
-            _, hits = search(SearchQuery(query="which milk do I like", user_id=ANN), store=deps.store,
-                             embedder=deps.embedder)
+            _, hits = search(SearchQuery(query="which milk do I like", user_id=ANN), engine=deps.engine)
             return [hit.memory.id for hit in hits]
         finally:
             deps.close()

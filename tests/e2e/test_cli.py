@@ -41,11 +41,11 @@ def test_readme_promises_match_the_makefile():
     makefile = (ROOT / "Makefile").read_text()
     for target in re.findall(r"make (\w+)", readme):
         assert re.search(rf"^{target}:", makefile, flags=re.MULTILINE), target
-    env_names = set(re.findall(r"`((?:ELEVENLABS|AGENTIC_MEMORY)_[A-Z_]+)`", readme))
+    env_names = set(re.findall(r"`((?:ELEVENLABS|AGENTIC_MEMORY|MEM0)_[A-Z_]+)`", readme))
     config = (ROOT / "src/agentic_memory/config.py").read_text()
     assert env_names
     assert all(name in config for name in env_names)
-    settings = set(re.findall(r'"((?:ELEVENLABS|AGENTIC_MEMORY)_[A-Z_]+)"', config))
+    settings = set(re.findall(r'"((?:ELEVENLABS|AGENTIC_MEMORY|MEM0)_[A-Z_]+)"', config))
     assert settings - env_names == set(), "settings missing from the README's configuration table"
 
 

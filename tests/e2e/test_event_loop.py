@@ -14,6 +14,7 @@ import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from agentic_memory.bootstrap import local_engine
 from agentic_memory.errors import EmbeddingError
 from agentic_memory.http.app import THREADS, create_app
 from agentic_memory.testing import TEST_WORKSPACE_KEY, HashEmbedder, InMemoryMemoryStore, in_memory_deps
@@ -108,7 +109,7 @@ def test_an_embedding_outage_is_a_503_not_a_500():
             raise EmbeddingError("embedding model failed: out of memory")
 
     deps = in_memory_deps()
-    deps.embedder = BrokenModel()
+    deps.engine = local_engine(deps.store, BrokenModel())
     with TestClient(create_app(deps), raise_server_exceptions=False) as client:
         response = client.post("/retrieve", json={"query": "my order?", "user_id": "+14155550123"},
                                headers=HEADERS)

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 import uvicorn
 
+from agentic_memory.adapters.local_engine import LocalMemoryEngine
 from agentic_memory.bootstrap import Deps, build
 from agentic_memory.domain import recall
 from agentic_memory.elevenlabs import builders
@@ -83,6 +84,8 @@ def served(tmp_path: Path, llm: FakeLLM) -> Iterator[tuple[str, Deps]]:
     settings = make_settings(tmp_path / "data", upstream_url=llm.url, proxy_budget_ms=BUDGET_MS)
     deps = build(settings, embedder=SlowEmbedder(), with_worker=False)
     deps.store = SlowStore(deps.store)
+    assert deps.embedder is not None
+    deps.engine = LocalMemoryEngine(deps.store, deps.embedder)  # recall through the slow store too
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(create_app(deps), host="127.0.0.1", port=port, log_config=None))
     thread = threading.Thread(target=server.run, daemon=True)
@@ -146,7 +149,7 @@ def test_abandoned_lookups_stop_before_their_next_step_queued_ones_never_start_a
     _, deps = served
     embedder = SlowEmbedder()
     embedder.delay = 1.0
-    recaller = Recaller(deps.store, embedder, budget_ms=BUDGET_MS, default_region="US")
+    recaller = Recaller(deps.store, LocalMemoryEngine(deps.store, embedder), budget_ms=BUDGET_MS, default_region="US")
     messages = [{"role": "user", "content": "What is my order number again?"}]
     store = deps.store
     dense = store.dense_calls
@@ -173,7 +176,7 @@ def test_abandoned_lookups_stop_before_their_next_step_queued_ones_never_start_a
 
 def test_the_same_turn_again_reuses_the_memories_just_found(served):
     _, deps = served
-    recaller = Recaller(deps.store, SlowEmbedder(), budget_ms=1000, default_region="US")
+    recaller = Recaller(deps.store, LocalMemoryEngine(deps.store, SlowEmbedder()), budget_ms=1000, default_region="US")
     store = deps.store
     first_turn = [{"role": "user", "content": "What is my order number again?"}]
     after_a_tool = [*first_turn, {"role": "assistant", "content": None, "tool_calls": []},

@@ -16,6 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from agentic_memory.bootstrap import local_engine
 from agentic_memory.domain.facts import RuleFactExtractor
 from agentic_memory.elevenlabs import builders, payloads
 from agentic_memory.services.process_call import WorkerDeps, process_transcription
@@ -92,7 +93,7 @@ def _expected_memory_counts(webhooks: list[tuple[str, str, bytes]]) -> dict[str,
         if kind != payloads.TRANSCRIPTION:
             continue
         store = InMemoryMemoryStore()
-        deps = WorkerDeps(store=store, blobs=InMemoryBlobStore(), embedder=HashEmbedder(),
+        deps = WorkerDeps(store=store, blobs=InMemoryBlobStore(), engine=local_engine(store, HashEmbedder()),
                           extractor=RuleFactExtractor(), clock=FixedClock())
         conversation = payloads.parse_conversation(payloads.parse_event(raw), default_region="US",
                                                    received_at=datetime.now(UTC))

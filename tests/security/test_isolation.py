@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from agentic_memory.adapters.sqlite.database import Database
 from agentic_memory.adapters.sqlite.memory_store import SqliteMemoryStore
-from agentic_memory.bootstrap import Deps
+from agentic_memory.bootstrap import Deps, local_engine
 from agentic_memory.domain.models import Memory
 from agentic_memory.domain.phone import normalise_phone
 from agentic_memory.ports import CallUpdate, StoredMemory
@@ -85,7 +85,7 @@ def test_search_never_returns_another_callers_memory(workdir: Path, rows, search
             truth = _load(store, rows)
             for caller, text, kind, limit, style in searches:
                 e164, hits = search(SearchQuery(query=text, user_id=_as_typed(caller, style), limit=limit,
-                                                type=kind), store=store, embedder=EMBEDDER)
+                                                type=kind), engine=local_engine(store, EMBEDDER))
                 assert e164 == caller
                 returned = [hit.memory.id for hit in hits]
                 assert len(returned) <= limit
@@ -138,7 +138,7 @@ def test_any_query_text_searches_safely(populated, query: str, limit: int, kind:
     store, truth = populated
     caller = NUMBERS[len(query) % len(NUMBERS)]
     _, hits = search(SearchQuery(query=query, user_id=caller, limit=limit, type=kind),
-                     store=store, embedder=EMBEDDER)
+                     engine=local_engine(store, EMBEDDER))
     assert hits
     assert len(hits) <= limit
     assert all(truth[h.memory.id][0] == caller and (kind is None or h.memory.type == kind) for h in hits)

@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import event as note
 from hypothesis import strategies as st
 
-from agentic_memory.bootstrap import build
+from agentic_memory.bootstrap import build, local_engine
 from agentic_memory.domain.facts import RuleFactExtractor
 from agentic_memory.domain.phone import normalise_phone
 from agentic_memory.elevenlabs import builders, payloads
@@ -83,7 +83,8 @@ def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
 
 
 def _worker_deps() -> WorkerDeps:
-    return WorkerDeps(store=InMemoryMemoryStore(), blobs=InMemoryBlobStore(), embedder=HashEmbedder(),
+    store = InMemoryMemoryStore()
+    return WorkerDeps(store=store, blobs=InMemoryBlobStore(), engine=local_engine(store, HashEmbedder()),
                       extractor=RuleFactExtractor(), clock=FixedClock())
 
 

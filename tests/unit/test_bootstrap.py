@@ -56,7 +56,8 @@ def test_urls_move_the_database_and_the_files(tmp_path):
     ("blob_url", "file://remote-host/x", "AGENTIC_MEMORY_BLOB_URL"),
     ("queue_url", "sqs://queue", "AGENTIC_MEMORY_QUEUE_URL"),  # bodies need s3:// blobs
     ("queue_url", "redis://queue", "AGENTIC_MEMORY_QUEUE_URL"),
-    ("memory_engine", "mem0", "AGENTIC_MEMORY_MEMORY_ENGINE"),
+    ("memory_engine", "zep", "AGENTIC_MEMORY_MEMORY_ENGINE"),
+    ("memory_engine", "mem0", "MEM0_API_KEY"),  # chosen without its key
 ])
 def test_unknown_backends_are_a_configuration_error_naming_the_setting(tmp_path, field, value, setting):
     with pytest.raises(ConfigurationError, match=setting) as caught:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
+from agentic_memory.bootstrap import local_engine
 from agentic_memory.domain.facts import RuleFactExtractor
 from agentic_memory.elevenlabs import builders
 from agentic_memory.ports import Job
@@ -23,7 +24,8 @@ CALLER = "+16129782029"
 
 
 def deps():
-    return WorkerDeps(store=InMemoryMemoryStore(), blobs=InMemoryBlobStore(), embedder=HashEmbedder(),
+    store = InMemoryMemoryStore()
+    return WorkerDeps(store=store, blobs=InMemoryBlobStore(), engine=local_engine(store, HashEmbedder()),
                       extractor=RuleFactExtractor(), clock=FixedClock())
 
 
@@ -93,8 +95,8 @@ def test_worker_retries_failures_then_dead_letters_them():
         def embed(self, texts):  # noqa: ARG002 - the Embedder port's signature
             raise RuntimeError("model crashed")
 
-    broken = WorkerDeps(store=broken.store, blobs=broken.blobs, embedder=Exploding(), extractor=RuleFactExtractor(),
-                        clock=clock)
+    broken = WorkerDeps(store=broken.store, blobs=broken.blobs, engine=local_engine(broken.store, Exploding()),
+                        extractor=RuleFactExtractor(), clock=clock)
     worker = Worker(queue, broken, max_attempts=3)
     body = json.dumps(transcript("c1", [("user", "hello there")])).encode()
     queue.accept(event_type="post_call_transcription", conversation_id="c1", body=body,

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from agentic_memory.adapters.local_engine import LocalMemoryEngine
 from agentic_memory.domain import caller_token
 from agentic_memory.domain.models import CallerProfile, Memory
 from agentic_memory.ports import CallUpdate, StoredMemory
@@ -33,6 +34,10 @@ def _store() -> InMemoryMemoryStore:
     return store
 
 
+def _local(store: InMemoryMemoryStore, embedder: HashEmbedder) -> tuple[InMemoryMemoryStore, LocalMemoryEngine]:
+    return store, LocalMemoryEngine(store, embedder)
+
+
 def test_identify_trusts_only_a_signed_token_in_the_extra_body_or_a_system_message():
     token = caller_token.issue(CALLER, KEY, now=NOW)
     assert identify({"elevenlabs_extra_body": {"caller_token": token}}, (KEY,), now=NOW) == CALLER
@@ -51,7 +56,7 @@ def test_tokens_are_scrubbed_from_system_messages_only():
 
 
 def test_no_caller_no_query_new_caller_and_bad_numbers_skip_recall():
-    recaller = Recaller(_store(), HashEmbedder(), budget_ms=1000, default_region="US")
+    recaller = Recaller(*_local(_store(), HashEmbedder()), budget_ms=1000, default_region="US")
     try:
         turn = [{"role": "user", "content": "What is my order number?"}]
         assert asyncio.run(recaller.recall(None, turn)).status == "no_caller"
@@ -63,7 +68,7 @@ def test_no_caller_no_query_new_caller_and_bad_numbers_skip_recall():
 
 def test_the_repeat_cache_expires_and_stays_bounded(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setattr(proxy, "REPEAT_ENTRIES", 2)
-    recaller = Recaller(_store(), HashEmbedder(), budget_ms=1000, default_region="US")
+    recaller = Recaller(*_local(_store(), HashEmbedder()), budget_ms=1000, default_region="US")
     try:
         for question in ("What is my order number?", "Which milk do I prefer?", "My order number, please?"):
             assert asyncio.run(recaller.recall(CALLER, [{"role": "user", "content": question}])).status == "ok"

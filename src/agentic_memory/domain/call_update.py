@@ -7,6 +7,7 @@ the result once (`MemoryStore.save_call`), so any memory engine can reuse the de
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 
@@ -96,7 +97,8 @@ def new_memories(conversation: Conversation, facts: list[Fact], chunks: list[Chu
 
 
 def next_profile(conversation: Conversation, old: CallerProfile | None, claim: NameClaim | None,
-                 active: list[Memory], new: list[StoredMemory], superseded: Supersessions) -> CallerProfile:
+                 active: Sequence[Memory], new: Sequence[Memory],
+                 superseded: Sequence[tuple[str, str]]) -> CallerProfile:
     """The caller's profile after this call. A call older than the last one seen updates the counts and
     facts but not the name, language or last summary."""
     caller = conversation.caller_id or ""
@@ -105,7 +107,7 @@ def next_profile(conversation: Conversation, old: CallerProfile | None, claim: N
     newest = old.call_count == 0 or now >= old.last_seen
     gone = {old_id for old_id, _ in superseded}
     facts = [m for m in active if m.id not in gone]
-    facts += [s.memory for s in new if s.memory.type == "factual"]
+    facts += [m for m in new if m.type == "factual"]
     profile = replace(old, first_seen=min(old.first_seen, now), last_seen=max(old.last_seen, now),
                       call_count=old.call_count + 1, memory_count=old.memory_count + len(new) - len(gone),
                       top_facts=card.top_facts(facts))

@@ -35,7 +35,8 @@ class Probes:
     def _probe(self, results: dict[str, str], stats: list[QueueStats]) -> None:
         """Fills `results` as each probe finishes, so that a timeout still shows which one hung."""
         deps = self.deps
-        probes = (("database", deps.store.ping), ("files", deps.blobs.ping), ("queue", deps.queue.stats))
+        probes = (("database", deps.store.ping), ("files", deps.blobs.ping), ("queue", deps.queue.stats),
+                  ("memory_engine", deps.engine.ping))  # Mem0: one cheap authenticated call; local: the store
         for name, probe in probes:
             results[name] = "timeout"
             try:
@@ -64,7 +65,7 @@ class Probes:
             await asyncio.wait_for(asyncio.get_running_loop().run_in_executor(
                 self.executor, self._probe, results, stats), self.timeout_secs)
         # A probe still running is the one that hung; the ones after it never ran.
-        checks = {name: results.get(name, "skipped") for name in ("database", "files", "queue")}
+        checks = {name: results.get(name, "skipped") for name in ("database", "files", "queue", "memory_engine")}
         if checks["queue"] == "ok":
             del checks["queue"]  # listed only when it failed (the depth below says the rest)
         worker = self.deps.worker

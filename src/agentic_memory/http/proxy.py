@@ -188,7 +188,7 @@ def proxy_router(deps: Deps) -> APIRouter:
     require_key = WorkspaceKey(settings.workspace_keys)
     api_key = settings.upstream_api_key.get_secret_value() if settings.upstream_api_key else ""
     upstream = Upstream(settings.upstream_url, api_key, settings.upstream_model)
-    recaller = Recaller(deps.store, deps.embedder, budget_ms=settings.proxy_budget_ms,
+    recaller = Recaller(deps.store, deps.engine, budget_ms=settings.proxy_budget_ms,
                         default_region=settings.default_region)
     keys = tuple(caller_token.signing_key(key) for key in settings.workspace_keys)
     hash_key = keys[0] if keys else b""

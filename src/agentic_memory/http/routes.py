@@ -93,8 +93,8 @@ def routes(deps: Deps) -> APIRouter:
         body = _parse(schemas.RetrieveRequest, await request.body())
         command = SearchQuery(query=body.query, user_id=body.user_id, limit=body.limit, type=body.type,
                               agent_id=body.agent_id)
-        _, hits = await run_blocking(search, command, store=deps.store, embedder=deps.embedder,
-                                     default_region=settings.default_region, scope=settings.scope)
+        _, hits = await run_blocking(search, command, engine=deps.engine, default_region=settings.default_region,
+                                     scope=settings.scope)
         # Serialised directly: re-validating our own dicts through the response model cost more than the JSON
         # (the model still documents /docs; a test checks these bytes against it).
         body_bytes = orjson.dumps({"memories": [memory_json(hit) for hit in hits]})

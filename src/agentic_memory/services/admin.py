@@ -35,6 +35,7 @@ from agentic_memory.ports import (
     Clock,
     Embedder,
     MemoryChange,
+    MemoryEngine,
     MemoryRecord,
     MemoryStore,
 )
@@ -51,11 +52,14 @@ class AdminDeps:
     admin: AdminStore
     store: MemoryStore
     blobs: BlobStore
-    embedder: Embedder
+    embedder: Embedder | None  # None with the Mem0 engine, whose memories our store does not hold
     clock: Clock
     ref_secret: str
     default_region: str = "US"
     backups: BackupArchives | None = None
+    # Where memories live when not in our store (Mem0): erasure forgets them there too. None for a backup's
+    # stores, and for the local engine it is harmless (its forget does nothing).
+    engine: MemoryEngine | None = None
 
 
 def iso(value: datetime | None) -> str | None:
@@ -246,6 +250,8 @@ def edit_memory(deps: AdminDeps, memory_id: str, text: str, *, actor: str) -> Js
     new = Memory(id=new_id, caller_id=old.caller_id, type=old.type, text=text, conversation_id=old.conversation_id,
                  agent_id=old.agent_id, created_at=now, category=old.category, slot=old.slot,
                  turn_start=old.turn_start, turn_end=old.turn_end)
+    if deps.embedder is None:  # unreachable in practice: with Mem0 our store holds no memory to find
+        raise InvalidInput("memories live in Mem0 Cloud with this engine: edit them there")
     vector = deps.embedder.embed([text])[0]
     change = MemoryChange(caller_id=old.caller_id, memory_id=old.id, at=now, reason="operator_edit",
                           replacement=StoredMemory(new, vector),

@@ -77,6 +77,11 @@ def _erase(deps: AdminDeps, e164: str) -> dict[str, int]:
     counts = dict.fromkeys(("profile", "conversations", "memories", "inbox_rows", "files"), 0)
     counts["unprocessed_webhooks"] = len(unprocessed)
     file_keys = {call_key(cid, name) for cid in unprocessed for name in KNOWN_FILES}
+    if deps.engine is not None:
+        # Memories held by a remote engine (Mem0) first: if it fails, our rows still name the caller, so
+        # the operator's retry finds them and tries again.
+        for key in keys:
+            deps.engine.forget(key)
     for index, key in enumerate(keys):
         rows = deps.admin.erase_caller(key, conversation_ids=unprocessed if index == 0 else ())
         for name, value in (("profile", rows.profile), ("conversations", rows.conversations),
@@ -106,7 +111,7 @@ def erase_caller(deps: AdminDeps, raw_number: str, *, actor: str, reason: str = 
     counts["backups"] = 0
     if deps.backups is not None and include_backups:
         for admin_store, store, blobs in deps.backups.stores():
-            _erase(replace(deps, admin=admin_store, store=store, blobs=blobs, backups=None), caller)
+            _erase(replace(deps, admin=admin_store, store=store, blobs=blobs, backups=None, engine=None), caller)
             counts["backups"] += 1
     at = deps.clock.now()
     ref = caller_ref(caller, deps.ref_secret)

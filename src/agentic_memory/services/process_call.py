@@ -1,8 +1,9 @@
 """Worker path: turn one stored webhook into files, memories and an updated caller profile.
 
-Load what the call needs once, decide in `domain/call_update.py`, save once. Idempotent: memory ids are
-derived from the conversation and the store applies a conversation at most once, so a job retried after
-a crash changes nothing the second time.
+Load what the call needs once, decide in `domain/call_update.py`, save once. The memories go to the
+memory engine (`ports.MemoryEngine`): our store, or Mem0 Cloud. Idempotent: memory ids are derived from
+the conversation, the store applies a conversation at most once, and a remote engine records what it
+sent, so a job retried after a crash stores nothing twice.
 """
 
 from __future__ import annotations
@@ -10,10 +11,9 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, replace
 
-import numpy as np
 import orjson
 
-from agentic_memory.domain.call_update import dedupe_slots, new_memories, next_profile
+from agentic_memory.domain.call_update import dedupe_slots, next_profile
 from agentic_memory.domain.chunking import chunk_turns
 from agentic_memory.domain.facts import FactExtractor
 from agentic_memory.domain.keys import call_key, safe_id
@@ -21,7 +21,7 @@ from agentic_memory.domain.models import CallUpdate, Conversation
 from agentic_memory.domain.names import extract_name
 from agentic_memory.domain.scope import Scope, owner_key
 from agentic_memory.elevenlabs import payloads
-from agentic_memory.ports import AudioSource, BlobStore, Clock, Embedder, Job, MemoryStore
+from agentic_memory.ports import AudioSource, BlobStore, Clock, Job, MemoryEngine, MemoryStore, ProcessedCall
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 class WorkerDeps:
     store: MemoryStore
     blobs: BlobStore
-    embedder: Embedder
+    engine: MemoryEngine  # where the memories go: our store (local) or Mem0 Cloud
     extractor: FactExtractor
     clock: Clock
     default_region: str = "US"
@@ -107,10 +107,10 @@ def process_transcription(conversation: Conversation, raw: bytes, deps: WorkerDe
     claim = extract_name(conversation)
     facts = dedupe_slots(deps.extractor.extract(conversation))
     chunks = chunk_turns(conversation.turns, caller_name=claim.first_name if claim else "")
-    texts = [f.text for f in facts] + [c.index_text for c in chunks]
-    vectors = deps.embedder.embed(texts) if texts else np.zeros((0, deps.embedder.dim), np.float32)
-    new, superseded = new_memories(conversation, facts, chunks, vectors, context.active_facts)
-    profile = next_profile(conversation, context.profile, claim, [m for m, _ in context.active_facts], new,
-                           superseded)
-    saved = deps.store.save_call(replace(base, profile=profile, new_memories=new, superseded=superseded))
-    return f"{len(new)} memories, {len(superseded)} superseded" if saved else "already processed"
+    remembered = deps.engine.remember(ProcessedCall(conversation, facts, chunks), context)
+    profile = next_profile(conversation, context.profile, claim, remembered.active, remembered.new,
+                           remembered.superseded)
+    saved = deps.store.save_call(replace(base, profile=profile, new_memories=remembered.stored,
+                                         superseded=remembered.stored_superseded))
+    summary = f"{len(remembered.new)} memories, {len(remembered.superseded)} superseded"
+    return summary if saved else "already processed"

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from agentic_memory.domain import caller_token, recall
-from agentic_memory.ports import Embedder, MemoryStore
+from agentic_memory.ports import MemoryEngine, MemoryStore
 from agentic_memory.services.search import SearchQuery, search
 
 log = logging.getLogger(__name__)
@@ -90,9 +90,9 @@ def caller_hash(caller: str | None, key: bytes) -> str:
 
 
 class Recaller:
-    def __init__(self, store: MemoryStore, embedder: Embedder, *, budget_ms: int, default_region: str) -> None:
-        self.store = store
-        self.embedder = embedder
+    def __init__(self, store: MemoryStore, engine: MemoryEngine, *, budget_ms: int, default_region: str) -> None:
+        self.store = store  # the caller's profile (memory count) lives here whichever engine runs
+        self.engine = engine
         self.budget = budget_ms / 1000
         self.default_region = default_region
         self._pool: ThreadPoolExecutor | None = None
@@ -178,8 +178,8 @@ class Recaller:
         profile = self.store.caller(caller)  # one primary-key read: skips the embedding for new callers
         if profile is None or profile.memory_count == 0:
             return None
-        _, hits = search(SearchQuery(query=text, user_id=caller, limit=CANDIDATES), store=self.store,
-                         embedder=self.embedder, default_region=self.default_region, checkpoint=checkpoint)
+        _, hits = search(SearchQuery(query=text, user_id=caller, limit=CANDIDATES), engine=self.engine,
+                         default_region=self.default_region, checkpoint=checkpoint)
         return [(hit.memory.created_at, hit.memory.text) for hit in hits if hit.score >= MIN_SCORE]
 
 

@@ -1,4 +1,4 @@
-"""In-call memory search: one caller's memories, dense + keyword evidence fused, best first."""
+"""In-call memory search: one caller's memories from the memory engine, best first."""
 
 from __future__ import annotations
 
@@ -7,12 +7,10 @@ from dataclasses import dataclass
 
 from agentic_memory.domain.models import MemoryHit, MemoryType
 from agentic_memory.domain.phone import identify_caller
-from agentic_memory.domain.ranking import FusionWeights, coverage, fuse, lean, pinned, prior, query_terms
 from agentic_memory.domain.scope import Scope, owner_key
-from agentic_memory.ports import Embedder, MemoryStore
+from agentic_memory.ports import MemoryEngine
 
 MAX_LIMIT = 50
-CANDIDATES = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,40 +22,18 @@ class SearchQuery:
     agent_id: str | None = None
 
 
-def search(command: SearchQuery, *, store: MemoryStore, embedder: Embedder, default_region: str = "US",
-           weights: FusionWeights | None = None, scope: Scope = "caller",
+def search(command: SearchQuery, *, engine: MemoryEngine, default_region: str = "US", scope: Scope = "caller",
            checkpoint: Callable[[], None] | None = None) -> tuple[str, list[MemoryHit]]:
     """Returns the caller's E.164 id and their best memories for the query; a withheld caller id ("", None
     for no number) has none. `checkpoint` runs before each costly step and may raise to abandon the search
-    (the proxy's budget: no work after the deadline)."""
-    check = checkpoint or _no_check
+    (the proxy's budget: no work after the deadline). Raises StorageError (HTTP 503) when the engine cannot
+    answer: an outage is never an empty list."""
     caller = identify_caller(command.user_id, default_region)
     if caller is None:
         return "", []
     owner = owner_key(caller, command.agent_id, scope)
-    weights = weights or FusionWeights()
     limit = max(1, min(command.limit, MAX_LIMIT))
-    pool = max(CANDIDATES, limit * 2)
-    check()
-    vector = embedder.embed([command.query])[0]
-    check()
-    dense = store.dense_search(owner, vector, limit=pool, type=command.type)
-    if not dense:
-        return caller, []  # no memories of this type for this caller: skip the keyword query
-    terms = query_terms(command.query)
-    check()
-    keyword = store.keyword_search(owner, terms, limit=pool, type=command.type)
-    found = store.memories(list({memory_id for memory_id, _ in (*dense, *keyword)}))
-    if weights.lean:
-        weights = lean(weights, coverage(terms, (found[m].text for m, _ in keyword if m in found)))
-    created = {memory_id: memory.created_at for memory_id, memory in found.items()}
-    ranked = fuse(dense, keyword, created, weights,
-                  priors={memory_id: prior(memory, weights) for memory_id, memory in found.items()},
-                  pins=[memory_id for memory_id, memory in found.items() if pinned(memory, terms)])
-    hits = [MemoryHit(found[memory_id], score) for memory_id, score in ranked if memory_id in found]
-    # Defence in depth: the store scopes by caller already; never let anything else through.
-    return caller, [hit for hit in hits if hit.memory.caller_id == owner][:limit]
-
-
-def _no_check() -> None:
-    return None
+    hits = engine.recall(owner, command.query, limit=limit, type=command.type, checkpoint=checkpoint)
+    # Defence in depth: every engine scopes by owner already; never let anything else through.
+    return caller, [hit for hit in hits if hit.memory.caller_id == owner
+                    and (command.type is None or hit.memory.type == command.type)][:limit]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -159,6 +159,16 @@ class SqliteMemoryStore:
         with translate_errors():
             rows = self.db.connection().execute(sql, list(ids)).fetchall()
         return {row[0]: _memory(row) for row in rows}
+
+    def active_memories(self) -> Iterator[Memory]:
+        """Every active memory, a conversation's together: what `agentic-memory copy-to-mem0` sends."""
+        with translate_errors():
+            for row in self.db.connection().execute(queries()["export_memories"]):
+                yield _memory(row)
+
+    def count_active_memories(self) -> int:
+        with translate_errors():
+            return int(self.db.connection().execute(queries()["count_active_memories"]).fetchone()[0])
 
     def ping(self) -> None:
         self.db.ping()

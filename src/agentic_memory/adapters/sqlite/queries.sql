@@ -108,3 +108,11 @@ SELECT kind, key FROM call_files WHERE conversation_id = :conversation_id;
 
 -- name: has_conversation
 SELECT 1 FROM conversations WHERE conversation_id = :conversation_id;
+
+-- name: export_memories
+-- Every active memory, a conversation's together (copying them to another engine).
+SELECT id, caller_id, type, text, conversation_id, agent_id, created_at, category, slot, turn_start, turn_end
+FROM memories WHERE superseded_by IS NULL ORDER BY conversation_id, created_at, id;
+
+-- name: count_active_memories
+SELECT count(*) FROM memories WHERE superseded_by IS NULL;

@@ -1,0 +1,66 @@
+"""LocalMemoryEngine: memories in our own store, embedded by our model, found by hybrid ranking.
+
+`remember` writes nothing itself: its memories and supersessions go into the store's one transaction
+for the call (with the profile), so a crash leaves either all of the call or none of it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from agentic_memory.domain.call_update import new_memories
+from agentic_memory.domain.models import CallContext, MemoryHit, MemoryType
+from agentic_memory.domain.ranking import FusionWeights, coverage, fuse, lean, pinned, prior, query_terms
+from agentic_memory.ports import Embedder, MemoryStore, ProcessedCall, Remembered
+
+CANDIDATES = 100
+
+
+class LocalMemoryEngine:
+    def __init__(self, store: MemoryStore, embedder: Embedder, *, weights: FusionWeights | None = None) -> None:
+        self.store = store
+        self.embedder = embedder
+        self.weights = weights or FusionWeights()
+
+    def remember(self, call: ProcessedCall, context: CallContext) -> Remembered:
+        texts = [f.text for f in call.facts] + [c.index_text for c in call.chunks]
+        vectors = self.embedder.embed(texts) if texts else np.zeros((0, self.embedder.dim), np.float32)
+        stored, superseded = new_memories(call.conversation, list(call.facts), list(call.chunks), vectors,
+                                          context.active_facts)
+        return Remembered(active=[m for m, _ in context.active_facts], new=[s.memory for s in stored],
+                          superseded=superseded, stored=stored, stored_superseded=superseded)
+
+    def recall(self, caller_id: str, query: str, *, limit: int, type: MemoryType | None,
+               checkpoint: Callable[[], None] | None = None) -> list[MemoryHit]:
+        check = checkpoint or _no_check
+        weights = self.weights
+        pool = max(CANDIDATES, limit * 2)
+        check()
+        vector = self.embedder.embed([query])[0]
+        check()
+        dense = self.store.dense_search(caller_id, vector, limit=pool, type=type)
+        if not dense:
+            return []  # no memories of this type for this caller: skip the keyword query
+        terms = query_terms(query)
+        check()
+        keyword = self.store.keyword_search(caller_id, terms, limit=pool, type=type)
+        found = self.store.memories(list({memory_id for memory_id, _ in (*dense, *keyword)}))
+        if weights.lean:
+            weights = lean(weights, coverage(terms, (found[m].text for m, _ in keyword if m in found)))
+        created = {memory_id: memory.created_at for memory_id, memory in found.items()}
+        ranked = fuse(dense, keyword, created, weights,
+                      priors={memory_id: prior(memory, weights) for memory_id, memory in found.items()},
+                      pins=[memory_id for memory_id, memory in found.items() if pinned(memory, terms)])
+        return [MemoryHit(found[memory_id], score) for memory_id, score in ranked if memory_id in found][:limit]
+
+    def forget(self, caller_id: str) -> None:
+        """Nothing to do: these memories live in our store, whose erasure removes them with the profile."""
+
+    def ping(self) -> None:
+        self.store.ping()
+
+
+def _no_check() -> None:
+    return None
