@@ -223,6 +223,23 @@ class Totals:
     inbox: dict[str, int]  # inbox rows by status
 
 
+@dataclass(frozen=True, slots=True)
+class DayCalls:
+    day: str  # UTC date, ISO (2026-01-31)
+    calls: int
+    callers: int  # distinct callers that day
+    new_callers: int  # of which this was their first call
+
+
+@dataclass(frozen=True, slots=True)
+class Activity:
+    """The dashboard's history, read from the database (never from one process's in-memory metrics)."""
+
+    days: list[DayCalls]  # days with calls since the window's start, oldest first
+    latencies: list[tuple[datetime, float]]  # (finished at, seconds from webhook received to job done)
+    memories_per_caller: dict[int, int]  # active memory count -> how many callers have that many
+
+
 class BackupArchives(Protocol):
     """Backups made by the backup command, reachable so that an erasure reaches them too."""
 
@@ -302,6 +319,11 @@ class AdminStore(Protocol):
     def audit_events(self, *, limit: int, offset: int = 0) -> list[AuditEvent]: ...
 
     def totals(self) -> Totals: ...
+
+    def activity(self, since: datetime) -> Activity:
+        """Calls per UTC day (started since `since`), the latency of every job done since `since`, and the
+        distribution of active memories per caller (all callers)."""
+        ...
 class ElevenLabsAdmin(Protocol):
     """The ElevenLabs API calls `agentic-memory elevenlabs ...` makes. Reads answer the API's JSON as plain
     dicts; writes take the request body as the API documents it. Errors are ElevenLabsApiError."""
