@@ -177,11 +177,11 @@ def dashboard_router(deps: Deps) -> APIRouter:
         }
         return render("overview.html", who, data=data, graphs=graphs)
 
-    @router.get("/callers")
-    async def callers(who: Current, request: Request) -> Response:
-        q = request.query_params.get("q", "").strip()[:100]
-        sort = request.query_params.get("sort", "last_seen")
-        descending = request.query_params.get("dir", "desc" if sort in ("last_seen", "calls") else "asc") == "desc"
+    async def callers_page(who: session.Session, q: str, sort_by: str, notice: str = "") -> Response:
+        q = q.strip()[:100]
+        sort, _, direction = sort_by.partition(":")
+        sort = sort if sort in SORTS else "last_seen"
+        descending = (direction or ("desc" if sort in ("last_seen", "calls") else "asc")) == "desc"
         by_number = any(ch.isdigit() for ch in q)
         error = ""
         try:
@@ -190,12 +190,21 @@ def dashboard_router(deps: Deps) -> APIRouter:
             rows = found["callers"]
         except InvalidInput as exc:
             rows, error = [], str(exc)
-        key = SORTS.get(sort, SORTS["last_seen"])
-        rows.sort(key=key, reverse=descending)
+        rows.sort(key=SORTS[sort], reverse=descending)
         for row in rows:
             row["handle"] = dashboard.handle(owner_key(row["number"], row["agent_id"], settings.scope), ops)
         return render("callers.html", who, rows=rows, q=q, sort=sort, descending=descending, error=error,
-                      notice=request.query_params.get("notice", ""))
+                      notice=notice)
+
+    @router.get("/callers")
+    async def callers(who: Current, request: Request) -> Response:
+        return await callers_page(who, "", request.query_params.get("sort", ""),
+                                  request.query_params.get("notice", ""))
+
+    @router.post("/callers")
+    async def search_callers(who: Current, fields: Form) -> Response:
+        """A search is a POST: the number typed stays out of URLs (access logs, history, Referer)."""
+        return await callers_page(who, fields.get("q", ""), fields.get("sort", ""))
 
     async def caller_data(who: session.Session, caller_handle: str) -> tuple[str, str | None, dict[str, Any]]:
         profile = await call(dashboard.resolve, caller_handle)
