@@ -39,7 +39,7 @@ PREFIX = "/dashboard"
 MAX_FORM = 16_384
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; media-src 'self'; "
        "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
-STATIC = {"style.css": "text/css", "app.js": "text/javascript", "axe.min.js": "text/javascript"}
+STATIC = {"style.css": "text/css", "app.js": "text/javascript"}
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 SORTS = {"name": lambda c: (c["first_name"] or "~").lower(), "last_seen": lambda c: c["last_seen"] or "",
          "calls": lambda c: c["call_count"], "language": lambda c: c["language"] or "~"}
