@@ -202,6 +202,10 @@ def test_rename_delete_export_need_the_csrf_token(web, seeded):
     assert 'id="first-message">' in done.text
     assert "Elizabeth" in done.text.split('id="first-message">')[1].split("<")[0]
     assert seeded.store.caller(ANN).name_source == "operator"
+    unusable = web.post(f"/dashboard/callers/{handle}/name", data={"name": "12345", "csrf": csrf})
+    assert unusable.status_code == 400
+    assert "not a usable name" in unusable.text
+    assert unusable.headers["content-type"].startswith("text/html")
     memory_id = re.findall(r"/memories/(mem_[0-9a-f]+)/delete", done.text)[0]
     deleted = web.post(f"/dashboard/callers/{handle}/memories/{memory_id}/delete", data={"csrf": csrf})
     assert "Memory deleted." in deleted.text

@@ -18,13 +18,15 @@ from urllib.parse import parse_qs, urlencode
 import orjson
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.routing import APIRoute
 from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import escape
 
 from agentic_memory.bootstrap import Deps
 from agentic_memory.domain.greeting import GreetingPolicy
 from agentic_memory.domain.scope import owner_key, split_key
 from agentic_memory.elevenlabs.responses import client_data_response
-from agentic_memory.errors import InvalidInput, NotFound
+from agentic_memory.errors import InvalidInput, NotFound, StorageError
 from agentic_memory.http.admin import _matching_key
 from agentic_memory.http.dashboard import charts, session
 from agentic_memory.offload import run_blocking
@@ -51,6 +53,26 @@ class LoginRequired(Exception):
 
 class CsrfFailed(Exception):
     pass
+
+
+class PageRoute(APIRoute):
+    """A page's expected failures (bad input, gone caller, storage down) answered as a page, not JSON."""
+
+    def get_route_handler(self) -> Callable[[Request], Any]:
+        handler = super().get_route_handler()
+
+        async def page(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except (InvalidInput, NotFound, StorageError) as exc:
+                status = 400 if isinstance(exc, InvalidInput) else 404 if isinstance(exc, NotFound) else 503
+                body = (f"<!doctype html><html lang=en><meta charset=utf-8><title>{status}</title>"
+                        f'<link rel="stylesheet" href="{PREFIX}/static/style.css"><main id="main">'
+                        f'<h1>{status}</h1><p class="error" role="alert">{escape(str(exc))}</p>'
+                        f'<p><a href="{PREFIX}">Back to the dashboard</a></p></main></html>')
+                return _secure(HTMLResponse(body, status_code=status))
+
+        return page
 
 
 def mask(number: str) -> str:
@@ -102,7 +124,7 @@ def dashboard_router(deps: Deps) -> APIRouter:
     env = Environment(loader=PackageLoader("agentic_memory.http.dashboard", "templates"),
                       autoescape=select_autoescape(default=True), trim_blocks=True, lstrip_blocks=True)
     env.globals["mask"] = mask
-    router = APIRouter(prefix=PREFIX, include_in_schema=False)
+    router = APIRouter(prefix=PREFIX, include_in_schema=False, route_class=PageRoute)
 
     def render(name: str, who: session.Session | None, status: int = 200, **context: Any) -> Response:
         html = env.get_template(name).render(csrf=who.csrf() if who else "", logged_in=who is not None,
