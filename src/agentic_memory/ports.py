@@ -22,6 +22,7 @@ from agentic_memory.domain.models import (
     MemoryType,
     StoredMemory,  # also re-exported: adapters and tests build them
 )
+from agentic_memory.domain.ranking import Parts
 
 
 class Clock(Protocol):
@@ -198,6 +199,21 @@ class Remembered:
     stored_superseded: Sequence[tuple[str, str]] = ()
 
 
+@dataclass(frozen=True, slots=True)
+class ExplainedHit:
+    """A recalled memory with what each ranking signal added to its score."""
+
+    memory: Memory
+    parts: Parts
+
+
+@runtime_checkable
+class ExplainingEngine(Protocol):
+    """An engine that ranks on our side and can say why (the local one): the dashboard's search playground."""
+
+    def explain(self, caller_id: str, query: str, *, limit: int, type: MemoryType | None) -> list[ExplainedHit]: ...
+
+
 class MemoryEngine(Protocol):
     """Where a caller's memories live and how they are found: our own store (local) or Mem0 Cloud.
 
@@ -309,6 +325,23 @@ class Totals:
     inbox: dict[str, int]  # inbox rows by status
 
 
+@dataclass(frozen=True, slots=True)
+class DayCalls:
+    day: str  # UTC date, ISO (2026-01-31)
+    calls: int
+    callers: int  # distinct callers that day
+    new_callers: int  # of which this was their first call
+
+
+@dataclass(frozen=True, slots=True)
+class Activity:
+    """The dashboard's history, read from the database (never from one process's in-memory metrics)."""
+
+    days: list[DayCalls]  # days with calls since the window's start, oldest first
+    latencies: list[tuple[datetime, float]]  # (finished at, seconds from webhook received to job done)
+    memories_per_caller: dict[int, int]  # active memory count -> how many callers have that many
+
+
 class BackupArchives(Protocol):
     """Backups made by the backup command, reachable so that an erasure reaches them too."""
 
@@ -389,6 +422,10 @@ class AdminStore(Protocol):
 
     def totals(self) -> Totals: ...
 
+    def activity(self, since: datetime) -> Activity:
+        """Calls per UTC day (started since `since`), the latency of every job done since `since`, and the
+        distribution of active memories per caller (all callers)."""
+        ...
 
 class ElevenLabsAdmin(Protocol):
     """The ElevenLabs API calls `agentic-memory elevenlabs ...` makes. Reads answer the API's JSON as plain

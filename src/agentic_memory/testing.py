@@ -23,9 +23,11 @@ from agentic_memory.domain.ranking import stem  # a stand-in for FTS5's porter s
 from agentic_memory.errors import ElevenLabsApiError
 from agentic_memory.ports import (
     DELETED,
+    Activity,
     AuditEvent,
     CallerQuery,
     CallRecord,
+    DayCalls,
     ErasedRows,
     InboxEntry,
     Job,
@@ -102,6 +104,7 @@ class _Row:
     lease_until: datetime | None = None
     error: str = ""
     worker: str = ""
+    finished_at: datetime | None = None
 
 
 class InMemoryJobQueue:
@@ -151,6 +154,7 @@ class InMemoryJobQueue:
             row = self._held(job_id, lease)
             if row is not None:
                 row.status, row.job = "done", replace(row.job, body=b"" if drop_body else row.job.body, lease="")
+                row.finished_at = datetime.now(UTC)  # as the SQLite queue: wall-clock time of completion
             return row is not None
 
     def retry(self, job_id: int, *, lease: str, error: str, run_after: datetime) -> bool:
@@ -405,6 +409,27 @@ class InMemoryAdminStore:
         return Totals(callers=len(self.store.profiles),
                       memories={t: sum(m.type == t for m in active) for t in ("factual", "semantic")},
                       inbox={s: statuses.count(s) for s in sorted(set(statuses))})
+
+
+    def activity(self, since: datetime) -> Activity:
+        calls = sorted(self.store.calls.values(), key=lambda u: u.started_at)
+        first: dict[str, datetime] = {}
+        for u in calls:
+            first.setdefault(u.caller_id or "", u.started_at)
+        per_day: dict[str, list[tuple[str, bool]]] = {}
+        for u in calls:
+            if u.started_at >= since:
+                who = u.caller_id or ""
+                per_day.setdefault(u.started_at.astimezone(UTC).date().isoformat(), []).append(
+                    (who, first[who] == u.started_at))
+        days = [DayCalls(day=day, calls=len(rows), callers=len({c for c, _ in rows}),
+                         new_callers=len({c for c, is_first in rows if is_first}))
+                for day, rows in sorted(per_day.items())]
+        latencies = sorted((r.finished_at, (r.finished_at - r.job.received_at).total_seconds())
+                           for r in self.queue.rows.values()
+                           if r.status == "done" and r.finished_at is not None and r.finished_at >= since)
+        counts = Counter(p.memory_count for p in self.store.profiles.values())
+        return Activity(days=days, latencies=latencies, memories_per_caller=dict(sorted(counts.items())))
 
 
 def in_memory_deps(settings: Settings | None = None, *, clock: FixedClock | None = None,

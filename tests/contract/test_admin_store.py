@@ -192,3 +192,25 @@ def test_audit_events_newest_first(stores):
     assert events[0].detail == {"n": 2}
     assert events[0].at == T0 + timedelta(seconds=2)
     assert [e.action for e in admin.audit_events(limit=5, offset=2)] == ["a0"]
+
+
+def test_activity_counts_calls_per_day_new_callers_latencies_and_memories_per_caller(stores):
+    store, queue, admin = stores
+    day = timedelta(days=1)
+    save(store, "c1", ANN, [memory("m1", ANN, "a", conversation="c1"), memory("m2", ANN, "b", conversation="c1")])
+    save(store, "c2", ANN, [], at=T0 + day)
+    save(store, "c3", BOB, [memory("m3", BOB, "c", conversation="c3")], at=T0 + day)
+    save(store, "c0", BOB, [], at=T0 - 3 * day)  # before the window: BOB is not new on day 2
+    activity = admin.activity(T0)
+    assert [(d.day, d.calls, d.callers, d.new_callers) for d in activity.days] == [
+        ("2026-01-01", 1, 1, 1), ("2026-01-02", 2, 2, 0)]
+    assert sum(activity.memories_per_caller.values()) == 2
+    assert admin.activity(T0 + 2 * day).days == []
+    received = datetime.now(UTC) - timedelta(seconds=5)
+    queue.accept(event_type="post_call_transcription", conversation_id="c9", body=b"{}", received_at=received).result()
+    job = queue.claim(worker="w", now=received, lease_secs=60)
+    assert queue.complete(job.id, lease=job.lease)
+    (finished, secs), = admin.activity(received - day).latencies
+    assert 4 <= secs < 60
+    assert finished >= received
+    assert admin.activity(datetime.now(UTC) + day).latencies == []

@@ -12,8 +12,8 @@ import numpy as np
 
 from agentic_memory.domain.call_update import new_memories
 from agentic_memory.domain.models import CallContext, MemoryHit, MemoryType
-from agentic_memory.domain.ranking import FusionWeights, coverage, fuse, lean, pinned, prior, query_terms
-from agentic_memory.ports import Embedder, MemoryStore, ProcessedCall, Remembered
+from agentic_memory.domain.ranking import FusionWeights, coverage, fusion_parts, lean, pinned, prior, query_terms
+from agentic_memory.ports import Embedder, ExplainedHit, MemoryStore, ProcessedCall, Remembered
 
 CANDIDATES = 100
 
@@ -34,6 +34,13 @@ class LocalMemoryEngine:
 
     def recall(self, caller_id: str, query: str, *, limit: int, type: MemoryType | None,
                checkpoint: Callable[[], None] | None = None) -> list[MemoryHit]:
+        return [MemoryHit(hit.memory, hit.parts.score)
+                for hit in self.explain(caller_id, query, limit=limit, type=type, checkpoint=checkpoint)]
+
+    def explain(self, caller_id: str, query: str, *, limit: int, type: MemoryType | None,
+                checkpoint: Callable[[], None] | None = None) -> list[ExplainedHit]:
+        """The ranking, with what each signal added to every hit's score. `checkpoint` runs before each costly
+        step and may raise to abandon the work (the proxy's budget)."""
         check = checkpoint or _no_check
         weights = self.weights
         pool = max(CANDIDATES, limit * 2)
@@ -50,10 +57,11 @@ class LocalMemoryEngine:
         if weights.lean:
             weights = lean(weights, coverage(terms, (found[m].text for m, _ in keyword if m in found)))
         created = {memory_id: memory.created_at for memory_id, memory in found.items()}
-        ranked = fuse(dense, keyword, created, weights,
-                      priors={memory_id: prior(memory, weights) for memory_id, memory in found.items()},
-                      pins=[memory_id for memory_id, memory in found.items() if pinned(memory, terms)])
-        return [MemoryHit(found[memory_id], score) for memory_id, score in ranked if memory_id in found][:limit]
+        parts = fusion_parts(dense, keyword, created, weights,
+                             priors={memory_id: prior(memory, weights) for memory_id, memory in found.items()},
+                             pins=[memory_id for memory_id, memory in found.items() if pinned(memory, terms)])
+        ranked = sorted(parts.items(), key=lambda item: (-item[1].score, item[0]))  # the order fuse() gives
+        return [ExplainedHit(found[memory_id], p) for memory_id, p in ranked if memory_id in found][:limit]
 
     def forget(self, caller_id: str) -> None:
         """Nothing to do: these memories live in our store, whose erasure removes them with the profile."""

@@ -87,28 +87,56 @@ def lean(weights: FusionWeights, covered: float) -> FusionWeights:
     return replace(weights, dense=weights.dense + weights.keyword - keyword, keyword=keyword)
 
 
+@dataclass(frozen=True, slots=True)
+class Parts:
+    """What each signal added to one memory's fused score (the search playground shows these)."""
+
+    dense: float = 0.0  # dense weight * cosine
+    keyword: float = 0.0  # keyword weight * BM25 / best BM25
+    recency: float = 0.0  # recency weight * age rank
+    prior: float = 1.0  # factor by kind of memory
+    pinned: bool = False  # a current fact whose slot the query names (+PINNED)
+    score: float = 0.0
+
+
+def fusion_parts(dense: Sequence[tuple[str, float]], keyword: Sequence[tuple[str, float]],
+                 created: dict[str, datetime], weights: FusionWeights = FusionWeights(), *,
+                 priors: dict[str, float] | None = None, pins: Iterable[str] = ()) -> dict[str, Parts]:
+    """The fused score of every candidate and its parts, summed in one fixed order (so `fuse` ranks
+    exactly by these scores)."""
+    parts: dict[str, dict[str, float]] = {}
+    for memory_id, score in dense:  # cosine is already on an absolute scale
+        parts[memory_id] = {"dense": weights.dense * max(score, 0.0), "score": weights.dense * max(score, 0.0)}
+    top_keyword = max((s for _, s in keyword), default=0.0)
+    if top_keyword > 0:
+        for memory_id, score in keyword:
+            item = parts.setdefault(memory_id, {"score": 0.0})
+            item["keyword"] = weights.keyword * max(score, 0.0) / top_keyword
+            item["score"] += item["keyword"]
+    if created:
+        order = sorted(created, key=lambda m: created[m])
+        span = max(len(order) - 1, 1)
+        for rank, memory_id in enumerate(order):
+            if memory_id in parts:
+                parts[memory_id]["recency"] = weights.recency * rank / span
+                parts[memory_id]["score"] += parts[memory_id]["recency"]
+    for memory_id, factor in (priors or {}).items():
+        if memory_id in parts:
+            parts[memory_id]["prior"] = factor
+            parts[memory_id]["score"] *= factor
+    for memory_id in pins:
+        if memory_id in parts:
+            parts[memory_id]["pinned"] = 1.0
+            parts[memory_id]["score"] += PINNED
+    return {memory_id: Parts(dense=p.get("dense", 0.0), keyword=p.get("keyword", 0.0),
+                             recency=p.get("recency", 0.0), prior=p.get("prior", 1.0),
+                             pinned=bool(p.get("pinned")), score=p["score"]) for memory_id, p in parts.items()}
+
+
 def fuse(dense: Sequence[tuple[str, float]], keyword: Sequence[tuple[str, float]],
          created: dict[str, datetime], weights: FusionWeights = FusionWeights(), *,
          priors: dict[str, float] | None = None, pins: Iterable[str] = ()) -> list[tuple[str, float]]:
     """Weighted sum of cosine and max-normalised BM25, a small recency bonus that breaks near-ties,
     times each memory's prior (default 1); pinned ids first."""
-    scores: dict[str, float] = {}
-    for memory_id, score in dense:  # cosine is already on an absolute scale
-        scores[memory_id] = weights.dense * max(score, 0.0)
-    top_keyword = max((s for _, s in keyword), default=0.0)
-    if top_keyword > 0:
-        for memory_id, score in keyword:
-            scores[memory_id] = scores.get(memory_id, 0.0) + weights.keyword * max(score, 0.0) / top_keyword
-    if created:
-        order = sorted(created, key=lambda m: created[m])
-        span = max(len(order) - 1, 1)
-        for rank, memory_id in enumerate(order):
-            if memory_id in scores:
-                scores[memory_id] += weights.recency * rank / span
-    for memory_id, factor in (priors or {}).items():
-        if memory_id in scores:
-            scores[memory_id] *= factor
-    for memory_id in pins:
-        if memory_id in scores:
-            scores[memory_id] += PINNED
-    return sorted(scores.items(), key=lambda item: (-item[1], item[0]))
+    parts = fusion_parts(dense, keyword, created, weights, priors=priors, pins=pins)
+    return sorted(((memory_id, p.score) for memory_id, p in parts.items()), key=lambda item: (-item[1], item[0]))

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from agentic_memory import __version__
 from agentic_memory.bootstrap import Deps
 from agentic_memory.http.admin import include_admin
+from agentic_memory.http.dashboard.routes import include_dashboard
 from agentic_memory.http.errors import install_error_handlers
 from agentic_memory.http.health import PROBE_TIMEOUT_SECS, Probes, health_routes
 from agentic_memory.http.middleware import RequestMiddleware
@@ -49,5 +50,6 @@ def create_app(deps: Deps, *, probe_timeout_secs: float = PROBE_TIMEOUT_SECS) ->
     app.include_router(proxy_router(deps))
     limits = {"/post-call": deps.settings.max_post_call_bytes, PROXY_PATH: PROXY_MAX_BYTES}
     app.add_middleware(RequestMiddleware, limits=limits, default_limit=deps.settings.max_request_bytes)
+    include_dashboard(app, deps)  # /dashboard, over the same admin services
     include_admin(app, deps)  # the admin API, /metrics, and the request-latency layer outside everything
     return app

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from agentic_memory.domain.models import MemoryHit, MemoryType
 from agentic_memory.domain.phone import identify_caller
 from agentic_memory.domain.scope import Scope, owner_key
-from agentic_memory.ports import MemoryEngine
+from agentic_memory.errors import InvalidInput
+from agentic_memory.ports import ExplainedHit, ExplainingEngine, MemoryEngine
 
 MAX_LIMIT = 50
 
@@ -37,3 +38,18 @@ def search(command: SearchQuery, *, engine: MemoryEngine, default_region: str = 
     # Defence in depth: every engine scopes by owner already; never let anything else through.
     return caller, [hit for hit in hits if hit.memory.caller_id == owner
                     and (command.type is None or hit.memory.type == command.type)][:limit]
+
+
+def explain(command: SearchQuery, *, engine: MemoryEngine, default_region: str = "US",
+            scope: Scope = "caller") -> tuple[str, list[ExplainedHit]]:
+    """`search`, with what each signal contributed to every hit's score (the dashboard's playground). Only an
+    engine that ranks on our side can say that (the local one); Mem0 ranks on its servers."""
+    if not isinstance(engine, ExplainingEngine):
+        raise InvalidInput("the search playground needs the local memory engine (Mem0 ranks on its side)")
+    caller = identify_caller(command.user_id, default_region)
+    if caller is None:
+        return "", []
+    owner = owner_key(caller, command.agent_id, scope)
+    limit = max(1, min(command.limit, MAX_LIMIT))
+    hits = engine.explain(owner, command.query, limit=limit, type=command.type)
+    return caller, [hit for hit in hits if hit.memory.caller_id == owner][:limit]

@@ -125,3 +125,19 @@ SELECT
 
 -- name: jobs_by_status
 SELECT status, count(*) FROM jobs GROUP BY status;
+
+-- name: calls_per_day
+-- A call is a caller's first when no earlier conversation of theirs is stored.
+SELECT to_char(c.started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS day, count(*), count(DISTINCT c.caller_id),
+       count(DISTINCT CASE WHEN c.started_at = f.first THEN c.caller_id END)
+FROM conversations c
+JOIN (SELECT caller_id, min(started_at) AS first FROM conversations GROUP BY caller_id) f USING (caller_id)
+WHERE c.started_at >= %(since)s
+GROUP BY day ORDER BY day;
+
+-- name: job_latencies
+SELECT finished_at, extract(epoch FROM finished_at - received_at) FROM jobs
+WHERE status = 'done' AND finished_at >= %(since)s ORDER BY finished_at;
+
+-- name: memories_per_caller
+SELECT memory_count, count(*) FROM callers GROUP BY memory_count ORDER BY memory_count;

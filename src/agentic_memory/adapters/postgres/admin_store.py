@@ -24,9 +24,11 @@ from agentic_memory.adapters.postgres.database import PostgresDatabase, clean
 from agentic_memory.adapters.postgres.memory_store import PostgresMemoryStore, _memory, _utc
 from agentic_memory.domain.models import CallerProfile, MemoryType
 from agentic_memory.ports import (
+    Activity,
     AuditEvent,
     CallerQuery,
     CallRecord,
+    DayCalls,
     ErasedRows,
     InboxEntry,
     MemoryChange,
@@ -137,6 +139,14 @@ class PostgresAdminStore:
                 conn.execute(f"VACUUM {', '.join(ERASED_TABLES)}")  # outside a transaction: autocommit
             finally:
                 conn.execute(f"SET statement_timeout = {int(self.db.statement_timeout_ms)}")
+
+    def activity(self, since: datetime) -> Activity:
+        params: dict[str, Any] = {"since": since}
+        days = [DayCalls(day=r[0], calls=int(r[1]), callers=int(r[2]), new_callers=int(r[3]))
+                for r in self._read("calls_per_day", params)]
+        latencies = [(_utc(r[0]), float(r[1])) for r in self._read("job_latencies", params)]
+        counts = {int(r[0]): int(r[1]) for r in self._read("memories_per_caller", {})}
+        return Activity(days=days, latencies=latencies, memories_per_caller=counts)
 
     def inbox(self, *, status: str | None, limit: int, offset: int) -> list[InboxEntry]:
         return [_entry(r) for r in self._read("inbox", {"status": status, "limit": limit, "offset": offset})]

@@ -118,3 +118,19 @@ SELECT
 
 -- name: inbox_by_status
 SELECT status, count(*) FROM inbox GROUP BY status;
+
+-- name: calls_per_day
+-- A call is a caller's first when no earlier conversation of theirs is stored.
+SELECT date(c.started_at, 'unixepoch') AS day, count(*), count(DISTINCT c.caller_id),
+       count(DISTINCT CASE WHEN c.started_at = f.first THEN c.caller_id END)
+FROM conversations c
+JOIN (SELECT caller_id, min(started_at) AS first FROM conversations GROUP BY caller_id) f USING (caller_id)
+WHERE c.started_at >= :since
+GROUP BY day ORDER BY day;
+
+-- name: job_latencies
+SELECT finished_at, finished_at - received_at FROM inbox
+WHERE status = 'done' AND finished_at >= :since ORDER BY finished_at;
+
+-- name: memories_per_caller
+SELECT memory_count, count(*) FROM callers GROUP BY memory_count ORDER BY memory_count;

@@ -22,9 +22,11 @@ from agentic_memory.adapters.sqlite.database import Database, translate_errors
 from agentic_memory.adapters.sqlite.memory_store import SqliteMemoryStore, _memory, _top_facts, _ts
 from agentic_memory.domain.models import CallerProfile, MemoryType
 from agentic_memory.ports import (
+    Activity,
     AuditEvent,
     CallerQuery,
     CallRecord,
+    DayCalls,
     ErasedRows,
     InboxEntry,
     MemoryChange,
@@ -206,3 +208,11 @@ class SqliteAdminStore:
         row = self._read("totals", {})[0]
         inbox = {status: count for status, count in self._read("inbox_by_status", {})}
         return Totals(callers=row[0], memories={"factual": row[1], "semantic": row[2]}, inbox=inbox)
+
+    def activity(self, since: datetime) -> Activity:
+        params: dict[str, object] = {"since": since.timestamp()}
+        days = [DayCalls(day=r[0], calls=r[1], callers=r[2], new_callers=r[3])
+                for r in self._read("calls_per_day", params)]
+        latencies = [(_ts(r[0]), float(r[1])) for r in self._read("job_latencies", params)]
+        counts = {int(r[0]): int(r[1]) for r in self._read("memories_per_caller", {})}
+        return Activity(days=days, latencies=latencies, memories_per_caller=counts)
