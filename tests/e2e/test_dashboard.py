@@ -240,8 +240,7 @@ def test_search_playground_shows_each_signals_part_and_the_services_ranking(web,
     page = web.get("/dashboard/search", params={"caller": handle, "q": "what milk do I take?"}).text
     assert "result(s) for" in page
     rows = re.findall(r"<tr><td>(\d+)</td>\s*<td>(.*?) <span", page)
-    _, hits = search(SearchQuery(query="what milk do I take?", user_id=ANN, limit=20), store=seeded.store,
-                     embedder=seeded.embedder)
+    _, hits = search(SearchQuery(query="what milk do I take?", user_id=ANN, limit=20), engine=seeded.engine)
     assert [text for _, text in rows] == [h.memory.text.replace("'", "&#39;") for h in hits]
     assert "+1" in page  # the almond-milk fact is pinned by its slot
     assert "Liz (••• 0142)" in web.get("/dashboard/search").text
