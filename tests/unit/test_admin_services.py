@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from agentic_memory.adapters.local_engine import LocalMemoryEngine
 from agentic_memory.domain.facts import RuleFactExtractor
 from agentic_memory.domain.name_source import may_replace
 from agentic_memory.elevenlabs import builders
@@ -34,10 +35,11 @@ class World:
         self.clock = FixedClock(datetime.fromtimestamp(T0, UTC))
         self.store, self.queue, self.blobs = InMemoryMemoryStore(), InMemoryJobQueue(), InMemoryBlobStore()
         self.admin = InMemoryAdminStore(self.store, self.queue)
-        self.worker_deps = WorkerDeps(store=self.store, blobs=self.blobs, embedder=HashEmbedder(),
+        self.engine = LocalMemoryEngine(self.store, HashEmbedder())
+        self.worker_deps = WorkerDeps(store=self.store, blobs=self.blobs, engine=self.engine,
                                       extractor=RuleFactExtractor(), clock=self.clock)
         self.ops = AdminDeps(admin=self.admin, store=self.store, blobs=self.blobs, embedder=HashEmbedder(),
-                             clock=self.clock, ref_secret=SECRET)
+                             clock=self.clock, ref_secret=SECRET, engine=self.engine)
 
     def call(self, cid: str, turns: list[tuple[str, str]], *, day: int = 0, caller: str = ANN, **kw: object) -> None:
         payload = builders.transcription(conversation_id=cid, caller=caller, turns=turns,
