@@ -52,8 +52,8 @@ def test_full_coverage_passes(tmp_path: Path) -> None:
 def test_a_core_package_below_its_floor_fails(tmp_path: Path, package: str,
                                              capsys: pytest.CaptureFixture[str]) -> None:
     floor = coverage_gate.FLOORS[package.rstrip("/")]
-    assert coverage_gate.main([str(report(tmp_path, covered=0.93, only=package))]) == 1
-    assert f"agentic_memory/{package.rstrip('/')}: 93.0% < {floor:.0f}%" in capsys.readouterr().err
+    assert coverage_gate.main([str(report(tmp_path, covered=0.90, only=package))]) == 1
+    assert f"agentic_memory/{package.rstrip('/')}: 90.0% < {floor:.0f}%" in capsys.readouterr().err
 
 
 def test_the_whole_package_below_90_fails(tmp_path: Path) -> None:
