@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run test test-fast bench lint lint-aws check package-lambda clean
+.PHONY: install run test test-fast bench lint lint-aws check coverage-gate package-lambda clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -19,8 +19,10 @@ install: $(STAMP)
 run: install
 	$(BIN)/agentic-memory serve --host $(HOST) --port $(PORT)
 
+# PYTEST lets CI run this same target under coverage (see `check` and .ci/run).
+PYTEST ?= $(BIN)/python -m pytest
 test: install
-	$(BIN)/python -m pytest -q
+	$(PYTEST) -q
 
 test-fast: install
 	$(BIN)/python -m pytest -q -m "not slow"
@@ -39,7 +41,10 @@ lint: install
 # per-package floors of scripts/check_coverage.py.
 check: lint lint-aws
 	rm -f .coverage .coverage.* coverage.json
-	$(BIN)/coverage run -m pytest -q
+	$(MAKE) test PYTEST="$(BIN)/coverage run -m pytest"
+	$(MAKE) coverage-gate
+
+coverage-gate: install
 	$(BIN)/coverage combine -q
 	$(BIN)/coverage json -q
 	$(BIN)/coverage report
