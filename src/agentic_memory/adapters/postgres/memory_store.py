@@ -53,9 +53,7 @@ ROWS = Rows(time=_utc, facts=tuple)
 
 def _profile(conn: psycopg.Connection[Any], caller_id: str) -> CallerProfile | None:
     row = conn.execute(queries()["get_caller"], clean({"caller_id": caller_id})).fetchone()
-    if row is None:
-        return None
-    return ROWS.profile(row)
+    return None if row is None else ROWS.profile(row)
 
 
 class PostgresMemoryStore:

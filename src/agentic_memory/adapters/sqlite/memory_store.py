@@ -41,9 +41,7 @@ ROWS = Rows(time=_ts, facts=_top_facts)
 
 def _profile(conn: sqlite3.Connection, caller_id: str) -> CallerProfile | None:
     row = conn.execute(queries()["get_caller"], {"caller_id": caller_id}).fetchone()
-    if row is None:
-        return None
-    return ROWS.profile(row)
+    return None if row is None else ROWS.profile(row)
 
 
 class SqliteMemoryStore:
