@@ -21,11 +21,7 @@ from agentic_memory.adapters.postgres.database import PostgresDatabase, clean
 from agentic_memory.adapters.postgres.memory_store import ROWS, PostgresMemoryStore
 from agentic_memory.adapters.sql import AdminReads, named_queries
 from agentic_memory.domain.models import MemoryType
-from agentic_memory.ports import (
-    AuditEvent,
-    ErasedRows,
-    MemoryChange,
-)
+from agentic_memory.ports import AuditEvent, ErasedRows, MemoryChange
 
 # Every table an erasure, a purge or a retention sweep deletes from (their TOAST tables are vacuumed too).
 ERASED_TABLES = ("callers", "memories", "conversations", "call_files", "jobs", "job_bodies")

@@ -19,11 +19,7 @@ from agentic_memory.adapters.sql import AdminReads, named_queries
 from agentic_memory.adapters.sqlite.database import Database, translate_errors
 from agentic_memory.adapters.sqlite.memory_store import ROWS, SqliteMemoryStore
 from agentic_memory.domain.models import MemoryType
-from agentic_memory.ports import (
-    AuditEvent,
-    ErasedRows,
-    MemoryChange,
-)
+from agentic_memory.ports import AuditEvent, ErasedRows, MemoryChange
 
 
 def admin_queries() -> dict[str, str]:
