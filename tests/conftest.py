@@ -6,13 +6,14 @@ from __future__ import annotations
 import itertools
 import json
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
-from agentic_memory.bootstrap import Deps, build
+from agentic_memory.bootstrap import Deps, build, migrate
 from agentic_memory.config import Settings
 from agentic_memory.elevenlabs.signature import sign
 from agentic_memory.http.app import create_app
@@ -120,16 +121,42 @@ def embedder() -> Any:
     return OnnxEmbedder()
 
 
+@contextmanager
+def built_deps(settings: Settings, **kwargs: Any) -> Iterator[Deps]:
+    """Deps from `settings` (no worker thread: tests run jobs with `drain`), closed after."""
+    deps = build(settings, with_worker=False, **kwargs)
+    try:
+        yield deps
+    finally:
+        deps.close()
+
+
+@contextmanager
+def backend_deps(request: pytest.FixtureRequest, tmp_path: Path, embedder: Any, **overrides: Any) -> Iterator[Deps]:
+    """Migrated Deps on the database `request.param` names: "sqlite" in tmp_path, or "postgres" (a fresh one)."""
+    if request.param == "postgres":
+        overrides["database_url"] = request.getfixturevalue("pg_url")
+    settings = make_settings(tmp_path / "data", **overrides)
+    migrate(settings)
+    with built_deps(settings, embedder=embedder) as deps:
+        yield deps
+
+
+def app_client(deps: Deps) -> TestClient:
+    """The app over `deps`, answering 500 instead of raising, as a real server does."""
+    return TestClient(create_app(deps), raise_server_exceptions=False)
+
+
 @pytest.fixture
 def deps(tmp_path: Path, embedder: Any) -> Iterator[Deps]:
-    built = build(make_settings(tmp_path / "data"), embedder=embedder, with_worker=False)
-    yield built
-    built.close()
+    with built_deps(make_settings(tmp_path / "data"), embedder=embedder) as built:
+        yield built
 
 
 @pytest.fixture
 def client(deps: Deps) -> Iterator[TestClient]:
-    with TestClient(create_app(deps), raise_server_exceptions=False) as test_client:
+    """A test module that overrides `deps` gets this client (and `worker`) over its own Deps."""
+    with app_client(deps) as test_client:
         yield test_client
 
 

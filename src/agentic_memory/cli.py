@@ -11,10 +11,11 @@ import typer
 from rich.console import Console
 
 from agentic_memory.cli_admin import register as register_admin_commands
+from agentic_memory.cli_common import bad_config, cannot_start
 from agentic_memory.cli_elevenlabs import elevenlabs_app
 from agentic_memory.cli_tools import register as register_tool_commands
 from agentic_memory.config import Settings, ensure_keys, load_settings
-from agentic_memory.errors import ConfigurationError, StorageError
+from agentic_memory.errors import ConfigurationError
 
 if TYPE_CHECKING:
     from agentic_memory.bootstrap import Deps
@@ -27,12 +28,9 @@ app.add_typer(elevenlabs_app, name="elevenlabs")
 
 
 def _settings() -> Settings:
-    try:
+    with bad_config():
         settings, generated = ensure_keys(load_settings())
         settings.validate_secrets()
-    except ConfigurationError as exc:
-        console.print(f"[red]Configuration error:[/red] {exc}")
-        raise typer.Exit(2) from exc
     if generated:
         out.print("[bold yellow]First run: generated secrets[/bold yellow] (kept in "
                       f"{settings.data_dir / 'keys.json'}, shown only this once):")
@@ -47,14 +45,8 @@ def _settings() -> Settings:
 def _build(settings: Settings, *, with_worker: bool = True) -> Deps:
     from agentic_memory.bootstrap import build
 
-    try:
+    with cannot_start():
         return build(settings, with_worker=with_worker)
-    except ConfigurationError as exc:
-        console.print(f"[red]Configuration error:[/red] {exc}")
-        raise typer.Exit(2) from exc
-    except StorageError as exc:
-        console.print(f"[red]Database unavailable:[/red] {exc}")
-        raise typer.Exit(3) from exc
 
 
 @app.command()
@@ -143,15 +135,8 @@ def migrate() -> None:
     """Create or upgrade the database schema."""
     from agentic_memory.bootstrap import migrate as migrate_database
 
-    settings = load_settings()
-    try:
-        migrate_database(settings)
-    except ConfigurationError as exc:
-        console.print(f"[red]Configuration error:[/red] {exc}")
-        raise typer.Exit(2) from exc
-    except StorageError as exc:
-        console.print(f"[red]Database unavailable:[/red] {exc}")
-        raise typer.Exit(3) from exc
+    with cannot_start():
+        migrate_database(load_settings())
     out.print("database is up to date")
 
 

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.progress import (
     Progress,
     SpinnerColumn,
@@ -26,18 +25,19 @@ from rich.progress import (
 from rich.table import Table
 
 from agentic_memory.admin_client import Admin, LocalAdmin, RemoteAdmin
+from agentic_memory.cli_common import bad_config, built, err, errors, exit_on, out
 from agentic_memory.config import ensure_keys, load_settings
 from agentic_memory.domain.keys import safe_id
-from agentic_memory.errors import AgenticMemoryError, ConfigurationError, NotFound
+from agentic_memory.errors import ConfigurationError, NotFound
 
 Json = dict[str, Any]
-out = Console(soft_wrap=True)
-err = Console(stderr=True)
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON (the admin API's document) instead of tables")]
 UrlOpt = Annotated[str | None, typer.Option("--url", help="A running server's base URL: use its admin API "
                                                           "(admin key from AGENTIC_MEMORY_ADMIN_KEY or keys.json)")]
 
+JobIdsArg = Annotated[list[int] | None, typer.Argument(help="Job ids")]
+EveryOpt = Annotated[bool, typer.Option("--all", help="Every dead letter")]
 AgentOpt = Annotated[str | None, typer.Option("--agent", help="The agent, when memories are kept per agent "
                                                                "(AGENTIC_MEMORY_SCOPE=agent_and_caller)")]
 
@@ -51,33 +51,19 @@ retention_app = typer.Typer(help="Retention per data kind (AGENTIC_MEMORY_RETENT
 @contextmanager
 def admin_session(url: str | None) -> Iterator[Admin]:
     """An Admin for this command; errors become a message and exit code 1 (2 for configuration)."""
-    try:
+    with errors(), exit_on(NotFound, 1, "[yellow]Not found:[/yellow] {}"), bad_config():
         settings, _ = ensure_keys(load_settings(), create=url is None)
-        if url is not None:
-            if not settings.admin_keys:
-                raise ConfigurationError("AGENTIC_MEMORY_ADMIN_KEY is not set and keys.json holds none")
-            remote = RemoteAdmin(url, settings.admin_keys[0])
-            try:
-                yield remote
-            finally:
-                remote.close()
+        if url is None:
+            with built(settings, with_worker=False) as deps:
+                yield LocalAdmin(deps)
             return
-        from agentic_memory.bootstrap import build
-
-        deps = build(settings, with_worker=False)
+        if not settings.admin_keys:
+            raise ConfigurationError("AGENTIC_MEMORY_ADMIN_KEY is not set and keys.json holds none")
+        remote = RemoteAdmin(url, settings.admin_keys[0])
         try:
-            yield LocalAdmin(deps)
+            yield remote
         finally:
-            deps.close()
-    except ConfigurationError as exc:
-        err.print(f"[red]Configuration error:[/red] {exc}")
-        raise typer.Exit(2) from exc
-    except NotFound as exc:
-        err.print(f"[yellow]Not found:[/yellow] {exc}")
-        raise typer.Exit(1) from exc
-    except AgenticMemoryError as exc:
-        err.print(f"[red]Error:[/red] {exc}")
-        raise typer.Exit(1) from exc
+            remote.close()
 
 
 def emit(document: Json, as_json: bool, render: Callable[[Json], None]) -> None:
@@ -256,25 +242,26 @@ def _ids(job_ids: list[int] | None, every: bool) -> list[int] | None:
     return None if every else list(job_ids or [])
 
 
-@dead_app.command("replay")
-def dead_replay(job_ids: Annotated[list[int] | None, typer.Argument(help="Job ids")] = None,
-                every: Annotated[bool, typer.Option("--all", help="Every dead letter")] = False,
-                as_json: JsonOpt = False, url: UrlOpt = None) -> None:
-    """Queue dead letters again with a fresh attempt count."""
+def _on_jobs(job_ids: list[int] | None, every: bool, url: str | None,
+             act: Callable[[Admin, list[int] | None], Json]) -> Json:
     ids = _ids(job_ids, every)
     with admin_session(url) as ops:
-        doc = ops.replay(ids)
+        return act(ops, ids)
+
+
+@dead_app.command("replay")
+def dead_replay(job_ids: JobIdsArg = None, every: EveryOpt = False, as_json: JsonOpt = False,
+                url: UrlOpt = None) -> None:
+    """Queue dead letters again with a fresh attempt count."""
+    doc = _on_jobs(job_ids, every, url, lambda ops, ids: ops.replay(ids))
     emit(doc, as_json, lambda d: out.print(f"replayed {d['replayed']}"))
 
 
 @dead_app.command("purge")
-def dead_purge(job_ids: Annotated[list[int] | None, typer.Argument(help="Job ids")] = None,
-               every: Annotated[bool, typer.Option("--all", help="Every dead letter")] = False,
-               as_json: JsonOpt = False, url: UrlOpt = None) -> None:
+def dead_purge(job_ids: JobIdsArg = None, every: EveryOpt = False, as_json: JsonOpt = False,
+               url: UrlOpt = None) -> None:
     """Delete dead letters and their bodies."""
-    ids = _ids(job_ids, every)
-    with admin_session(url) as ops:
-        doc = ops.purge(ids)
+    doc = _on_jobs(job_ids, every, url, lambda ops, ids: ops.purge(ids))
     emit(doc, as_json, lambda d: out.print(f"purged {d['purged']}"))
 
 

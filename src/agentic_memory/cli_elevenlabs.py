@@ -16,9 +16,9 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from agentic_memory.cli_common import bad_config, err, exit_on, keyed_settings, out
 from agentic_memory.config import Settings, ensure_keys, load_settings, save_key
 from agentic_memory.errors import ConfigurationError, ElevenLabsApiError, InvalidInput
 
@@ -28,8 +28,6 @@ if TYPE_CHECKING:
 
 elevenlabs_app = typer.Typer(help="Wire ElevenLabs agents to this server (needs the `elevenlabs` extra).",
                              no_args_is_help=True)
-err = Console(stderr=True)
-out = Console(soft_wrap=True)
 
 AgentId = Annotated[str, typer.Option("--agent-id", help="The ElevenLabs agent (agent_...)")]
 PublicUrl = Annotated[str, typer.Option("--public-url", help="HTTPS base URL where ElevenLabs reaches this server")]
@@ -53,13 +51,9 @@ def _admin(*, offline: bool = False) -> Iterator[SdkAdmin]:
     admin = SdkAdmin(api_key=api_key or "dry-run", base_url=os.environ.get("ELEVENLABS_BASE_URL") or None,
                      offline=offline)
     try:
-        yield admin
-    except ElevenLabsApiError as exc:
-        err.print(f"[red]ElevenLabs API error:[/red] {exc}")
-        raise typer.Exit(1) from exc
-    except InvalidInput as exc:
-        err.print(f"[red]{exc}[/red]")
-        raise typer.Exit(2) from exc
+        with (exit_on(ElevenLabsApiError, 1, "[red]ElevenLabs API error:[/red] {}"),
+              exit_on(InvalidInput, 2, "[red]{}[/red]")):
+            yield admin
     finally:
         admin.close()
 
@@ -78,15 +72,6 @@ def _target(agent_id: str, public_url: str, workspace: bool, settings: Settings,
                   workspace=workspace, extra_body=bool(settings.upstream_url), proxy=proxy,
                   # The proxy sends AGENTIC_MEMORY_UPSTREAM_MODEL upstream anyway: a good default model id.
                   proxy_model=(proxy_model or "").strip() or settings.upstream_model or None, **extra)
-
-
-def _keys(*, create: bool) -> Settings:
-    try:
-        settings, _ = ensure_keys(load_settings(), create=create)
-    except ConfigurationError as exc:
-        err.print(f"[red]Configuration error:[/red] {exc}")
-        raise typer.Exit(2) from exc
-    return settings
 
 
 def _table(title: str, changes: list[Change]) -> None:
@@ -133,7 +118,7 @@ def connect(agent_id: AgentId, public_url: PublicUrl, workspace: Workspace = Fal
                 "requests": [{"method": r.method, "path": r.path, "body": r.body} for r in admin.sent]}
         sys.stdout.write(json.dumps(document, indent=2) + "\n")
         return
-    settings = _keys(create=True)
+    settings = keyed_settings(create=True)
     target = _target(agent_id, public_url, workspace, settings, proxy=proxy, proxy_model=proxy_model)
     if proxy and not settings.upstream_url:
         err.print("[yellow]AGENTIC_MEMORY_UPSTREAM_URL is not set here: the proxy answers 503 until the server "
@@ -217,7 +202,7 @@ def call(agent_id: AgentId,
     from agentic_memory.domain.phone import normalise_phone
     from agentic_memory.services.elevenlabs_setup import place_call
 
-    settings = _keys(create=False)
+    settings = keyed_settings(create=False)
     try:
         number = normalise_phone(to, settings.default_region)
     except InvalidInput as exc:
@@ -258,11 +243,9 @@ def backfill(agent_id: AgentId,
         except ValueError as exc:
             err.print("[red]--since must be a date like 2026-01-31[/red]")
             raise typer.Exit(2) from exc
-    try:
-        deps = build(_keys(create=True), with_worker=False)
-    except ConfigurationError as exc:
-        err.print(f"[red]Configuration error:[/red] {exc}")
-        raise typer.Exit(2) from exc
+    settings = keyed_settings(create=True)
+    with bad_config():
+        deps = build(settings, with_worker=False)
     try:
         with _admin() as admin, Progress(SpinnerColumn(), TextColumn("{task.description}"),
                                          TextColumn("{task.completed} calls"), console=err) as bar:

@@ -15,9 +15,9 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from agentic_memory.admin_client import LocalAdmin, RemoteAdmin
-from agentic_memory.cli_admin import JsonOpt, UrlOpt, _table, admin_session, emit, err, out, working
-from agentic_memory.config import Settings, ensure_keys, load_settings
-from agentic_memory.errors import AgenticMemoryError, ConfigurationError
+from agentic_memory.cli_admin import JsonOpt, UrlOpt, _table, admin_session, emit, working
+from agentic_memory.cli_common import built, err, errors, keyed_settings, out
+from agentic_memory.config import Settings
 
 
 def _bar(text: str, enabled: bool) -> tuple[Progress | None, Callable[[int, int], None] | None]:
@@ -42,10 +42,10 @@ def backup(file: Annotated[Path, typer.Argument(help="The archive to write (.tar
         emit(made, as_json, lambda d: out.print(f"backup written on the server to {d['path']}"))
         return
 
-    settings = _local_settings()
+    settings = keyed_settings(create=True)
     _refuse_postgres(settings)
     progress, report = _bar("backing up", not as_json)
-    with progress or _nothing(), _errors():
+    with progress or _nothing(), errors():
         manifest = create_backup(settings.data_dir, file, progress=report)
     emit(manifest, as_json,
          lambda d: out.print(f"backup written to {d['path']} ({d['database_bytes']} bytes of database)"))
@@ -57,11 +57,11 @@ def restore(file: Annotated[Path, typer.Argument(help="An archive written by `ag
     """Replace the database and files with a backup's (stop the server first; keys.json is kept)."""
     from agentic_memory.adapters.sqlite.backup import restore_backup
 
-    settings = _local_settings()
+    settings = keyed_settings(create=True)
     _refuse_postgres(settings)
     if not yes and not typer.confirm(f"Replace everything in {settings.data_dir} with {file}?"):
         raise typer.Exit(1)
-    with _errors():
+    with errors():
         manifest = restore_backup(file, settings.data_dir)
     emit(manifest, as_json, lambda d: out.print(f"restored the backup of {d['created_at']}"))
 
@@ -87,22 +87,17 @@ def import_(path: Annotated[Path, typer.Argument(help="A .json/.jsonl file or a 
             process: Annotated[bool, typer.Option(help="Also process the queue here until it is empty")] = False,
             as_json: JsonOpt = False) -> None:
     """Import past conversations (ElevenLabs post-call payloads) through the durable inbox; resumable."""
-    from agentic_memory.bootstrap import build
     from agentic_memory.services.bulk import import_payloads
 
-    settings = _local_settings()
-    with _errors():
-        deps = build(settings, with_worker=process)
-        try:
-            progress, report = _bar("importing", not as_json)
-            with progress or _nothing():
-                counts = import_payloads(path, queue=deps.queue, clock=deps.clock, progress=report)
-            if process and deps.worker is not None:
-                with working("processing the queue...", not as_json):
-                    while deps.worker.run_once():
-                        counts["processed"] = counts.get("processed", 0) + 1
-        finally:
-            deps.close()
+    settings = keyed_settings(create=True)
+    with errors(), built(settings, with_worker=process) as deps:
+        progress, report = _bar("importing", not as_json)
+        with progress or _nothing():
+            counts = import_payloads(path, queue=deps.queue, clock=deps.clock, progress=report)
+        if process and deps.worker is not None:
+            with working("processing the queue...", not as_json):
+                while deps.worker.run_once():
+                    counts["processed"] = counts.get("processed", 0) + 1
     emit(counts, as_json, lambda d: out.print(_table("Import", list(d), [list(d.values())])))
 
 
@@ -129,15 +124,6 @@ def export(path: Annotated[Path, typer.Argument(help="The JSONL file to write")]
     emit(counts, as_json, lambda d: out.print(f"{d['memories']} memories of {d['callers']} callers written to {path}"))
 
 
-def _local_settings() -> Settings:
-    try:
-        settings, _ = ensure_keys(load_settings(), create=True)
-    except ConfigurationError as exc:
-        err.print(f"[red]Configuration error:[/red] {exc}")
-        raise typer.Exit(2) from exc
-    return settings
-
-
 @contextmanager
 def _nothing() -> Iterator[None]:
     yield
@@ -149,15 +135,6 @@ def _refuse_postgres(settings: Settings) -> None:
     if uses_postgres(settings):
         err.print(f"[red]Error:[/red] {NO_BACKUP_ON_POSTGRES}")
         raise typer.Exit(1)
-
-
-@contextmanager
-def _errors() -> Iterator[None]:
-    try:
-        yield
-    except AgenticMemoryError as exc:
-        err.print(f"[red]Error:[/red] {exc}")
-        raise typer.Exit(1) from exc
 
 
 def register(app: typer.Typer) -> None:

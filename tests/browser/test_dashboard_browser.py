@@ -16,19 +16,16 @@ from typing import Any
 import httpx
 import pytest
 
-from agentic_memory.bootstrap import Deps, build
-from agentic_memory.elevenlabs import builders
 from agentic_memory.http.app import create_app
-from tests.conftest import drain, make_settings, post_signed
+from tests.conftest import built_deps, make_settings
+from tests.dashboard_seed import seed
 from tests.elevenlabs_fake import serve
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run"]
 ADMIN_KEY = "amadm_browser_admin_key_0123456789abcdef"
-ANN, BOB = "+14155550142", "+14155550199"
 HERE = Path(__file__).resolve().parent
-MP3 = (HERE.parent / "fixtures" / "tone.mp3").read_bytes()
 AXE = (HERE / "axe.min.js").read_text(encoding="utf-8")  # axe-core 4.11.0 from npm (MPL-2.0), vendored
 
 
@@ -41,23 +38,11 @@ def chromium() -> str:
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory, embedder: Any) -> Iterator[str]:
-    deps: Deps = build(make_settings(tmp_path_factory.mktemp("dash") / "data", admin_key=ADMIN_KEY),
-                       embedder=embedder, with_worker=False)
-    with serve(create_app(deps)) as url, httpx.Client(base_url=url, timeout=30) as client:
-        now = int(time.time())
-        for cid, caller, ago, turns in (
-                ("conv_a1", ANN, 2 * 86400, [("user", "Hi, this is Liz. I prefer oat milk in my latte.")]),
-                ("conv_a2", ANN, 3600, [("user", "Switch me to almond milk instead of oat, please."),
-                                        ("agent", "Almond milk it is, Liz.")]),
-                ("conv_b1", BOB, 7200, [("user", "Hi, I'm Bob, I like green tea.")])):
-            payload = builders.transcription(conversation_id=cid, caller=caller, turns=turns, start_time=now - ago)
-            assert post_signed(client, payload).status_code == 200
-        assert post_signed(client, builders.audio(conversation_id="conv_a2", mp3=MP3)).status_code == 200
-        assert post_signed(client, {"type": "post_call_audio", "data": {"conversation_id": "conv_bad",
-                                                                        "full_audio": "%%%"}}).status_code == 200
-        drain(deps.make_worker())
+    settings = make_settings(tmp_path_factory.mktemp("dash") / "data", admin_key=ADMIN_KEY)
+    with (built_deps(settings, embedder=embedder) as deps, serve(create_app(deps)) as url,
+          httpx.Client(base_url=url, timeout=30) as client):
+        seed(client, deps)
         yield url
-    deps.close()
 
 
 @pytest.fixture(scope="module")

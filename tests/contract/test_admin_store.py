@@ -6,18 +6,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from agentic_memory.adapters.postgres.admin_store import PostgresAdminStore
-from agentic_memory.adapters.postgres.database import PostgresDatabase
-from agentic_memory.adapters.postgres.memory_store import PostgresMemoryStore
-from agentic_memory.adapters.postgres.queue import PostgresJobQueue
-from agentic_memory.adapters.sqlite.admin_store import SqliteAdminStore
-from agentic_memory.adapters.sqlite.database import Database
-from agentic_memory.adapters.sqlite.memory_store import SqliteMemoryStore
-from agentic_memory.adapters.sqlite.queue import SqliteJobQueue
 from agentic_memory.domain.models import CallerProfile, Memory
 from agentic_memory.ports import DELETED, AuditEvent, CallerQuery, CallUpdate, MemoryChange, StoredMemory
 from agentic_memory.services.admin import active_facts
 from agentic_memory.testing import HashEmbedder, InMemoryAdminStore, InMemoryJobQueue, InMemoryMemoryStore
+from tests.contract.backends import ADAPTERS, database, job_queue
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 EMBED = HashEmbedder()
@@ -30,19 +23,9 @@ def stores(request, tmp_path):
         store, queue = InMemoryMemoryStore(), InMemoryJobQueue()
         yield store, queue, InMemoryAdminStore(store, queue)
         return
-    if request.param == "postgres":
-        pg = PostgresDatabase(request.getfixturevalue("pg_url"))
-        pg_queue = PostgresJobQueue(pg)
-        yield PostgresMemoryStore(pg), pg_queue, PostgresAdminStore(pg)
-        pg_queue.close()
-        pg.close()
-        return
-    db = Database(tmp_path / "a.sqlite3")
-    db.migrate()
-    queue = SqliteJobQueue(db)
-    yield SqliteMemoryStore(db), queue, SqliteAdminStore(db)
-    queue.close()
-    db.close()
+    kind = request.param
+    with database(kind, request, tmp_path / "a.sqlite3") as db, job_queue(kind, db) as queue:
+        yield ADAPTERS[kind][0](db), queue, ADAPTERS[kind][2](db)
 
 
 def memory(mid, caller, text, *, type="factual", slot=None, at=T0, conversation="conv_1"):

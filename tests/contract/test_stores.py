@@ -11,9 +11,6 @@ import numpy as np
 import pytest
 
 from agentic_memory.adapters.blobs.filesystem import FilesystemBlobStore
-from agentic_memory.adapters.postgres.database import PostgresDatabase
-from agentic_memory.adapters.postgres.memory_store import PostgresMemoryStore
-from agentic_memory.adapters.postgres.queue import PostgresJobQueue
 from agentic_memory.adapters.sqlite.database import Database
 from agentic_memory.adapters.sqlite.group_commit import GroupCommit
 from agentic_memory.adapters.sqlite.memory_store import SqliteMemoryStore
@@ -22,6 +19,7 @@ from agentic_memory.domain.models import CallerProfile, Memory
 from agentic_memory.errors import StorageError
 from agentic_memory.ports import CallUpdate, QueueStats, StoredMemory
 from agentic_memory.testing import HashEmbedder, InMemoryBlobStore, InMemoryJobQueue, InMemoryMemoryStore
+from tests.contract.backends import ADAPTERS, database, job_queue
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 EMBED = HashEmbedder()
@@ -37,15 +35,8 @@ def store(db_kind, tmp_path, request):
     if db_kind == "fake":
         yield InMemoryMemoryStore()
         return
-    if db_kind == "postgres":
-        pg = PostgresDatabase(request.getfixturevalue("pg_url"))
-        yield PostgresMemoryStore(pg)
-        pg.close()
-        return
-    db = Database(tmp_path / "m.sqlite3")
-    db.migrate()
-    yield SqliteMemoryStore(db)
-    db.close()
+    with database(db_kind, request, tmp_path / "m.sqlite3") as db:
+        yield ADAPTERS[db_kind][0](db)
 
 
 @pytest.fixture
@@ -53,19 +44,8 @@ def queue(db_kind, tmp_path, request):
     if db_kind == "fake":
         yield InMemoryJobQueue()
         return
-    if db_kind == "postgres":
-        pg = PostgresDatabase(request.getfixturevalue("pg_url"))
-        pg_queue = PostgresJobQueue(pg)
-        yield pg_queue
-        pg_queue.close()
-        pg.close()
-        return
-    db = Database(tmp_path / "q.sqlite3")
-    db.migrate()
-    queue = SqliteJobQueue(db)
-    yield queue
-    queue.close()
-    db.close()
+    with database(db_kind, request, tmp_path / "q.sqlite3") as db, job_queue(db_kind, db) as sql_queue:
+        yield sql_queue
 
 
 @pytest.fixture(params=["fake", "files", "s3"])

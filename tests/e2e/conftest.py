@@ -9,20 +9,14 @@ from typing import Any
 
 import pytest
 
-from agentic_memory.bootstrap import Deps, build, migrate
-from tests.conftest import make_settings
+from agentic_memory.bootstrap import Deps
+from tests.conftest import backend_deps
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
 def deps(request: pytest.FixtureRequest, tmp_path: Path, embedder: Any) -> Iterator[Deps]:
-    overrides: dict[str, Any] = {}
-    if request.param == "postgres":
-        overrides["database_url"] = request.getfixturevalue("pg_url")
-    settings = make_settings(tmp_path / "data", **overrides)
-    migrate(settings)
-    built = build(settings, embedder=embedder, with_worker=False)
-    yield built
-    built.close()
+    with backend_deps(request, tmp_path, embedder) as built:
+        yield built
 
 
 def inbox_body_sizes(deps: Deps, conversation_id: str) -> dict[str, int]:

@@ -13,10 +13,10 @@ import pytest
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from agentic_memory.bootstrap import Deps, build, migrate
+from agentic_memory.bootstrap import Deps, build
 from agentic_memory.elevenlabs import builders
 from agentic_memory.http.app import create_app
-from tests.conftest import WORKSPACE_KEY, auth, drain, make_settings, post_signed
+from tests.conftest import WORKSPACE_KEY, app_client, auth, backend_deps, drain, make_settings, post_signed
 
 ADMIN_KEY = "amadm_test_admin_key_0123456789abcdef"
 ANN = "+14155550142"
@@ -28,19 +28,13 @@ def admin() -> dict[str, str]:
 
 @pytest.fixture(params=["sqlite", "postgres"])
 def admin_deps(request: pytest.FixtureRequest, tmp_path: Path, embedder: Any) -> Iterator[Deps]:
-    overrides: dict[str, Any] = {"admin_key": ADMIN_KEY}
-    if request.param == "postgres":
-        overrides["database_url"] = request.getfixturevalue("pg_url")
-    settings = make_settings(tmp_path / "data", **overrides)
-    migrate(settings)
-    built = build(settings, embedder=embedder, with_worker=False)
-    yield built
-    built.close()
+    with backend_deps(request, tmp_path, embedder, admin_key=ADMIN_KEY) as built:
+        yield built
 
 
 @pytest.fixture
 def api(admin_deps: Deps) -> Iterator[TestClient]:
-    with TestClient(create_app(admin_deps), raise_server_exceptions=False) as test_client:
+    with app_client(admin_deps) as test_client:
         yield test_client
 
 

@@ -12,45 +12,28 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from agentic_memory.bootstrap import Deps, build
-from agentic_memory.elevenlabs import builders
+from agentic_memory.bootstrap import Deps
 from agentic_memory.http.app import create_app
 from agentic_memory.services.search import SearchQuery, search
-from tests.conftest import WORKSPACE_KEY, auth, drain, make_settings, post_signed
+from tests.conftest import WORKSPACE_KEY, app_client, auth, built_deps, drain, make_settings
+from tests.dashboard_seed import ANN, MP3, seed
 
 ADMIN_KEY = "amadm_test_admin_key_0123456789abcdef"
-ANN, BOB = "+14155550142", "+14155550199"
-MP3 = (Path(__file__).resolve().parent.parent / "fixtures" / "tone.mp3").read_bytes()
 CSRF = re.compile(r'name="csrf" value="([0-9a-f]+)"')
 LOGIN = re.compile(r'name="login_token" value="([0-9a-f]+)"')
 
 
 @pytest.fixture
 def seeded(tmp_path: Path, embedder: Any) -> Iterator[Deps]:
-    built = build(make_settings(tmp_path / "data", admin_key=ADMIN_KEY), embedder=embedder, with_worker=False)
-    yield built
-    built.close()
+    with built_deps(make_settings(tmp_path / "data", admin_key=ADMIN_KEY), embedder=embedder) as built:
+        yield built
 
 
 @pytest.fixture
 def web(seeded: Deps) -> Iterator[TestClient]:
-    with TestClient(create_app(seeded), raise_server_exceptions=False) as client:
+    with app_client(seeded) as client:
         seed(client, seeded)
         yield client
-
-
-def seed(client: TestClient, deps: Deps) -> None:
-    now = int(time.time())
-    for cid, caller, ago, turns in (
-            ("conv_a1", ANN, 3 * 86400, [("user", "Hi, this is Liz. I prefer oat milk in my latte.")]),
-            ("conv_a2", ANN, 3600, [("user", "Switch me to almond milk instead of oat, please.")]),
-            ("conv_b1", BOB, 7200, [("user", "Hi, I'm Bob, I like green tea.")])):
-        payload = builders.transcription(conversation_id=cid, caller=caller, turns=turns, start_time=now - ago)
-        assert post_signed(client, payload).status_code == 200
-    assert post_signed(client, builders.audio(conversation_id="conv_a2", mp3=MP3)).status_code == 200
-    assert post_signed(client, {"type": "post_call_audio", "data": {"conversation_id": "conv_bad",
-                                                                    "full_audio": "%%%"}}).status_code == 200
-    drain(deps.make_worker())  # the undecodable audio goes straight to the dead letters
 
 
 def login(client: TestClient, key: str = ADMIN_KEY) -> str:

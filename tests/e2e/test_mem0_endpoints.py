@@ -14,13 +14,11 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from agentic_memory.adapters.mem0.breaker import Breaker
-from agentic_memory.bootstrap import Deps, build
+from agentic_memory.bootstrap import Deps
 from agentic_memory.elevenlabs import builders
-from agentic_memory.http.app import create_app
 from agentic_memory.http.schemas import RetrieveResponse
 from agentic_memory.testing import FixedClock
-from agentic_memory.worker import Worker
-from tests.conftest import auth, drain, make_settings, post_signed
+from tests.conftest import auth, built_deps, drain, make_settings, post_signed
 from tests.e2e.test_endpoints import (
     test_audio_before_transcript_is_linked_to_the_caller,
     test_authentication_comes_before_any_parsing,
@@ -64,23 +62,11 @@ def deps(fake: FakeMem0, tmp_path: Path) -> Iterator[Deps]:
     """The real SQLite store, queue and files; memories in Mem0 (the fake, over HTTP)."""
     settings = make_settings(tmp_path / "data", memory_engine="mem0", mem0_api_key=API_KEY, mem0_host=fake.url,
                              mem0_timeout_secs=1.0)
-    built = build(settings, with_worker=False, clock=FixedClock(datetime.now(UTC)))
-    built.engine.sleep = lambda _: None  # type: ignore[attr-defined]  # poll Mem0's events again at once
-    # Failure tests below inject many failures in a row: the breaker has its own test.
-    built.engine.cloud.breaker = Breaker(threshold=1000)  # type: ignore[attr-defined]  # the Mem0 engine
-    yield built
-    built.close()
-
-
-@pytest.fixture
-def client(deps: Deps) -> Iterator[TestClient]:
-    with TestClient(create_app(deps), raise_server_exceptions=False) as test_client:
-        yield test_client
-
-
-@pytest.fixture
-def worker(deps: Deps) -> Worker:
-    return deps.make_worker()
+    with built_deps(settings, clock=FixedClock(datetime.now(UTC))) as built:
+        built.engine.sleep = lambda _: None  # type: ignore[attr-defined]  # poll Mem0's events again at once
+        # Failure tests below inject many failures in a row: the breaker has its own test.
+        built.engine.cloud.breaker = Breaker(threshold=1000)  # type: ignore[attr-defined]  # the Mem0 engine
+        yield built
 
 
 def call(client: TestClient, cid: str, caller: str, lines: list[str], *, ago: int = 100) -> None:

@@ -18,11 +18,10 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from agentic_memory.bootstrap import Deps, build
+from agentic_memory.bootstrap import Deps
 from agentic_memory.elevenlabs.signature import sign
-from agentic_memory.http.app import create_app
 from agentic_memory.testing import HashEmbedder
-from tests.conftest import HMAC_KEY, WORKSPACE_KEY, make_settings
+from tests.conftest import HMAC_KEY, WORKSPACE_KEY, app_client, built_deps, make_settings
 
 ADMIN_KEY = "amadm_server_admin_key_0123456789abcdef"
 AUDIT_SECRET = "amaud_server_audit_secret_0123456789abcdef"
@@ -139,14 +138,13 @@ def server_factory(tmp_path: Path) -> Iterator[Any]:
 @pytest.fixture
 def fast_deps(tmp_path: Path) -> Iterator[Deps]:
     """The real SQLite store, queue and files, with the instant HashEmbedder instead of the ONNX model."""
-    built = build(make_settings(tmp_path / "data"), embedder=HashEmbedder(), with_worker=False)
-    yield built
-    built.close()
+    with built_deps(make_settings(tmp_path / "data"), embedder=HashEmbedder()) as built:
+        yield built
 
 
 @pytest.fixture
 def fast_client(fast_deps: Deps) -> Iterator[TestClient]:
-    with TestClient(create_app(fast_deps), raise_server_exceptions=False) as client:
+    with app_client(fast_deps) as client:
         yield client
 
 

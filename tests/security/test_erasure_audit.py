@@ -50,6 +50,29 @@ def scan(root: Path, logs: str, needles: tuple[str, ...]) -> dict[str, list[str]
     return hits
 
 
+def first_call(now: int) -> dict[str, Any]:
+    """The erased caller's first call: their name, number and phrases only they said."""
+    return builders.transcription(
+        conversation_id="conv_zeb_1", caller=NUMBER, start_time=now - 900,
+        summary="Zebediah ordered quokka marmalade.",
+        turns=[("agent", "Hello, how can I help?"),
+               ("user", "Hi, this is Zebediah Thistlewood. I'd like the quokka marmalade again."),
+               ("user", "I'm a professional Xylophonist, call me back on 415-555-0168.")],
+        data={"caller_name": "Zebediah Thistlewood"})
+
+
+def other_call(now: int) -> dict[str, Any]:
+    """Another caller's call, which erasure must keep."""
+    return builders.transcription(conversation_id="conv_other_1", caller=OTHER, start_time=now - 300,
+                                  turns=[("user", f"Hi, I'm Bo, I love {OTHER_PHRASE}.")])
+
+
+def last_call(now: int) -> dict[str, Any]:
+    """The erased caller's last call, still queued when the erasure comes."""
+    return builders.transcription(conversation_id="conv_zeb_3", caller=NUMBER, start_time=now - 60,
+                                  turns=[("user", "Zebediah here, one more velociraptor please.")])
+
+
 @pytest.fixture
 def logs() -> Iterator[io.StringIO]:
     stream = io.StringIO()
@@ -70,18 +93,11 @@ def test_erased_caller_leaves_no_trace_in_database_files_or_logs(tmp_path: Path,
     worker = deps.make_worker()
     now = int(time.time())
     with TestClient(create_app(deps)) as client:
-        first = builders.transcription(
-            conversation_id="conv_zeb_1", caller=NUMBER, start_time=now - 900,
-            summary="Zebediah ordered quokka marmalade.",
-            turns=[("agent", "Hello, how can I help?"),
-                   ("user", "Hi, this is Zebediah Thistlewood. I'd like the quokka marmalade again."),
-                   ("user", "I'm a professional Xylophonist, call me back on 415-555-0168.")],
-            data={"caller_name": "Zebediah Thistlewood"})
+        first = first_call(now)
         second = builders.transcription(
             conversation_id="conv_zeb_2", caller=NUMBER, start_time=now - 600,
             turns=[("user", "Zebediah again. I prefer the velociraptor cake instead of marmalade now.")])
-        other = builders.transcription(conversation_id="conv_other_1", caller=OTHER, start_time=now - 300,
-                                       turns=[("user", f"Hi, I'm Bo, I love {OTHER_PHRASE}.")])
+        other = other_call(now)
         for payload in (first, second, other):
             assert post_signed(client, payload).status_code == 200
         assert post_signed(client, builders.audio(conversation_id="conv_zeb_1", mp3=b"ID3 Zebediah audio")
@@ -89,9 +105,7 @@ def test_erased_caller_leaves_no_trace_in_database_files_or_logs(tmp_path: Path,
         drain(worker)
         client.post("/client-data", json={"caller_id": NUMBER}, headers=auth())
         client.post("/retrieve", json={"query": "quokka", "user_id": NUMBER}, headers=auth())
-        unprocessed = builders.transcription(conversation_id="conv_zeb_3", caller=NUMBER, start_time=now - 60,
-                                             turns=[("user", "Zebediah here, one more velociraptor please.")])
-        assert post_signed(client, unprocessed).status_code == 200  # queued, not processed yet
+        assert post_signed(client, last_call(now)).status_code == 200  # queued, not processed yet
 
         (data / "backups").mkdir()
         create_backup(data, data / "backups" / "nightly.tar.gz")
@@ -158,21 +172,12 @@ def test_erased_caller_leaves_no_row_in_any_postgresql_table(tmp_path: Path, emb
     worker = deps.make_worker()
     now = int(time.time())
     with TestClient(create_app(deps)) as client:
-        first = builders.transcription(
-            conversation_id="conv_zeb_1", caller=NUMBER, start_time=now - 900,
-            summary="Zebediah ordered quokka marmalade.",
-            turns=[("agent", "Hello, how can I help?"),
-                   ("user", "Hi, this is Zebediah Thistlewood. I'd like the quokka marmalade again."),
-                   ("user", "I'm a professional Xylophonist, call me back on 415-555-0168.")],
-            data={"caller_name": "Zebediah Thistlewood"})
-        other = builders.transcription(conversation_id="conv_other_1", caller=OTHER, start_time=now - 300,
-                                       turns=[("user", f"Hi, I'm Bo, I love {OTHER_PHRASE}.")])
+        first = first_call(now)
+        other = other_call(now)
         for payload in (first, other):
             assert post_signed(client, payload).status_code == 200
         drain(worker)
-        unprocessed = builders.transcription(conversation_id="conv_zeb_3", caller=NUMBER, start_time=now - 60,
-                                             turns=[("user", "Zebediah here, one more velociraptor please.")])
-        assert post_signed(client, unprocessed).status_code == 200  # queued, not processed yet
+        assert post_signed(client, last_call(now)).status_code == 200  # queued, not processed yet
         before = scan_tables(pg_url, SECRETS)
         assert {"callers", "memories", "job_bodies"} <= set(before["+14155550168"])  # positive control
         assert {"memories", "job_bodies"} <= set(before["quokka marmalade"])

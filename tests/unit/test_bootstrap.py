@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from datetime import UTC, datetime
 
 import pytest
@@ -82,3 +83,15 @@ def test_deps_can_be_built_from_the_fakes_alone():
     deps = in_memory_deps()
     with TestClient(create_app(deps)) as client:
         assert client.get("/health").json()["status"] == "ok"
+
+
+def test_cli_migrate_says_when_the_database_does_not_answer(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # no .env file here
+    with socket.socket() as probe:  # a port nothing listens on: the connection is refused at once
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    result = CliRunner().invoke(cli, ["migrate"], env={
+        "AGENTIC_MEMORY_DATABASE_URL": f"postgresql://nobody@127.0.0.1:{port}/none",
+        "AGENTIC_MEMORY_DATA_DIR": str(tmp_path / "data")})
+    assert result.exit_code == 3
+    assert "Database unavailable" in result.output

@@ -123,7 +123,7 @@ SELECT
     (SELECT count(*) FROM memories WHERE superseded_by IS NULL AND type = 'factual') AS factual,
     (SELECT count(*) FROM memories WHERE superseded_by IS NULL AND type = 'semantic') AS semantic;
 
--- name: jobs_by_status
+-- name: inbox_by_status
 SELECT status, count(*) FROM jobs GROUP BY status;
 
 -- name: calls_per_day

@@ -8,37 +8,28 @@ statement is cancelled by the server after `statement_timeout_ms`.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from functools import cache
-from importlib import resources
 from typing import Any
 
 import psycopg
 from psycopg import conninfo
 from psycopg_pool import ConnectionPool
 
+from agentic_memory.adapters.sql import named_queries, schema_migrations
 from agentic_memory.errors import ConfigurationError, StorageError
 
-_NAME = re.compile(r"^-- name: (\w+)\s*$", re.MULTILINE)
 # Any constant shared by every process of this application: `migrate` holds it while it changes the schema.
 MIGRATION_LOCK_KEY = 0x616D_6D69_6772  # "ammigr"
 CONNECT_TIMEOUT_SECS = 5
 
 
-@cache
 def queries() -> dict[str, str]:
-    text = resources.files(__package__).joinpath("queries.sql").read_text(encoding="utf-8")
-    parts = _NAME.split(text)
-    return {name: sql.strip() for name, sql in zip(parts[1::2], parts[2::2], strict=True)}
+    return named_queries(__package__, "queries.sql")
 
 
-@cache
 def migrations() -> tuple[tuple[int, str], ...]:
-    text = resources.files(__package__).joinpath("schema.sql").read_text(encoding="utf-8")
-    parts = re.split(r"^-- migration: (\d+)\s*$", text, flags=re.MULTILINE)
-    return tuple((int(v), sql) for v, sql in zip(parts[1::2], parts[2::2], strict=True))
+    return schema_migrations(__package__)
 
 
 def latest_version() -> int:

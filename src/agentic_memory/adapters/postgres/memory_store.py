@@ -18,6 +18,7 @@ import numpy as np
 import psycopg
 
 from agentic_memory.adapters.postgres.database import PostgresDatabase, clean, queries
+from agentic_memory.adapters.sql import Rows
 from agentic_memory.clock import SystemClock
 from agentic_memory.domain.models import CallContext, CallerProfile, CallUpdate, Memory, MemoryType
 from agentic_memory.ports import Clock
@@ -47,20 +48,12 @@ def _utc(value: datetime) -> datetime:
     return value.astimezone(UTC)
 
 
-def _memory(row: Sequence[Any]) -> Memory:
-    return Memory(id=row[0], caller_id=row[1], type=row[2], text=row[3], conversation_id=row[4],
-                  agent_id=row[5], created_at=_utc(row[6]), category=row[7], slot=row[8],
-                  turn_start=row[9], turn_end=row[10])
+ROWS = Rows(time=_utc, facts=tuple)
 
 
 def _profile(conn: psycopg.Connection[Any], caller_id: str) -> CallerProfile | None:
     row = conn.execute(queries()["get_caller"], clean({"caller_id": caller_id})).fetchone()
-    if row is None:
-        return None
-    return CallerProfile(
-        caller_id=row[0], first_seen=_utc(row[1]), last_seen=_utc(row[2]), call_count=row[3],
-        first_name=row[4], name_source=row[5], language=row[6], last_call_summary=row[7],
-        memory_count=row[8], top_facts=tuple(row[9]))
+    return None if row is None else ROWS.profile(row)
 
 
 class PostgresMemoryStore:
@@ -81,7 +74,7 @@ class PostgresMemoryStore:
                 return CallContext(processed=processed, profile=None)
             rows = conn.execute(queries()["active_facts"], clean({"caller_id": caller_id})).fetchall()
             return CallContext(processed=False, profile=_profile(conn, caller_id), active_facts=tuple(
-                (_memory(row), np.frombuffer(row[11], dtype=np.float32)) for row in rows))
+                (ROWS.memory(row), np.frombuffer(row[11], dtype=np.float32)) for row in rows))
 
     def save_call(self, update: CallUpdate) -> bool:
         with self.db.transaction() as conn:
@@ -146,7 +139,7 @@ class PostgresMemoryStore:
     def memories(self, ids: Sequence[str]) -> dict[str, Memory]:
         if not ids:
             return {}
-        return {row[0]: _memory(row) for row in self.db.fetchall("memories", {"ids": list(ids)})}
+        return {row[0]: ROWS.memory(row) for row in self.db.fetchall("memories", {"ids": list(ids)})}
 
     def ping(self) -> None:
         self.db.ping()

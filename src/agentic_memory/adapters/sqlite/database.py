@@ -7,32 +7,24 @@ process kill *and* a power cut. NORMAL would only survive the former.
 
 from __future__ import annotations
 
-import re
 import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from functools import cache
-from importlib import resources
 from pathlib import Path
 
+from agentic_memory.adapters.sql import named_queries, schema_migrations
 from agentic_memory.errors import StorageError
 
 BUSY_TIMEOUT_MS = 30_000
-_NAME = re.compile(r"^-- name: (\w+)\s*$", re.MULTILINE)
 
 
-@cache
 def queries() -> dict[str, str]:
-    text = resources.files(__package__).joinpath("queries.sql").read_text(encoding="utf-8")
-    parts = _NAME.split(text)
-    return {name: sql.strip() for name, sql in zip(parts[1::2], parts[2::2], strict=True)}
+    return named_queries(__package__, "queries.sql")
 
 
-def _migrations() -> list[tuple[int, str]]:
-    text = resources.files(__package__).joinpath("schema.sql").read_text(encoding="utf-8")
-    parts = re.split(r"^-- migration: (\d+)\s*$", text, flags=re.MULTILINE)
-    return [(int(v), sql) for v, sql in zip(parts[1::2], parts[2::2], strict=True)]
+def _migrations() -> tuple[tuple[int, str], ...]:
+    return schema_migrations(__package__)
 
 
 @contextmanager

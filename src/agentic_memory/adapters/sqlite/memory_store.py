@@ -10,10 +10,10 @@ import json
 import sqlite3
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
-from typing import Any
 
 import numpy as np
 
+from agentic_memory.adapters.sql import Rows
 from agentic_memory.adapters.sqlite.database import Database, queries, translate_errors
 from agentic_memory.adapters.sqlite.scoped_terms import scoped_match, scoped_text
 from agentic_memory.clock import SystemClock
@@ -28,12 +28,6 @@ def _ts(value: float) -> datetime:
     return datetime.fromtimestamp(value, tz=UTC)
 
 
-def _memory(row: Sequence[Any]) -> Memory:
-    return Memory(id=row[0], caller_id=row[1], type=row[2], text=row[3], conversation_id=row[4],
-                  agent_id=row[5], created_at=_ts(row[6]), category=row[7], slot=row[8],
-                  turn_start=row[9], turn_end=row[10])
-
-
 def _top_facts(raw: str) -> tuple[str, ...]:
     try:
         value = json.loads(raw)
@@ -42,14 +36,12 @@ def _top_facts(raw: str) -> tuple[str, ...]:
     return tuple(v for v in value if isinstance(v, str)) if isinstance(value, list) else ()
 
 
+ROWS = Rows(time=_ts, facts=_top_facts)
+
+
 def _profile(conn: sqlite3.Connection, caller_id: str) -> CallerProfile | None:
     row = conn.execute(queries()["get_caller"], {"caller_id": caller_id}).fetchone()
-    if row is None:
-        return None
-    return CallerProfile(
-        caller_id=row[0], first_seen=_ts(row[1]), last_seen=_ts(row[2]), call_count=row[3] or 0,
-        first_name=row[4] or "", name_source=row[5] or "", language=row[6] or "",
-        last_call_summary=row[7] or "", memory_count=row[8] or 0, top_facts=_top_facts(row[9]))
+    return None if row is None else ROWS.profile(row)
 
 
 class SqliteMemoryStore:
@@ -72,7 +64,7 @@ class SqliteMemoryStore:
                     return CallContext(processed=processed, profile=None)
                 rows = conn.execute(queries()["active_facts"], {"caller_id": caller_id}).fetchall()
                 return CallContext(processed=False, profile=_profile(conn, caller_id), active_facts=tuple(
-                    (_memory(row), np.frombuffer(row[11], dtype=np.float32)) for row in rows))
+                    (ROWS.memory(row), np.frombuffer(row[11], dtype=np.float32)) for row in rows))
             finally:
                 conn.execute("COMMIT")
 
@@ -158,13 +150,13 @@ class SqliteMemoryStore:
         sql = f"SELECT {_MEMORY_COLUMNS} FROM memories WHERE id IN ({marks})"  # noqa: S608 - constants and "?"s only
         with translate_errors():
             rows = self.db.connection().execute(sql, list(ids)).fetchall()
-        return {row[0]: _memory(row) for row in rows}
+        return {row[0]: ROWS.memory(row) for row in rows}
 
     def active_memories(self) -> Iterator[Memory]:
         """Every active memory, a conversation's together: what `agentic-memory copy-to-mem0` sends."""
         with translate_errors():
             for row in self.db.connection().execute(queries()["export_memories"]):
-                yield _memory(row)
+                yield ROWS.memory(row)
 
     def count_active_memories(self) -> int:
         with translate_errors():
