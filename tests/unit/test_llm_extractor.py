@@ -22,7 +22,8 @@ SECRET_WORDS = "sump pump quit during the storm"  # caller's words: must never r
 RULES = RuleFactExtractor()
 
 
-def call(*said: str, data: tuple[DataPoint, ...] = (), summary: str = "Caller asked about a flooded basement.") -> Conversation:
+def call(*said: str, data: tuple[DataPoint, ...] = (),
+         summary: str = "Caller asked about a flooded basement.") -> Conversation:
     turns = [Turn(index=0, role="agent", text="Thanks for calling, how can I help?")]
     turns += [Turn(index=i + 1, role="user", text=text) for i, text in enumerate(said)]
     return Conversation(conversation_id="conv_llm_1", agent_id="agent_1", caller_id="+14155550100",
@@ -71,13 +72,15 @@ def test_a_fixed_answer_becomes_facts_beside_the_rules_analysis_and_identifiers(
     assert by_text["Caller prefers text messages."].slot == "contact:channel"
     # Relative dates are pinned to the call's date; a turn that does not exist and a made-up slot are dropped.
     planned = next(f for f in facts if f.text.startswith("Caller will come by next Tuesday"))
-    assert planned.text == "Caller will come by next Tuesday (Tue 20 Jan 2026)." and planned.turn_index is None
+    assert planned.text == "Caller will come by next Tuesday (Tue 20 Jan 2026)."
+    assert planned.turn_index is None
     assert by_text["Caller likes mornings."].slot is None
     assert not any(f.text.strip() == "" for f in facts)
     # The summary and identifiers still come from the rules; the rules' caller-turn facts do not.
     rule_facts = RULES.extract(CALL)
     kept = [f for f in rule_facts if f.category in ("summary", "identifier")]
-    assert kept and all(f in facts for f in kept)
+    assert kept
+    assert all(f in facts for f in kept)
     assert not [f for f in rule_facts if f.category == "contact" and f in facts]
     assert llm.failures == 0
 
@@ -90,12 +93,14 @@ def test_the_request_is_a_json_schema_chat_completion_with_the_key_and_the_call_
     assert headers["Authorization"] == f"Bearer {API_KEY}"
     assert body["model"] == "fake-model"
     fmt = body["response_format"]
-    assert fmt["type"] == "json_schema" and fmt["json_schema"]["strict"] is True
+    assert fmt["type"] == "json_schema"
+    assert fmt["json_schema"]["strict"] is True
     schema = fmt["json_schema"]["schema"]
     assert set(schema["required"]) == {"caller_name", "facts"}
     assert set(schema["properties"]["facts"]["items"]["required"]) == {"kind", "text", "slot", "turn"}
     user = body["messages"][-1]["content"]
-    assert "Call date: 2026-01-14" in user and "1 caller: Hi, Dana Whitfield here" in user
+    assert "Call date: 2026-01-14" in user
+    assert "1 caller: Hi, Dana Whitfield here" in user
     assert "0 agent: Thanks for calling" in user
 
 
@@ -118,8 +123,11 @@ def test_an_unusable_answer_falls_back_to_the_rules_and_logs_why_without_the_cal
     assert llm.failures == 1
     (record,) = [r for r in caplog.records if r.name.endswith("llm_extractor")]
     message = record.getMessage()
-    assert reason in message and "conv_llm_1" in message
-    assert SECRET_WORDS not in caplog.text and "oat milk" not in caplog.text and "Dana" not in caplog.text
+    assert reason in message
+    assert "conv_llm_1" in message
+    assert SECRET_WORDS not in caplog.text
+    assert "oat milk" not in caplog.text
+    assert "Dana" not in caplog.text
 
 
 def test_a_slow_answer_times_out_and_the_rules_answer_in_bounded_time(caplog):
@@ -130,7 +138,8 @@ def test_a_slow_answer_times_out_and_the_rules_answer_in_bounded_time(caplog):
         elapsed = time.monotonic() - started
     assert facts == RULES.extract(CALL)
     assert elapsed < 1.5
-    assert "timeout" in caplog.text and SECRET_WORDS not in caplog.text
+    assert "timeout" in caplog.text
+    assert SECRET_WORDS not in caplog.text
 
 
 def test_an_unreachable_endpoint_falls_back(caplog):
@@ -174,7 +183,9 @@ def test_long_transcripts_keep_their_end():
     with serve(FakeLlm(answer=ANSWER)) as fake:
         extractor(fake).extract(long_call)
     user = fake.requests[0][2]["messages"][-1]["content"]
-    assert "S-T-E-F-A-N" in user and user.startswith("Call date:") and len(user) < 25_000
+    assert "S-T-E-F-A-N" in user
+    assert user.startswith("Call date:")
+    assert len(user) < 25_000
 
 
 # -- chosen in bootstrap.py only -------------------------------------------------------------------------

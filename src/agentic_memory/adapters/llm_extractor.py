@@ -21,8 +21,8 @@ from typing import Any
 import httpx
 
 from agentic_memory.domain.dates import resolve
-from agentic_memory.domain.facts import FactExtractor
 from agentic_memory.domain.fact_text import MAX_FACT_CHARS, cap, clean
+from agentic_memory.domain.facts import FactExtractor
 from agentic_memory.domain.models import Conversation, Fact
 
 log = logging.getLogger(__name__)
