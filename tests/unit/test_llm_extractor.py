@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Iterator
@@ -10,11 +11,14 @@ from datetime import UTC, datetime
 import pytest
 
 from agentic_memory.adapters.llm_extractor import MAX_FACTS, LlmFactExtractor
-from agentic_memory.bootstrap import build
+from agentic_memory.bootstrap import build, local_engine
 from agentic_memory.domain.facts import RuleFactExtractor
 from agentic_memory.domain.models import Conversation, DataPoint, Fact, Turn
+from agentic_memory.elevenlabs import builders
 from agentic_memory.errors import ConfigurationError
-from agentic_memory.testing import HashEmbedder
+from agentic_memory.ports import Job
+from agentic_memory.services.process_call import WorkerDeps, process_job
+from agentic_memory.testing import FixedClock, HashEmbedder, InMemoryBlobStore, InMemoryMemoryStore
 from tests.conftest import make_settings
 from tests.fakes.llm_api import API_KEY, FakeLlm, serve
 
@@ -229,3 +233,40 @@ def test_half_a_configuration_is_refused(tmp_path, overrides):
 def test_a_url_that_is_not_http_is_refused(tmp_path):
     with pytest.raises(ValueError, match="AGENTIC_MEMORY_LLM_URL"):
         make_settings(tmp_path, llm_url="localhost:8000/v1", llm_model="m")
+
+
+# -- through the worker path ------------------------------------------------------------------------------
+
+def test_the_worker_stores_the_llm_facts_and_a_newer_slot_supersedes_the_older(caplog):
+    store = InMemoryMemoryStore()
+    first = {"caller_name": {"first_name": "Marco", "full_name": None},
+             "facts": [{"kind": "fact", "text": "Caller uses the pharmacy on Main Street.",
+                        "slot": "fact:pharmacy", "turn": 0}]}
+    with serve(FakeLlm(answer=first)) as fake:
+        deps = WorkerDeps(store=store, blobs=InMemoryBlobStore(), engine=local_engine(store, HashEmbedder()),
+                          extractor=extractor(fake), clock=FixedClock())
+        process_job(_job("c1", "hi it's marco, I get my pills on Main Street"), deps)
+        fake.answer = {"caller_name": {"first_name": None, "full_name": None},
+                       "facts": [{"kind": "fact", "text": "Caller now uses the pharmacy on Oak Avenue.",
+                                  "slot": "fact:pharmacy", "turn": 0}]}
+        process_job(_job("c2", "I switched to the one on Oak Avenue"), deps)
+        fake.mode = "error"
+        caplog.set_level(logging.WARNING)
+        process_job(_job("c3", "Please text me from now on."), deps)  # the LLM is down: the rules answer
+    active = sorted(m.text for m, _ in store.load_call("unseen", WORKER_CALLER).active_facts)
+    # The newer pharmacy superseded the older one; the third call's fact came from the rules.
+    assert active == ["Caller name: Marco", "Caller now uses the pharmacy on Oak Avenue.",
+                      "Caller wants to be texted from now on."]
+    assert "HTTP 500" in caplog.text
+    assert "Oak Avenue" not in caplog.text
+
+
+WORKER_CALLER = "+16129782029"
+
+
+def _job(cid: str, said: str) -> Job:
+    payload = builders.transcription(conversation_id=cid, caller=WORKER_CALLER, turns=[("user", said)],
+                                     start_time=1767225600 + int(cid[1:]) * 86400)
+    return Job(id=int(cid[1:]), event_type="post_call_transcription", conversation_id=cid,
+               body=json.dumps(payload).encode(), attempts=1,
+               received_at=datetime.fromtimestamp(1767225600 + int(cid[1:]) * 86400, UTC))
