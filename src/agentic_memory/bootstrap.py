@@ -40,6 +40,7 @@ from agentic_memory.worker import Worker
 
 if TYPE_CHECKING:
     from agentic_memory.adapters.mem0.engine import Mem0MemoryEngine
+    from agentic_memory.domain.facts import FactExtractor
 
 log = logging.getLogger(__name__)
 DATABASE_FILE = "agentic_memory.sqlite3"
@@ -77,12 +78,26 @@ class Deps:
                          default_region=self.settings.default_region, backups=self.backups, engine=self.engine)
 
     def worker_deps(self) -> WorkerDeps:
-        from agentic_memory.domain.facts import RuleFactExtractor
-
         return WorkerDeps(store=self.store, blobs=self.blobs, engine=self.engine,
-                          extractor=RuleFactExtractor(), clock=self.clock,
+                          extractor=self._extractor(), clock=self.clock,
                           default_region=self.settings.default_region, scope=self.settings.scope,
                           audio=self.audio)
+
+    def _extractor(self) -> FactExtractor:
+        from agentic_memory.domain.facts import RuleFactExtractor
+
+        rules = RuleFactExtractor()
+        url, model = self.settings.llm_url, self.settings.llm_model.strip()
+        if not url and not model:
+            return rules  # the default: offline, no LLM
+        if not url or not model:
+            raise ConfigurationError("the LLM extractor needs both AGENTIC_MEMORY_LLM_URL and AGENTIC_MEMORY_LLM_MODEL")
+        from agentic_memory.adapters.llm_extractor import LlmFactExtractor
+
+        key = self.settings.llm_api_key.get_secret_value().strip() if self.settings.llm_api_key else ""
+        extractor = LlmFactExtractor(url, model, key, fallback=rules, timeout_secs=self.settings.llm_timeout_secs)
+        self.closers.append(extractor.close)
+        return extractor
 
     def make_worker(self) -> Worker:
         from agentic_memory.services.retention import Sweeper, policy_from

@@ -129,6 +129,14 @@ class Settings(BaseSettings):
         "AGENTIC_MEMORY_MEM0_HOST", "mem0_host"))
     mem0_timeout_secs: float = Field(10.0, gt=0, le=300, validation_alias=AliasChoices(
         "AGENTIC_MEMORY_MEM0_TIMEOUT_SECS", "mem0_timeout_secs"))
+    # Optional LLM fact extractor (adapters/llm_extractor.py): any OpenAI-compatible chat-completions API.
+    # Off unless both URL and model are set; the rules stay the fallback.
+    llm_url: str = Field("", validation_alias=AliasChoices("AGENTIC_MEMORY_LLM_URL", "llm_url"))
+    llm_model: str = Field("", validation_alias=AliasChoices("AGENTIC_MEMORY_LLM_MODEL", "llm_model"))
+    llm_api_key: SecretStr | None = Field(None, validation_alias=AliasChoices(
+        "AGENTIC_MEMORY_LLM_API_KEY", "llm_api_key"))
+    llm_timeout_secs: float = Field(20.0, gt=0, le=300, validation_alias=AliasChoices(
+        "AGENTIC_MEMORY_LLM_TIMEOUT_SECS", "llm_timeout_secs"))
     # The memory proxy (POST /v1/chat/completions): the base URL of an OpenAI-compatible API ("" = off).
     upstream_url: str = Field("", validation_alias=AliasChoices("AGENTIC_MEMORY_UPSTREAM_URL", "upstream_url"))
     upstream_api_key: SecretStr | None = Field(None, validation_alias=AliasChoices(
@@ -144,6 +152,14 @@ class Settings(BaseSettings):
         value = value.strip().upper()
         if len(value) != 2 or not value.isalpha():
             raise ValueError("AGENTIC_MEMORY_DEFAULT_REGION must be a two-letter region code such as US")
+        return value
+
+    @field_validator("llm_url")
+    @classmethod
+    def _llm_url(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("AGENTIC_MEMORY_LLM_URL must be an http(s) base URL such as http://localhost:8000/v1")
         return value
 
     @field_validator("upstream_url")
