@@ -19,6 +19,6 @@ def _build(settings: Settings, *, with_worker: bool = True) -> Deps:
 
 
 if __name__ == "__main__":
-    cli._build = _build  # noqa: SLF001 - the one swap this helper exists for
+    cli._build = _build  # the one swap this helper exists for
     sys.argv = ["agentic-memory", "worker", *sys.argv[1:]]
     cli.main()

@@ -1,5 +1,5 @@
-"""Four `agentic-memory worker` processes on one PostgreSQL database draining 500 signed webhooks, one SIGKILLed and one SIGSTOPped
-past its lease mid-drain: every call acked over HTTP is processed exactly once."""
+"""Four `agentic-memory worker` processes on one PostgreSQL database draining 500 signed webhooks, one
+SIGKILLed and one SIGSTOPped past its lease mid-drain: every call acked over HTTP is processed exactly once."""
 
 from __future__ import annotations
 
