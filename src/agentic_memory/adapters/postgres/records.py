@@ -71,14 +71,15 @@ class PostgresRecords:
 
     def write(self, kind: str, records: Sequence[dict[str, Any]]) -> int:
         inserted = 0
-        with self.db.transaction() as conn:
-            for record in records:
-                cursor = conn.execute(_sql()[f"write_{kind}"], clean(_params(kind, record)))
-                if kind == "inbox":  # a CTE's INSERT reports no rowcount: the statement counts itself
-                    row = cursor.fetchone()
+        params = [clean(_params(kind, record)) or {} for record in records]
+        with self.db.transaction() as conn, conn.cursor() as cursor:
+            if kind == "inbox":  # a CTE's INSERT reports no rowcount: the statement counts itself
+                for each in params:
+                    row = cursor.execute(_sql()["write_inbox"], each).fetchone()
                     inserted += int(row[0]) if row else 0
-                else:
-                    inserted += cursor.rowcount
+            else:  # one pipelined batch: a page costs one round trip, not one per row
+                cursor.executemany(_sql()[f"write_{kind}"], params)
+                inserted = cursor.rowcount
         return inserted
 
     def finish(self) -> None:
