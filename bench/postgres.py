@@ -83,3 +83,54 @@ def latency(data_dir: Path, ack_dir: Path, *, callers: int, rounds: int, round_s
         out["throughput"] = {str(n): throughput(data_dir, envs[0], callers=callers, processes=n, concurrency=8,
                                                 secs=round_secs * 2, log=log) for n in (1, 2)}
     return out
+
+
+def drain(server: Any, *, calls: int = 200, processes: tuple[int, ...] = (1, 2), log: Any = print) -> dict[str, float]:
+    """Seconds for `processes` `agentic-memory worker` processes to drain a backlog of `calls` calls
+    (each run on a fresh database with the same backlog, the real embedding model)."""
+    import os
+    import subprocess
+    import sys
+    import tempfile
+    from datetime import UTC, datetime
+
+    import psycopg
+
+    from agentic_memory.adapters.postgres.database import PostgresDatabase
+    from agentic_memory.adapters.postgres.queue import PostgresJobQueue
+    from bench.ingest import _webhook
+
+    out = {}
+    for n in processes:
+        name = f"am_bench_{next(_DATABASES)}"
+        with psycopg.connect(server.url, autocommit=True) as conn:
+            conn.execute(f"CREATE DATABASE {name}")
+        url = server.url.rsplit("/", 1)[0] + "/" + name
+        db = PostgresDatabase(url)
+        db.migrate()
+        queue = PostgresJobQueue(db)
+        for i in range(calls):
+            body = _webhook(900_000 + i, "drain")[1]  # a 20-turn call, as the ingest part sends
+            queue.accept(event_type="post_call_transcription", conversation_id=f"conv_ingest_drain_{900_000 + i}",
+                         body=body, received_at=datetime.now(UTC)).result()
+        queue.close()
+        with tempfile.TemporaryDirectory(prefix="agentic-bench-drain-") as tmp:
+            env = {**{k: v for k, v in os.environ.items() if not k.startswith(("ELEVENLABS_", "AGENTIC_MEMORY_"))},
+                   "AGENTIC_MEMORY_DATABASE_URL": url, "AGENTIC_MEMORY_DATA_DIR": tmp,
+                   "ELEVENLABS_WORKSPACE_KEY": "wk_bench_" + "x" * 32, "ELEVENLABS_HMAC_KEY": "wsec_bench_" + "y" * 32}
+            command = [sys.executable, "-c", "from agentic_memory.cli import main; main()", "worker"]
+            started = time.perf_counter()
+            workers = [subprocess.Popen(command, env=env, cwd=tmp, stdout=subprocess.DEVNULL,
+                                        stderr=subprocess.DEVNULL) for _ in range(n)]
+            try:
+                with db.connection() as conn:
+                    while conn.execute("SELECT count(*) FROM jobs WHERE status = 'done'").fetchone() != (calls,):
+                        time.sleep(0.1)
+                out[str(n)] = round(time.perf_counter() - started, 1)
+            finally:
+                for worker in workers:
+                    worker.terminate()
+                    worker.wait(30)
+        db.close()
+        log(f"  {n} worker process(es) drained {calls} calls in {out[str(n)]} s (start-up included)")
+    return out
