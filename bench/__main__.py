@@ -39,6 +39,11 @@ def _latency(args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="agentic-bench-latency-") as tmp:
         data_dir = scale.fresh_copy(args.latency_callers, Path(tmp) / "data", log=log)
         ack_dir = scale.fresh_copy(args.latency_callers, Path(tmp) / "acks", log=log)
+        if args.database == "postgresql":
+            from bench import postgres
+
+            return postgres.latency(data_dir, ack_dir, callers=args.latency_callers, rounds=args.rounds,
+                                    round_secs=args.round_secs, log=log)
         return latency.run(data_dir, ack_dir, callers=args.latency_callers, rounds=args.rounds,
                            round_secs=args.round_secs, log=log)
 
@@ -103,6 +108,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--scale", default="1000,10000,100000", help="caller counts of the scale part")
     p.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks.md", help="Markdown report")
     p.add_argument("--json", type=Path, help="JSON results (default: --out with .json)")
+    p.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite",
+                   help="backend of the latency part (postgresql: a temporary server, the same callers copied in)")
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--round-secs", type=float, default=2.0)
     p.add_argument("--latency-callers", type=int, default=1000, help="database size of the latency part")

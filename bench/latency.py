@@ -96,7 +96,8 @@ def params(endpoint: str, server: Server, callers: int) -> dict[str, Any]:
 
 
 def run(data_dir: Path, ack_dir: Path, *, callers: int, concurrencies: tuple[int, ...] = (1, 8, 32),
-        rounds: int = 3, round_secs: float = 3.0, log: Any = print) -> dict[str, Any]:
+        rounds: int = 3, round_secs: float = 3.0, log: Any = print,
+        envs: tuple[dict[str, str], dict[str, str]] = ({}, {})) -> dict[str, Any]:
     """`data_dir` and `ack_dir` hold copies of a database of `callers` synthetic callers (the 1k level).
 
     Rounds are interleaved (health, client-data, retrieve, post-call, health, ...) so that noise from
@@ -109,8 +110,9 @@ def run(data_dir: Path, ack_dir: Path, *, callers: int, concurrencies: tuple[int
                            "endpoints": {}}
     # API only (`serve --no-worker`): acknowledged webhooks must not leave a backlog of embedding work
     # competing with the next rows (the ingest part measures the worker).
-    with Server(data_dir=data_dir, extra_args=("--no-worker",)) as main, \
-            Server(data_dir=ack_dir, extra_args=("--no-worker",)) as acks:
+    # `envs`: each server's extra environment (`--database postgresql`: its AGENTIC_MEMORY_DATABASE_URL).
+    with Server(data_dir=data_dir, extra_args=("--no-worker",), env=envs[0]) as main, \
+            Server(data_dir=ack_dir, extra_args=("--no-worker",), env=envs[1]) as acks:
         out["fsync_floor_ms"] = fsync_floor(data_dir)
         for c in concurrencies:
             per_round: dict[str, list[dict[str, Any]]] = {e: [] for e in ENDPOINTS}

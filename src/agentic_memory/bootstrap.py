@@ -33,6 +33,7 @@ from agentic_memory.ports import (
     JobQueue,
     MemoryEngine,
     MemoryStore,
+    RecordStore,
 )
 from agentic_memory.services.admin import AdminDeps
 from agentic_memory.services.process_call import WorkerDeps
@@ -41,6 +42,7 @@ from agentic_memory.worker import Worker
 if TYPE_CHECKING:
     from agentic_memory.adapters.mem0.engine import Mem0MemoryEngine
     from agentic_memory.domain.facts import FactExtractor
+    from agentic_memory.services.bulk import CopyReport
 
 log = logging.getLogger(__name__)
 DATABASE_FILE = "agentic_memory.sqlite3"
@@ -125,6 +127,7 @@ class Database:
     prepare: Callable[[], None] | None = None
     admin: AdminStore | None = None
     backups: BackupArchives | None = None
+    records: RecordStore | None = None  # every row as plain records (`agentic-memory copy`)
 
 
 # PostgreSQL has its own backup tools; `agentic-memory backup`/`restore` archive the SQLite file.
@@ -164,6 +167,7 @@ def _sqlite(path: Path, clock: Clock) -> Database:
     from agentic_memory.adapters.sqlite.database import Database as SqliteDatabase
     from agentic_memory.adapters.sqlite.memory_store import SqliteMemoryStore
     from agentic_memory.adapters.sqlite.queue import SqliteJobQueue
+    from agentic_memory.adapters.sqlite.records import SqliteRecords
 
     db = SqliteDatabase(path)
     queue = SqliteJobQueue(db, clock)
@@ -173,7 +177,7 @@ def _sqlite(path: Path, clock: Clock) -> Database:
         db.close()
 
     return Database(store=SqliteMemoryStore(db, clock), queue=queue, migrate=db.migrate, close=close,
-                    admin=SqliteAdminStore(db), backups=SqliteBackups(db))
+                    admin=SqliteAdminStore(db), backups=SqliteBackups(db), records=SqliteRecords(db))
 
 
 def _postgres(url: str, settings: Settings, clock: Clock) -> Database:
@@ -182,6 +186,7 @@ def _postgres(url: str, settings: Settings, clock: Clock) -> Database:
         from agentic_memory.adapters.postgres.database import PostgresDatabase
         from agentic_memory.adapters.postgres.memory_store import PostgresMemoryStore
         from agentic_memory.adapters.postgres.queue import PostgresJobQueue
+        from agentic_memory.adapters.postgres.records import PostgresRecords
     except ImportError as exc:
         raise ConfigurationError("AGENTIC_MEMORY_DATABASE_URL names PostgreSQL, whose driver is not installed: "
                                  "pip install 'agentic-memory[postgres]'") from exc
@@ -200,7 +205,7 @@ def _postgres(url: str, settings: Settings, clock: Clock) -> Database:
 
     # No BackupArchives: backups of PostgreSQL are pg_dump's, out of an erasure's reach (docs/security.md).
     return Database(store=PostgresMemoryStore(db, clock), queue=queue, migrate=migrate, close=close,
-                    prepare=db.check_schema, admin=PostgresAdminStore(db))
+                    prepare=db.check_schema, admin=PostgresAdminStore(db), records=PostgresRecords(db))
 
 
 def open_blobs(settings: Settings) -> BlobStore:
@@ -362,6 +367,33 @@ def migrate(settings: Settings) -> None:
         database.migrate()
     finally:
         database.close()
+
+
+def copy_database(settings: Settings, source_url: str, target_url: str, *,
+                  progress: Callable[[str, int, int], None] | None = None) -> CopyReport:
+    """`agentic-memory copy`: every row of one database into another (services/bulk.py), the target
+    migrated first. Either may be SQLite or PostgreSQL; the URLs are never echoed (passwords)."""
+    from pydantic import SecretStr
+
+    from agentic_memory.clock import SystemClock
+    from agentic_memory.services.bulk import copy_database as copy_rows
+
+    if source_url.strip() == target_url.strip():
+        raise ConfigurationError("copy: --from and --to name the same database")
+    clock = SystemClock()
+    opened: list[Database] = []
+    try:
+        for url in (source_url, target_url):
+            opened.append(open_database(settings.model_copy(update={"database_url": SecretStr(url)}), clock))
+        source, target = opened
+        (source.prepare or source.migrate)()
+        target.migrate()
+        if source.records is None or target.records is None:  # every backend has them; a guard for new ones
+            raise ConfigurationError("copy: this backend cannot list its rows")
+        return copy_rows(source.records, target.records, progress=progress)
+    finally:
+        for database in opened:
+            database.close()
 
 
 def build(settings: Settings, *, embedder: Embedder | None = None, with_worker: bool = True,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import signal
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -54,23 +55,38 @@ def serve(host: Annotated[str, typer.Option(help="Interface to bind")] = "127.0.
           port: Annotated[int, typer.Option(help="TCP port")] = 8000,
           worker: Annotated[bool, typer.Option(help="Run the post-call worker in this process (--no-worker: "
                                                     "API only; run `agentic-memory worker` beside it)")] = True,
+          workers: Annotated[int, typer.Option(min=1, max=64, help="API processes (each with its own pool and "
+                                                                   "model); the post-call worker still runs once, "
+                                                                   "in the supervisor")] = 1,
           ) -> None:
     """Run the HTTP API, with the worker in-process unless --no-worker."""
     import uvicorn
 
+    from agentic_memory.bootstrap import uses_postgres
     from agentic_memory.http.app import create_app
+    from agentic_memory.http.processes import FACTORY, SQLITE_WARNING
     from agentic_memory.logs import configure_logging
 
     settings = _settings()
     configure_logging(settings.log_level)
+    if workers > 1 and not uses_postgres(settings):
+        console.print(f"[yellow]Note:[/yellow] {SQLITE_WARNING.format(n=workers)}")
     deps = _build(settings, with_worker=worker)
-    out.print(f"AgenticMemory listening on http://{host}:{port}  (docs: http://{host}:{port}/docs)")
+    out.print(f"AgenticMemory listening on http://{host}:{port}  (docs: http://{host}:{port}/docs)"
+              + (f", {workers} API processes" if workers > 1 else ""))
+    thread = deps.worker.start_thread() if workers > 1 and deps.worker else None
+    # Keep-alive longer than clients' idle pools, so a reused connection is not closed under them.
+    run = partial(uvicorn.run, host=host, port=port, log_config=None, access_log=False,
+                  timeout_graceful_shutdown=10, timeout_keep_alive=75)
     try:
-        uvicorn.run(create_app(deps), host=host, port=port, log_config=None, access_log=False,
-                    timeout_graceful_shutdown=10,
-                    # Longer than clients' idle pools, so a reused connection is not closed under them.
-                    timeout_keep_alive=75)
+        if workers > 1:
+            run(FACTORY, factory=True, workers=workers)
+        else:
+            run(create_app(deps))
     finally:
+        if thread is not None and deps.worker is not None:
+            deps.worker.stop()
+            thread.join(timeout=30)
         deps.close()
 
 

@@ -1,4 +1,4 @@
-"""The installation's commands: backup, restore, doctor, bulk import and export (added to cli.py's app).
+"""The installation's commands: backup, restore, doctor, bulk import, export and copy (added to cli.py's app).
 
 In-process on the configured backend; doctor, backup and export also take `--url` (cli_admin.py).
 """
@@ -9,15 +9,16 @@ import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from agentic_memory.admin_client import LocalAdmin, RemoteAdmin
 from agentic_memory.cli_admin import JsonOpt, UrlOpt, _table, admin_session, emit, working
-from agentic_memory.cli_common import built, err, errors, keyed_settings, out
-from agentic_memory.config import Settings
+from agentic_memory.cli_common import bad_config, built, err, errors, keyed_settings, out
+from agentic_memory.config import Settings, load_settings
+from agentic_memory.errors import AgenticMemoryError, ConfigurationError
 
 
 def _bar(text: str, enabled: bool) -> tuple[Progress | None, Callable[[int, int], None] | None]:
@@ -124,6 +125,49 @@ def export(path: Annotated[Path, typer.Argument(help="The JSONL file to write")]
     emit(counts, as_json, lambda d: out.print(f"{d['memories']} memories of {d['callers']} callers written to {path}"))
 
 
+def copy(source: Annotated[str, typer.Option("--from", help="The database to read: sqlite:///path or "
+                                                           "postgresql://...")],
+         target: Annotated[str, typer.Option("--to", help="The database to write (migrated first)")],
+         as_json: JsonOpt = False) -> None:
+    """Copy a whole database into another (SQLite <-> PostgreSQL); resumable, counts verified at the end.
+
+    Stop the servers and workers on the source first. Run it again after an interruption: it continues
+    and never duplicates a row. Exits 1 when the counts differ at the end.
+    """
+    from agentic_memory.bootstrap import copy_database
+
+    with bad_config():
+        settings = load_settings()
+    progress = None if as_json else Progress(TextColumn("{task.description:>13}"), BarColumn(),
+                                             MofNCompleteColumn(), TimeRemainingColumn(), console=err)
+    tasks: dict[str, Any] = {}
+
+    def report(kind: str, done: int, total: int) -> None:
+        if progress is not None:
+            if kind not in tasks:
+                tasks[kind] = progress.add_task(kind, total=total)
+            progress.update(tasks[kind], completed=done, total=total)
+
+    try:
+        with progress or _nothing():
+            result = copy_database(settings, source, target, progress=report)
+    except ConfigurationError as exc:
+        err.print(f"[red]Configuration error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    except AgenticMemoryError as exc:
+        err.print(f"[red]Stopped:[/red] {exc}. Run the same command again to continue.")
+        raise typer.Exit(1) from exc
+    rows = [[kind, result.copied[kind], result.already_there[kind], result.source[kind], result.target[kind]]
+            for kind in result.source]
+    emit({"kinds": {row[0]: dict(zip(("copied", "already_there", "source", "target"), row[1:], strict=True))
+                    for row in rows}, "mismatched": result.mismatched}, as_json,
+         lambda _: out.print(_table("Copy", ["rows", "copied", "already there", "source", "target"], rows)))
+    if result.mismatched:
+        err.print(f"[red]Counts differ[/red] for {', '.join(result.mismatched)}: the source changed during the "
+                  "copy (stop its servers and workers, then run the copy again) or the target held other rows.")
+        raise typer.Exit(1)
+
+
 @contextmanager
 def _nothing() -> Iterator[None]:
     yield
@@ -143,3 +187,4 @@ def register(app: typer.Typer) -> None:
     app.command("doctor")(doctor)
     app.command("import")(import_)
     app.command("export")(export)
+    app.command("copy")(copy)

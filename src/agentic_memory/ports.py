@@ -342,6 +342,55 @@ class Activity:
     memories_per_caller: dict[int, int]  # active memory count -> how many callers have that many
 
 
+# What `agentic-memory copy` moves, in this order, and each kind's key (services/bulk.py).
+COPY_KEYS: dict[str, tuple[str, ...]] = {
+    "callers": ("caller_id",),
+    "conversations": ("conversation_id",),
+    "call_files": ("conversation_id", "kind"),
+    "memories": ("id",),
+    "inbox": ("conversation_id", "event_type"),
+    "audit_events": ("id",),
+}
+# The fields of each kind's records, the same on every backend.
+COPY_FIELDS: dict[str, tuple[str, ...]] = {
+    "callers": ("caller_id", "first_seen", "last_seen", "call_count", "first_name", "name_source", "language",
+                "last_call_summary", "memory_count", "top_facts"),
+    "conversations": ("conversation_id", "caller_id", "agent_id", "started_at", "processed_at"),
+    "call_files": ("conversation_id", "kind", "key"),
+    "memories": ("id", "caller_id", "type", "text", "category", "slot", "conversation_id", "agent_id",
+                 "created_at", "turn_start", "turn_end", "superseded_by", "retired_at", "retired_reason",
+                 "vector", "keywords"),
+    "inbox": ("event_type", "conversation_id", "body", "received_at", "status", "attempts", "run_after",
+              "lease_until", "lease_token", "worker", "last_error", "finished_at"),
+    "audit_events": ("id", "at", "actor", "action", "caller_ref", "detail"),
+}
+COPY_TIMES = frozenset({"first_seen", "last_seen", "started_at", "processed_at", "created_at", "retired_at",
+                        "received_at", "run_after", "lease_until", "finished_at", "at"})
+
+
+class RecordStore(Protocol):
+    """Every row of one database as plain records, for `agentic-memory copy` (services/bulk.py).
+
+    A record has the COPY_FIELDS of its kind: times as POSIX seconds (float or None), vectors as float32
+    bytes, webhook bodies as bytes (b"" once dropped), a caller's top facts as a list of str, keywords as
+    space-separated words.
+    """
+
+    def count(self, kind: str) -> int: ...
+
+    def read(self, kind: str, *, after: tuple[Any, ...] | None, limit: int) -> list[dict[str, Any]]:
+        """Up to `limit` records in the order of their COPY_KEYS, after the key `after` (None: the first)."""
+        ...
+
+    def write(self, kind: str, records: Sequence[dict[str, Any]]) -> int:
+        """Insert, in one transaction, the records whose key is not there yet; returns how many it inserted."""
+        ...
+
+    def finish(self) -> None:
+        """After a copy into this database: whatever keeps later inserts right (identity counters)."""
+        ...
+
+
 class BackupArchives(Protocol):
     """Backups made by the backup command, reachable so that an erasure reaches them too."""
 

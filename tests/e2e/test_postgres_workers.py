@@ -1,5 +1,5 @@
-"""Several `agentic-memory worker` processes on one PostgreSQL database, one SIGKILLed and one SIGSTOPped
-past its lease mid-drain: every call acked over HTTP is processed exactly once."""
+"""Four `agentic-memory worker` processes on one PostgreSQL database draining 500 signed webhooks, one
+SIGKILLed and one SIGSTOPped past its lease mid-drain: every call acked over HTTP is processed exactly once."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ import signal
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 
 import psycopg
@@ -20,8 +22,8 @@ from agentic_memory.http.app import create_app
 from agentic_memory.testing import HashEmbedder
 from tests.conftest import HMAC_KEY, WORKSPACE_KEY, make_settings, post_signed
 
-CALLS = 60
-WORKERS = 3
+CALLS = 500
+WORKERS = 4
 
 
 def counts(url: str) -> tuple[int, int]:
@@ -36,30 +38,38 @@ def counts(url: str) -> tuple[int, int]:
 def test_worker_processes_drain_the_queue_exactly_once_though_one_is_killed_and_one_stalls(pg_url, tmp_path):
     settings = make_settings(tmp_path / "data", database_url=pg_url)
     migrate(settings)
-    deps = build(settings, embedder=HashEmbedder(), with_worker=False)
-    now = int(time.time())
-    with TestClient(create_app(deps)) as client:
-        for n in range(CALLS):
-            payload = builders.transcription(
-                conversation_id=f"conv_multi_{n:04d}", caller=f"+1415555{n:04d}", start_time=now - 60,
-                turns=[("agent", "How can I help?"), ("user", f"Hi, I'm Dana. My order number is Q-{n:05d}.")],
-                summary=f"Asked about order Q-{n:05d}.")
-            assert post_signed(client, payload).status_code == 200
-    deps.close()
     env = {**os.environ, "AGENTIC_MEMORY_DATABASE_URL": pg_url, "AGENTIC_MEMORY_DATA_DIR": str(settings.data_dir),
            "ELEVENLABS_WORKSPACE_KEY": WORKSPACE_KEY, "ELEVENLABS_HMAC_KEY": HMAC_KEY,
-           "AGENTIC_MEMORY_LEASE_SECS": "5"}
-    command = [str(Path(sys.executable).with_name("agentic-memory")), "worker"]
+           "AGENTIC_MEMORY_LEASE_SECS": "5", "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    command = [sys.executable, "-m", "tests.e2e.hash_worker"]  # `agentic-memory worker`, hash embeddings
     logs = [(tmp_path / f"worker{i}.log").open("wb") for i in range(WORKERS)]
     # The last one runs two jobs at once (`--concurrency 2`): it drains alone once the others are gone.
+    # They start first and drain while the webhooks arrive, as in production.
     workers = [subprocess.Popen([*command, *(["--concurrency", "2"] if i == WORKERS - 1 else [])], env=env,
                                 cwd=tmp_path, stdout=log, stderr=log) for i, log in enumerate(logs)]
-    try:
-        deadline = time.monotonic() + 240
+    deps = build(settings, embedder=HashEmbedder(), with_worker=False)
+    now = int(time.time())
+
+    def post(client: TestClient, n: int) -> int:
+        payload = builders.transcription(
+            conversation_id=f"conv_multi_{n:04d}", caller=f"+1415555{n:04d}", start_time=now - 60,
+            turns=[("agent", "How can I help?"), ("user", f"Hi, I'm Dana. My order number is Q-{n:05d}.")],
+            summary=f"Asked about order Q-{n:05d}.")
+        return int(post_signed(client, payload).status_code)
+
+    def interrupt() -> None:
         while counts(pg_url)[0] < CALLS // 4 and time.monotonic() < deadline:
             time.sleep(0.05)
         workers[0].send_signal(signal.SIGKILL)  # most likely mid-job: its lease (5 s) must bring the job back
         workers[1].send_signal(signal.SIGSTOP)  # its heartbeats stop too: the last worker takes its job over
+
+    deadline = time.monotonic() + 120
+    try:
+        with TestClient(create_app(deps)) as client, ThreadPoolExecutor(5) as pool:
+            chaos = pool.submit(interrupt)  # while the acks go on
+            assert set(pool.map(partial(post, client), range(CALLS))) == {200}
+            chaos.result()
+        deps.close()
         try:
             while counts(pg_url) != (CALLS, CALLS) and time.monotonic() < deadline:
                 time.sleep(0.2)

@@ -1,4 +1,5 @@
-"""Bulk import of past conversations (ElevenLabs post-call payloads) and export of all memories.
+"""Bulk moves: import of past conversations (ElevenLabs post-call payloads), export of all memories, and
+the copy of a whole database into another (`agentic-memory copy`, SQLite <-> PostgreSQL).
 
 Import goes through the webhook's own durable path (the inbox, then the worker), minus the signature:
 the operator vouches for the files. It is resumable: the inbox keys each webhook by (conversation id,
@@ -8,6 +9,7 @@ event type), so running the same import again after an interruption skips what w
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -16,7 +18,7 @@ import orjson
 from agentic_memory.domain.scope import split_key
 from agentic_memory.elevenlabs import payloads
 from agentic_memory.errors import InvalidInput
-from agentic_memory.ports import CallerQuery, Clock, JobQueue
+from agentic_memory.ports import COPY_KEYS, CallerQuery, Clock, JobQueue, RecordStore
 from agentic_memory.services.admin import AdminDeps, audit, history_json
 
 Progress = Callable[[int, int], None]
@@ -84,3 +86,49 @@ def export_memories(deps: AdminDeps, out: TextIO, *, actor: str, progress: Progr
         offset += PAGE
     audit(deps, actor, "memories.export", callers=callers, memories=written)
     return {"callers": callers, "memories": written}
+
+
+@dataclass
+class CopyReport:
+    """Per kind of row: how many this run inserted, how many the target had already, and the final counts."""
+
+    copied: dict[str, int] = field(default_factory=dict)
+    already_there: dict[str, int] = field(default_factory=dict)
+    source: dict[str, int] = field(default_factory=dict)
+    target: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def mismatched(self) -> list[str]:
+        """The kinds whose counts differ after the copy (the source changed, or the target held other rows)."""
+        return [kind for kind in COPY_KEYS if self.source.get(kind) != self.target.get(kind)]
+
+
+def copy_database(source: RecordStore, target: RecordStore, *, page: int = PAGE,
+                  progress: Callable[[str, int, int], None] | None = None) -> CopyReport:
+    """Copy every row of `source` into `target` (callers, conversations, file links, memories with their
+    history and vectors, the webhook inbox with each job's state, the audit trail), then count both sides.
+
+    Safe to run again after an interruption: rows already in the target are skipped, never duplicated.
+    `progress(kind, done, total)` follows each page. Stop the servers and workers on the source first, or
+    rows they add meanwhile show up as a count mismatch.
+    """
+    report = CopyReport()
+    for kind, key in COPY_KEYS.items():
+        total = source.count(kind)
+        done = copied = 0
+        after: tuple[Any, ...] | None = None
+        if progress is not None:
+            progress(kind, 0, total)
+        while records := source.read(kind, after=after, limit=page):
+            copied += target.write(kind, records)
+            done += len(records)
+            after = tuple(records[-1][name] for name in key)
+            if progress is not None:
+                progress(kind, done, max(total, done))
+        report.copied[kind] = copied
+        report.already_there[kind] = done - copied
+    target.finish()
+    for kind in COPY_KEYS:
+        report.source[kind] = source.count(kind)
+        report.target[kind] = target.count(kind)
+    return report

@@ -1,0 +1,136 @@
+"""`python -m bench --database postgresql`: the same parts against a temporary PostgreSQL.
+
+The server is the tests' own (tests/postgres_server.py: initdb + pg_ctl in a temp dir, 127.0.0.1). Each
+cached SQLite level (bench/scale.py) is moved into it with `agentic-memory copy`'s service, so both
+backends answer over exactly the same callers and memories.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from itertools import count
+from pathlib import Path
+from typing import Any
+
+_DATABASES = count()
+
+
+@contextmanager
+def temporary_server(*, log: Any = print) -> Iterator[Any]:
+    from tests.postgres_server import PostgresServer
+
+    server = PostgresServer()
+    log("  starting a temporary PostgreSQL ...")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+def database_from_level(server: Any, data_dir: Path, *, log: Any = print) -> str:
+    """A new database on `server` holding a copy of the SQLite database in `data_dir`; returns its URL."""
+    import psycopg
+
+    from agentic_memory.bootstrap import copy_database
+    from agentic_memory.config import Settings
+
+    name = f"am_bench_{next(_DATABASES)}"
+    with psycopg.connect(server.url, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    url = server.url.rsplit("/", 1)[0] + "/" + name
+    started = time.perf_counter()
+    report = copy_database(Settings(_env_file=None, data_dir=data_dir), f"sqlite:///{data_dir}/agentic_memory.sqlite3",
+                           url)
+    if report.mismatched:
+        raise RuntimeError(f"copy into PostgreSQL: counts differ for {report.mismatched}")
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("VACUUM ANALYZE")  # planner statistics, as a restored database gets them
+    log(f"  copied {data_dir.name} into PostgreSQL in {time.perf_counter() - started:.1f} s "
+        f"({report.target['memories']} memories)")
+    return url
+
+
+def throughput(data_dir: Path, env: dict[str, str], *, callers: int, processes: int, concurrency: int, secs: float,
+               log: Any = print) -> dict[str, float]:
+    """`/client-data` and `/retrieve` req/s from `serve --workers <processes> --no-worker`."""
+    from bench.latency import params
+    from bench.load import LoadSpec, run_load
+    from bench.server import Server
+
+    rps = {}
+    with Server(data_dir=data_dir, extra_args=("--no-worker", "--workers", str(processes)), env=env) as server:
+        for endpoint in ("client-data", "retrieve"):
+            spec = LoadSpec(server.url, endpoint, params(endpoint, server, callers), concurrency, 1.0, 1, secs)
+            rps[endpoint] = round(run_load(spec)["rounds"][0]["rps"], 1)
+    log(f"  {processes} API process(es), c={concurrency}: {rps}")
+    return rps
+
+
+def latency(data_dir: Path, ack_dir: Path, *, callers: int, rounds: int, round_secs: float,
+            log: Any = print) -> dict[str, Any]:
+    """The latency part on PostgreSQL (the two SQLite copies moved in), then req/s with 1 and 2 API processes."""
+    from bench import latency as sqlite_latency
+
+    with temporary_server(log=log) as server:
+        urls = [database_from_level(server, d, log=log) for d in (data_dir, ack_dir)]
+        envs = ({"AGENTIC_MEMORY_DATABASE_URL": urls[0]}, {"AGENTIC_MEMORY_DATABASE_URL": urls[1]})
+        out = sqlite_latency.run(data_dir, ack_dir, callers=callers, rounds=rounds, round_secs=round_secs,
+                                 log=log, envs=envs)
+        out["database"] = "postgresql"
+        out["throughput"] = {str(n): throughput(data_dir, envs[0], callers=callers, processes=n, concurrency=8,
+                                                secs=round_secs * 2, log=log) for n in (1, 2)}
+    return out
+
+
+def drain(server: Any, *, calls: int = 200, processes: tuple[int, ...] = (1, 2), log: Any = print) -> dict[str, float]:
+    """Seconds for `processes` `agentic-memory worker` processes to drain a backlog of `calls` calls
+    (each run on a fresh database with the same backlog, the real embedding model)."""
+    import os
+    import subprocess
+    import sys
+    import tempfile
+    from datetime import UTC, datetime
+
+    import psycopg
+
+    from agentic_memory.adapters.postgres.database import PostgresDatabase
+    from agentic_memory.adapters.postgres.queue import PostgresJobQueue
+    from bench.ingest import _webhook
+
+    out = {}
+    for n in processes:
+        name = f"am_bench_{next(_DATABASES)}"
+        with psycopg.connect(server.url, autocommit=True) as conn:
+            conn.execute(f"CREATE DATABASE {name}")
+        url = server.url.rsplit("/", 1)[0] + "/" + name
+        db = PostgresDatabase(url)
+        db.migrate()
+        queue = PostgresJobQueue(db)
+        for i in range(calls):
+            body = _webhook(900_000 + i, "drain")[1]  # a 20-turn call, as the ingest part sends
+            queue.accept(event_type="post_call_transcription", conversation_id=f"conv_ingest_drain_{900_000 + i}",
+                         body=body, received_at=datetime.now(UTC)).result()
+        queue.close()
+        with tempfile.TemporaryDirectory(prefix="agentic-bench-drain-") as tmp:
+            env = {**{k: v for k, v in os.environ.items() if not k.startswith(("ELEVENLABS_", "AGENTIC_MEMORY_"))},
+                   "AGENTIC_MEMORY_DATABASE_URL": url, "AGENTIC_MEMORY_DATA_DIR": tmp,
+                   "ELEVENLABS_WORKSPACE_KEY": "wk_bench_" + "x" * 32, "ELEVENLABS_HMAC_KEY": "wsec_bench_" + "y" * 32}
+            command = [sys.executable, "-c", "from agentic_memory.cli import main; main()", "worker"]
+            started = time.perf_counter()
+            workers = [subprocess.Popen(command, env=env, cwd=tmp, stdout=subprocess.DEVNULL,
+                                        stderr=subprocess.DEVNULL) for _ in range(n)]
+            try:
+                with db.connection() as conn:
+                    while conn.execute("SELECT count(*) FROM jobs WHERE status = 'done'").fetchone() != (calls,):
+                        time.sleep(0.1)
+                out[str(n)] = round(time.perf_counter() - started, 1)
+            finally:
+                for worker in workers:
+                    worker.terminate()
+                    worker.wait(30)
+        db.close()
+        log(f"  {n} worker process(es) drained {calls} calls in {out[str(n)]} s (start-up included)")
+    return out
