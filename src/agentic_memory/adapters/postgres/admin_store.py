@@ -15,9 +15,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from functools import cache
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import psycopg
 
 from agentic_memory.adapters.postgres.database import PostgresDatabase, clean
@@ -35,6 +34,9 @@ from agentic_memory.ports import (
     MemoryRecord,
     Totals,
 )
+
+if TYPE_CHECKING:  # annotations only; numpy is imported with the first vector (a greeting needs none)
+    pass
 
 _NAME = re.compile(r"^-- name: (\w+)\s*$", re.MULTILINE)
 # Every table an erasure, a purge or a retention sweep deletes from (their TOAST tables are vacuumed too).
@@ -97,6 +99,8 @@ class PostgresAdminStore:
         return self._write("set_name", {"caller_id": caller_id, "first_name": first_name, "source": source}) == 1
 
     def change_memory(self, change: MemoryChange) -> bool:
+        import numpy as np
+
         by = change.replacement.memory.id if change.replacement else "operator:deleted"
         with self.db.transaction() as conn:
             retired = self._run(conn, "retire_memory", {

@@ -15,8 +15,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from functools import cache
 from importlib import resources
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from agentic_memory.adapters.sqlite.database import Database, translate_errors
 from agentic_memory.adapters.sqlite.memory_store import SqliteMemoryStore, _memory, _top_facts, _ts
@@ -33,6 +32,9 @@ from agentic_memory.ports import (
     MemoryRecord,
     Totals,
 )
+
+if TYPE_CHECKING:  # annotations only; numpy is imported with the first vector (a greeting needs none)
+    pass
 
 _NAME = re.compile(r"^-- name: (\w+)\s*$", re.MULTILINE)
 
@@ -91,6 +93,8 @@ class SqliteAdminStore:
                 "caller_id": caller_id, "first_name": first_name, "source": source}).rowcount == 1
 
     def change_memory(self, change: MemoryChange) -> bool:
+        import numpy as np
+
         q = admin_queries()
         by = change.replacement.memory.id if change.replacement else "operator:deleted"
         with self.db.transaction() as conn:
