@@ -212,7 +212,8 @@ NOT_FOR_A_GREETING = ("numpy", "onnxruntime", "tokenizers", "agentic_memory.adap
 
 
 @pytest.mark.timeout(180)
-def test_a_cold_start_that_only_greets_never_imports_the_embedding_stack(lambda_env: dict[str, Any]) -> None:
+@pytest.mark.usefixtures("lambda_env")  # its environment (PostgreSQL, S3, SQS, the secret) is the child's
+def test_a_cold_start_that_only_greets_never_imports_the_embedding_stack() -> None:
     """Structural, not timed (`make bench` times it): the same PostgreSQL, S3, SQS and secret as above."""
     result = subprocess.run([sys.executable, "-c", GREET_ONLY, WORKSPACE_KEY], capture_output=True, text=True,
                             timeout=150, cwd=ROOT, check=False)
