@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import prometheus_client  # noqa: F401 - see below
 import pytest
 from fastapi.testclient import TestClient
 
@@ -22,6 +23,8 @@ from tests.aws_server import AwsServer
 from tests.postgres_server import PostgresServer
 
 # Installed at import, before any test runs: the suite proves it reads nothing outside the checkout.
+# prometheus-client is imported above, before any test: its import reads /proc (boot time, the process's
+# limits) for its default registry, and agentic_memory.metrics imports it only on first use.
 FS_GUARD = fs_guard.install()
 
 WORKSPACE_KEY = "amk_test_workspace_key_0123456789abcdef"
