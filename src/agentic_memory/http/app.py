@@ -44,7 +44,7 @@ def create_app(deps: Deps, *, probe_timeout_secs: float = PROBE_TIMEOUT_SECS,
     app = FastAPI(title="AgenticMemory", version=__version__, lifespan=lifespan,
                   description="Per-caller memory for ElevenLabs voice agents.")
     install_error_handlers(app)
-    app.include_router(routes(deps))
+    app.include_router(routes(deps, documented=not webhooks_only))
     app.include_router(health_routes(probes))
     limits = {"/post-call": deps.settings.max_post_call_bytes}
     if webhooks_only:
