@@ -54,10 +54,12 @@ coverage-gate: install
 lint-aws: install
 	$(BIN)/cfn-lint deploy/aws/template.yaml
 
-# The Lambda zip for Python 3.12 on x86_64 (manylinux wheels from PyPI; nothing compiled here), and the
-# same layout for this machine's Python from the installed packages (what the tests run).
+# The Lambda zip for Python 3.12 on x86_64 (manylinux wheels from PyPI; no C compiled here; the bytecode by
+# PYTHON312, any CPython 3.12), and the same layout for this machine's Python from the installed packages
+# (what the tests run).
+PYTHON312 ?= python3.12
 package-lambda: install
-	KEEP_STAGING=1 $(BIN)/python scripts/package_lambda.py --python-version 3.12
+	KEEP_STAGING=1 $(BIN)/python scripts/package_lambda.py --python-version 3.12 --bytecode-python $(PYTHON312)
 	$(BIN)/python scripts/package_lambda.py --local
 
 clean:

@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import prometheus_client  # noqa: F401 - see below
 import pytest
 from fastapi.testclient import TestClient
 
@@ -23,6 +24,8 @@ from tests.aws_server import AwsServer
 from tests.postgres_server import PostgresServer
 
 # Installed at import, before any test runs: the suite proves it reads nothing outside the checkout.
+# prometheus-client is imported above, before any test: its import reads /proc (boot time, the process's
+# limits) for its default registry, and agentic_memory.metrics imports it only on first use.
 FS_GUARD = fs_guard.install()
 
 WORKSPACE_KEY = "amk_test_workspace_key_0123456789abcdef"

@@ -35,14 +35,14 @@ from agentic_memory.ports import (
     MemoryStore,
     RecordStore,
 )
-from agentic_memory.services.admin import AdminDeps
-from agentic_memory.services.process_call import WorkerDeps
-from agentic_memory.worker import Worker
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # imported where used: a Lambda cold start that only greets never loads the worker's stack
     from agentic_memory.adapters.mem0.engine import Mem0MemoryEngine
     from agentic_memory.domain.facts import FactExtractor
+    from agentic_memory.services.admin import AdminDeps
     from agentic_memory.services.bulk import CopyReport
+    from agentic_memory.services.process_call import WorkerDeps
+    from agentic_memory.worker import Worker
 
 log = logging.getLogger(__name__)
 DATABASE_FILE = "agentic_memory.sqlite3"
@@ -73,6 +73,8 @@ class Deps:
             self.engine = local_engine(self.store, self.embedder)
 
     def admin_deps(self) -> AdminDeps:
+        from agentic_memory.services.admin import AdminDeps
+
         if self.admin is None:
             raise ConfigurationError("this backend has no admin store")
         return AdminDeps(admin=self.admin, store=self.store, blobs=self.blobs, embedder=self.embedder,
@@ -80,6 +82,8 @@ class Deps:
                          default_region=self.settings.default_region, backups=self.backups, engine=self.engine)
 
     def worker_deps(self) -> WorkerDeps:
+        from agentic_memory.services.process_call import WorkerDeps
+
         return WorkerDeps(store=self.store, blobs=self.blobs, engine=self.engine,
                           extractor=self._extractor(), clock=self.clock,
                           default_region=self.settings.default_region, scope=self.settings.scope,
@@ -103,6 +107,7 @@ class Deps:
 
     def make_worker(self) -> Worker:
         from agentic_memory.services.retention import Sweeper, policy_from
+        from agentic_memory.worker import Worker
 
         sweeper = Sweeper(self.admin_deps(), policy_from(self.settings)) if self.admin is not None else None
         return Worker(self.queue, self.worker_deps(), max_attempts=self.settings.max_attempts,
@@ -337,11 +342,13 @@ def local_engine(store: MemoryStore, embedder: Embedder) -> MemoryEngine:
 
 
 def _local_embedder(settings: Settings, *, lazy: bool = False) -> Embedder:
-    from agentic_memory.adapters.embeddings.batching import BatchingEmbedder
+    from agentic_memory.adapters.embeddings import MINILM_DIM
     from agentic_memory.adapters.embeddings.lazy import LazyEmbedder
-    from agentic_memory.adapters.embeddings.onnx import MINILM_DIM, OnnxEmbedder
 
     def load() -> Embedder:
+        from agentic_memory.adapters.embeddings.batching import BatchingEmbedder
+        from agentic_memory.adapters.embeddings.onnx import OnnxEmbedder
+
         return BatchingEmbedder(OnnxEmbedder(threads=settings.embed_threads))
 
     # Lazy: a Lambda container that only greets callers (/client-data) never loads the model.

@@ -10,17 +10,18 @@ whichever process serves the scrape.
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Iterator, Sequence
-from typing import Any
-
-import numpy as np
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily, Metric
-from prometheus_client.multiprocess import MultiProcessCollector
-from prometheus_client.registry import Collector
+from typing import TYPE_CHECKING, Any, cast
 
 from agentic_memory.ports import AdminStore, Embedder
+
+if TYPE_CHECKING:  # annotations only; prometheus-client is imported with the first collector (see Metrics)
+    import numpy as np
+    from prometheus_client import Counter, Histogram
+    from prometheus_client.core import Metric
+    from prometheus_client.registry import Collector
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -32,8 +33,33 @@ def multiprocess_dir() -> str | None:
     return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or os.environ.get("prometheus_multiproc_dir")  # noqa: SIM112 - see above
 
 
+_MAKING = threading.Lock()
+
+
 class Metrics:
-    def __init__(self) -> None:
+    """The process's collectors, made on first use: importing prometheus-client (and the parts of the
+    standard library it pulls in) was a seventh of the Lambda handler's import, and there no request is
+    timed (the Lambda app has no /metrics): the first observation is the first embedding."""
+
+    requests: Histogram
+    acks: Counter
+    jobs: Histogram
+    job_failures: Counter
+    embedding: Histogram
+    embedded_texts: Counter
+    _own: Sequence[Collector]
+
+    def __getattr__(self, name: str) -> Any:  # reached only while the collectors do not exist yet
+        if name not in Metrics.__annotations__:
+            raise AttributeError(name)
+        with _MAKING:
+            if "_own" not in self.__dict__:
+                self._make()
+        return self.__dict__[name]
+
+    def _make(self) -> None:
+        from prometheus_client import Counter, Histogram
+
         # registry=None: not in the library's global registry, so several apps in one test process coexist.
         self.requests = Histogram("agentic_memory_http_request_duration_seconds",
                                   "HTTP request latency by route template, method and status",
@@ -62,6 +88,9 @@ class Metrics:
             self.job_failures.labels(event_type, str(outcome == "dead").lower()).inc()
 
     def render(self, admin: AdminStore | None) -> bytes:
+        from prometheus_client import CollectorRegistry, generate_latest
+        from prometheus_client.multiprocess import MultiProcessCollector
+
         registry = CollectorRegistry(auto_describe=False)
         if multiprocess_dir():
             MultiProcessCollector(registry)  # type: ignore[no-untyped-call]  # prometheus-client's own signature is untyped
@@ -69,17 +98,19 @@ class Metrics:
             for collector in self._own:
                 registry.register(collector)
         if admin is not None:
-            registry.register(StoreCollector(admin))
+            registry.register(cast("Collector", StoreCollector(admin)))  # the registry asks only for collect()
         return generate_latest(registry)
 
 
-class StoreCollector(Collector):
+class StoreCollector:
     """Gauges read from the database at scrape time."""
 
     def __init__(self, admin: AdminStore) -> None:
         self.admin = admin
 
     def collect(self) -> Iterator[Metric]:
+        from prometheus_client.core import GaugeMetricFamily
+
         totals = self.admin.totals()
         queue = GaugeMetricFamily("agentic_memory_queue_jobs", "Inbox jobs by state", labels=["state"])
         for state in ("queued", "running", "done", "dead", "erased"):

@@ -6,9 +6,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol, runtime_checkable
-
-import numpy as np
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from agentic_memory.domain.chunking import Chunk
 from agentic_memory.domain.models import (
@@ -23,6 +21,9 @@ from agentic_memory.domain.models import (
     StoredMemory,  # also re-exported: adapters and tests build them
 )
 from agentic_memory.domain.ranking import Parts
+
+if TYPE_CHECKING:  # annotations only: a greeting never loads numpy
+    import numpy as np
 
 
 class Clock(Protocol):

@@ -26,13 +26,14 @@ def test_the_unzipped_artifact_answers_api_gateway_events_alone(tmp_path: Path) 
     scratch = tmp_path / "scratch"
     scratch.mkdir()
     bare = getattr(sys, "_base_executable", sys.executable)  # the interpreter under the venv
-    result = subprocess.run([bare, "-I", "-S", str(ROOT / "deploy" / "aws" / "smoke.py"), str(unpacked),
+    result = subprocess.run([bare, "-I", "-S", "-B", str(ROOT / "deploy" / "aws" / "smoke.py"), str(unpacked),
                              str(scratch)], capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert report["statuses"] == [200, 200, 200, 200]
     assert report["worker_ran"]
     assert report["model_loaded_by_greeting"] is False
+    assert report["imported_by_greeting"] == []  # numpy, onnxruntime, tokenizers, the ONNX embedder module
     assert any("peanut" in memory for memory in report["found"])
     assert report["caller_name"] == "Maria"
     assert report["site_packages_outside_artifact"] == []

@@ -6,7 +6,10 @@ audio fetched from a fake ElevenLabs."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -21,6 +24,7 @@ from tests.conftest import HMAC_KEY, WORKSPACE_KEY
 
 CALLER = "+14155550123"
 MAX_RECEIVES = 2
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -187,3 +191,35 @@ def test_a_failed_job_stays_queued_and_a_poison_one_ends_in_the_dlq(lambda_env: 
     assert queue.redrive() == 2
     assert count(env, "dlq_url") == 0
     assert count(env, "queue_url") == 2
+
+
+# A fresh interpreter (this one has imported everything already): import the HTTP handler, answer one
+# /client-data event, list what got imported.
+GREET_ONLY = """
+import json, sys
+from agentic_memory.adapters.aws import handlers
+from tests.aws_events import http_event
+body = json.dumps({"caller_id": "+14155550123", "agent_id": "a", "called_number": "+1", "call_sid": "CA1"}).encode()
+event = http_event("/Prod/client-data", body, {"x-workspace-key": sys.argv[1]}, base64_body=False)
+print(json.dumps({"status": handlers.http_handler(event, None)["statusCode"], "modules": sorted(sys.modules)}))
+"""
+# What a container that only greets callers must not load: the embedding stack (numpy alone is ~0.2 s of
+# a cold start), the worker's, and the operator surfaces API Gateway does not route to Lambda.
+NOT_FOR_A_GREETING = ("numpy", "onnxruntime", "tokenizers", "agentic_memory.adapters.embeddings.onnx",
+                      "agentic_memory.adapters.embeddings.batching", "agentic_memory.services.process_call",
+                      "agentic_memory.worker", "agentic_memory.http.admin", "agentic_memory.http.dashboard.routes",
+                      "agentic_memory.http.proxy", "jinja2", "httpx")
+
+
+@pytest.mark.timeout(180)
+@pytest.mark.usefixtures("lambda_env")  # its environment (PostgreSQL, S3, SQS, the secret) is the child's
+def test_a_cold_start_that_only_greets_never_imports_the_embedding_stack() -> None:
+    """Structural, not timed (`make bench` times it): the same PostgreSQL, S3, SQS and secret as above."""
+    result = subprocess.run([sys.executable, "-c", GREET_ONLY, WORKSPACE_KEY], capture_output=True, text=True,
+                            timeout=150, cwd=ROOT, check=False)
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["status"] == 200
+    loaded = [name for name in report["modules"] if name.split(".")[0] in NOT_FOR_A_GREETING
+              or name in NOT_FOR_A_GREETING]
+    assert loaded == []

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-import httpx
-
 from agentic_memory.errors import StorageError
 
 MAX_AUDIO_BYTES = 200 * 1024 * 1024
@@ -21,6 +19,8 @@ class ElevenLabsAudio:
         self.timeout_secs = timeout_secs
 
     def fetch(self, conversation_id: str) -> bytes | None:
+        import httpx  # here, in the worker: the Lambda HTTP function builds this source but never fetches
+
         url = f"{self.base_url}/v1/convai/conversations/{quote(conversation_id, safe='')}/audio"
         try:
             with httpx.Client(timeout=self.timeout_secs) as client, \

@@ -8,9 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import numpy as np
-
-from agentic_memory.domain.call_update import new_memories
 from agentic_memory.domain.models import CallContext, MemoryHit, MemoryType
 from agentic_memory.domain.ranking import FusionWeights, coverage, fusion_parts, lean, pinned, prior, query_terms
 from agentic_memory.ports import Embedder, ExplainedHit, MemoryStore, ProcessedCall, Remembered
@@ -25,6 +22,11 @@ class LocalMemoryEngine:
         self.weights = weights or FusionWeights()
 
     def remember(self, call: ProcessedCall, context: CallContext) -> Remembered:
+        # Imported here, by the worker: a Lambda container that only greets callers never loads numpy.
+        import numpy as np
+
+        from agentic_memory.domain.call_update import new_memories
+
         texts = [f.text for f in call.facts] + [c.index_text for c in call.chunks]
         vectors = self.embedder.embed(texts) if texts else np.zeros((0, self.embedder.dim), np.float32)
         stored, superseded = new_memories(call.conversation, list(call.facts), list(call.chunks), vectors,

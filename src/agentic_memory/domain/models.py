@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-import numpy as np
+if TYPE_CHECKING:  # annotations only: a greeting never loads numpy
+    import numpy as np
 
 Role = Literal["user", "agent"]
 MemoryType = Literal["factual", "semantic"]

@@ -10,14 +10,9 @@ from fastapi import FastAPI
 
 from agentic_memory import __version__
 from agentic_memory.bootstrap import Deps
-from agentic_memory.http.admin import include_admin
-from agentic_memory.http.dashboard.routes import include_dashboard
 from agentic_memory.http.errors import install_error_handlers
 from agentic_memory.http.health import PROBE_TIMEOUT_SECS, Probes, health_routes
 from agentic_memory.http.middleware import RequestMiddleware
-from agentic_memory.http.proxy import MAX_BYTES as PROXY_MAX_BYTES
-from agentic_memory.http.proxy import PATH as PROXY_PATH
-from agentic_memory.http.proxy import proxy_router
 from agentic_memory.http.routes import routes
 from agentic_memory.offload import run_blocking
 
@@ -27,7 +22,11 @@ from agentic_memory.offload import run_blocking
 THREADS = 8
 
 
-def create_app(deps: Deps, *, probe_timeout_secs: float = PROBE_TIMEOUT_SECS) -> FastAPI:
+def create_app(deps: Deps, *, probe_timeout_secs: float = PROBE_TIMEOUT_SECS,
+               webhooks_only: bool = False) -> FastAPI:
+    """`webhooks_only`: the three ElevenLabs routes and /health, all that API Gateway routes to the Lambda
+    handler. The memory proxy, the dashboard, the admin API and /metrics are then neither imported (httpx,
+    jinja2) nor built (~40 routes of pydantic schemas): they would only lengthen a cold start."""
     probes = Probes(deps, timeout_secs=probe_timeout_secs)
 
     @asynccontextmanager
@@ -45,10 +44,20 @@ def create_app(deps: Deps, *, probe_timeout_secs: float = PROBE_TIMEOUT_SECS) ->
     app = FastAPI(title="AgenticMemory", version=__version__, lifespan=lifespan,
                   description="Per-caller memory for ElevenLabs voice agents.")
     install_error_handlers(app)
-    app.include_router(routes(deps))
+    app.include_router(routes(deps, documented=not webhooks_only))
     app.include_router(health_routes(probes))
+    limits = {"/post-call": deps.settings.max_post_call_bytes}
+    if webhooks_only:
+        app.add_middleware(RequestMiddleware, limits=limits, default_limit=deps.settings.max_request_bytes)
+        return app
+    from agentic_memory.http.admin import include_admin
+    from agentic_memory.http.dashboard.routes import include_dashboard
+    from agentic_memory.http.proxy import MAX_BYTES as PROXY_MAX_BYTES
+    from agentic_memory.http.proxy import PATH as PROXY_PATH
+    from agentic_memory.http.proxy import proxy_router
+
     app.include_router(proxy_router(deps))
-    limits = {"/post-call": deps.settings.max_post_call_bytes, PROXY_PATH: PROXY_MAX_BYTES}
+    limits[PROXY_PATH] = PROXY_MAX_BYTES
     app.add_middleware(RequestMiddleware, limits=limits, default_limit=deps.settings.max_request_bytes)
     include_dashboard(app, deps)  # /dashboard, over the same admin services
     include_admin(app, deps)  # the admin API, /metrics, and the request-latency layer outside everything

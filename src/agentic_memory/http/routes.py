@@ -55,7 +55,9 @@ def _parse(model: type[Body], raw: bytes) -> Body:
         raise RequestValidationError(errors) from None
 
 
-def routes(deps: Deps) -> APIRouter:
+def routes(deps: Deps, *, documented: bool = True) -> APIRouter:
+    """`documented=False` leaves the routes out of /docs: no response models, error models and JSON schemas
+    are built (~0.1 s of a Lambda cold start, where API Gateway routes no /docs)."""
     settings = deps.settings
     hmac_keys = settings.hmac_keys  # split once, not per request
     require_key = WorkspaceKey(settings.workspace_keys)
@@ -74,9 +76,15 @@ def routes(deps: Deps) -> APIRouter:
                                                  base_prompt=settings.base_prompt, greeting=greeting,
                                                  caller_token=token))
 
-    @router.post("/client-data", response_model=schemas.ClientDataResponse, responses=ERRORS,
-                 dependencies=[Depends(require_key)], openapi_extra=_json_body(schemas.ClientDataRequest),
-                 summary="ElevenLabs conversation-initiation webhook")
+    def docs(response: type[BaseModel], body: type[BaseModel] | None = None) -> dict[str, Any]:
+        if not documented:
+            return {"include_in_schema": False}
+        return {"response_model": response, "responses": ERRORS,
+                "openapi_extra": _json_body(body) if body else SIGNED_BODY}
+
+    @router.post("/client-data", dependencies=[Depends(require_key)],
+                 summary="ElevenLabs conversation-initiation webhook",
+                 **docs(schemas.ClientDataResponse, schemas.ClientDataRequest))
     async def client_data(request: Request) -> Response:
         body = _parse(schemas.ClientDataRequest, await request.body())
         briefing = await run_blocking(brief_caller, body.caller_id, store=deps.store,
@@ -85,10 +93,8 @@ def routes(deps: Deps) -> APIRouter:
         token = caller_token.issue(briefing.caller_id, token_key, now=time.time()) if token_key else ""
         return Response(client_data_body(briefing, token), media_type="application/json")
 
-    @router.post("/retrieve", response_model=schemas.RetrieveResponse, responses=ERRORS,
-                 dependencies=[Depends(require_retrieve_key)],
-                 openapi_extra=_json_body(schemas.RetrieveRequest),
-                 summary="In-call memory search tool")
+    @router.post("/retrieve", dependencies=[Depends(require_retrieve_key)], summary="In-call memory search tool",
+                 **docs(schemas.RetrieveResponse, schemas.RetrieveRequest))
     async def retrieve(request: Request) -> Response:
         body = _parse(schemas.RetrieveRequest, await request.body())
         command = SearchQuery(query=body.query, user_id=body.user_id, limit=body.limit, type=body.type,
@@ -100,8 +106,8 @@ def routes(deps: Deps) -> APIRouter:
         body_bytes = orjson.dumps({"memories": [memory_json(hit) for hit in hits]})
         return Response(body_bytes, media_type="application/json")
 
-    @router.post("/post-call", response_model=schemas.Ok, responses=ERRORS, openapi_extra=SIGNED_BODY,
-                 summary="ElevenLabs post-call webhooks (transcription, audio, failures)")
+    @router.post("/post-call", summary="ElevenLabs post-call webhooks (transcription, audio, failures)",
+                 **docs(schemas.Ok))
     async def post_call(request: Request) -> Response:
         accepted = await accept_webhook(await request.body(), request.headers.get("elevenlabs-signature"),
                                         secrets=hmac_keys, tolerance_secs=settings.signature_tolerance_secs,

@@ -21,8 +21,6 @@ from agentic_memory.bootstrap import Deps, build
 from agentic_memory.config import load_settings
 from agentic_memory.errors import ConfigurationError, InvalidInput, StorageError
 from agentic_memory.logs import configure_logging
-from agentic_memory.services.process_call import process_job
-from agentic_memory.worker import backoff
 
 if TYPE_CHECKING:
     from agentic_memory.adapters.aws.sqs_queue import SqsJobQueue
@@ -59,13 +57,15 @@ def http_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             log.exception("could not start: storage unavailable")
             return {"statusCode": 503, "headers": {"content-type": "application/json"},
                     "body": '{"error":"storage unavailable; retry"}', "isBase64Encoded": False}
-        _built["http"] = Mangum(create_app(current), lifespan="off", api_gateway_base_path=BASE_PATH)
+        _built["http"] = Mangum(create_app(current, webhooks_only=True), lifespan="off",
+                                api_gateway_base_path=BASE_PATH)
     response: dict[str, Any] = _built["http"](event, context)
     return response
 
 
 def worker_handler(event: dict[str, Any], _context: Any) -> dict[str, Any]:
     from agentic_memory.adapters.aws.sqs_queue import SqsJobQueue, job_from_message
+    from agentic_memory.services.process_call import process_job
 
     current = deps()
     queue = current.queue
@@ -94,6 +94,8 @@ def worker_handler(event: dict[str, Any], _context: Any) -> dict[str, Any]:
 
 def _delay(queue: SqsJobQueue, receipt: str, attempts: int, max_attempts: int) -> None:
     """Back off before the next receive (the queue's visibility timeout would otherwise decide)."""
+    from agentic_memory.worker import backoff
+
     if attempts >= max_attempts or not receipt:
         return  # the redrive policy takes it to the DLQ on its next receive
     try:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from agentic_memory.ports import Embedder
+
+if TYPE_CHECKING:  # annotations only: until the model loads, nothing needs numpy
+    import numpy as np
 
 
 class LazyEmbedder:

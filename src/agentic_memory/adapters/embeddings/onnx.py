@@ -26,7 +26,6 @@ DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "minilm"
 MODEL_FILE = "model.onnx"
 TOKENIZER_FILE = "tokenizer.json"
 CHECKSUMS_FILE = "SHA256SUMS"
-MINILM_DIM = 384  # the packaged model's output width, known before it is loaded (LazyEmbedder)
 BATCH_SIZE = 32
 # Rows x padded width per model call. onnxruntime's arena keeps the peak activations of the largest call
 # (attention grows with width²), so long batches are split to bound the server's memory at no cost in

@@ -14,7 +14,6 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-import numpy as np
 import psycopg
 
 from agentic_memory.adapters.postgres.database import PostgresDatabase, clean
@@ -57,6 +56,8 @@ class PostgresAdminStore(AdminReads):
         return self._write("set_name", {"caller_id": caller_id, "first_name": first_name, "source": source}) == 1
 
     def change_memory(self, change: MemoryChange) -> bool:
+        import numpy as np
+
         by = change.replacement.memory.id if change.replacement else "operator:deleted"
         with self.db.transaction() as conn:
             retired = self._run(conn, "retire_memory", {

@@ -12,9 +12,8 @@ import re
 import unicodedata
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import psycopg
 
 from agentic_memory.adapters.postgres.database import PostgresDatabase, clean, queries
@@ -22,6 +21,9 @@ from agentic_memory.adapters.sql import Rows
 from agentic_memory.clock import SystemClock
 from agentic_memory.domain.models import CallContext, CallerProfile, CallUpdate, Memory, MemoryType
 from agentic_memory.ports import Clock
+
+if TYPE_CHECKING:  # annotations only; numpy is imported with the first vector (a greeting needs none)
+    import numpy as np
 
 _TOKEN = re.compile(r"[^\W_]+", re.UNICODE)  # what FTS5's unicode61 tokenizer keeps as one token
 
@@ -66,6 +68,8 @@ class PostgresMemoryStore:
             return _profile(conn, caller_id)
 
     def load_call(self, conversation_id: str, caller_id: str | None) -> CallContext:
+        import numpy as np
+
         with self.db.transaction() as conn:
             conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")  # one snapshot
             processed = conn.execute(queries()["has_conversation"],
@@ -97,6 +101,8 @@ class PostgresMemoryStore:
         return True
 
     def _insert(self, conn: psycopg.Connection[Any], m: Memory, vector: np.ndarray, keywords: str) -> None:
+        import numpy as np
+
         conn.execute(queries()["insert_memory"], clean({
             "id": m.id, "caller_id": m.caller_id, "type": m.type, "text": m.text, "category": m.category,
             "slot": m.slot, "conversation_id": m.conversation_id, "agent_id": m.agent_id,
@@ -119,6 +125,8 @@ class PostgresMemoryStore:
 
     def dense_search(self, caller_id: str, vector: np.ndarray, *, limit: int,
                      type: MemoryType | None) -> list[tuple[str, float]]:
+        import numpy as np
+
         rows = self.db.fetchall("active_vectors", {"caller_id": caller_id, "type": type})
         if not rows:
             return []

@@ -13,8 +13,6 @@ from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime
 
-import numpy as np
-
 from agentic_memory.adapters.sql import AdminReads, named_queries
 from agentic_memory.adapters.sqlite.database import Database, translate_errors
 from agentic_memory.adapters.sqlite.memory_store import ROWS, SqliteMemoryStore
@@ -46,6 +44,8 @@ class SqliteAdminStore(AdminReads):
                 "caller_id": caller_id, "first_name": first_name, "source": source}).rowcount == 1
 
     def change_memory(self, change: MemoryChange) -> bool:
+        import numpy as np
+
         q = admin_queries()
         by = change.replacement.memory.id if change.replacement else "operator:deleted"
         with self.db.transaction() as conn:

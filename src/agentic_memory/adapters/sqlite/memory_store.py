@@ -10,8 +10,7 @@ import json
 import sqlite3
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from agentic_memory.adapters.sql import Rows
 from agentic_memory.adapters.sqlite.database import Database, queries, translate_errors
@@ -19,6 +18,9 @@ from agentic_memory.adapters.sqlite.scoped_terms import scoped_match, scoped_tex
 from agentic_memory.clock import SystemClock
 from agentic_memory.domain.models import CallContext, CallerProfile, CallUpdate, Memory, MemoryType
 from agentic_memory.ports import Clock
+
+if TYPE_CHECKING:  # annotations only; numpy is imported with the first vector (a greeting needs none)
+    import numpy as np
 
 _MEMORY_COLUMNS = ("id, caller_id, type, text, conversation_id, agent_id, created_at, category, slot, "
                    "turn_start, turn_end")
@@ -54,6 +56,8 @@ class SqliteMemoryStore:
             return _profile(self.db.connection(), caller_id)
 
     def load_call(self, conversation_id: str, caller_id: str | None) -> CallContext:
+        import numpy as np
+
         conn = self.db.connection()
         with translate_errors():
             conn.execute("BEGIN")  # one snapshot for the three reads
@@ -94,6 +98,8 @@ class SqliteMemoryStore:
             conn.execute(queries()["unindex_memory"], {"rowid": row[0]})
 
     def _insert(self, conn: sqlite3.Connection, m: Memory, vector: np.ndarray, keywords: str) -> None:
+        import numpy as np
+
         cursor = conn.execute(queries()["insert_memory"], {
             "id": m.id, "caller_id": m.caller_id, "type": m.type, "text": m.text, "category": m.category,
             "slot": m.slot, "conversation_id": m.conversation_id, "agent_id": m.agent_id,
@@ -122,6 +128,8 @@ class SqliteMemoryStore:
 
     def dense_search(self, caller_id: str, vector: np.ndarray, *, limit: int,
                      type: MemoryType | None) -> list[tuple[str, float]]:
+        import numpy as np
+
         with translate_errors():
             rows = self.db.connection().execute(
                 queries()["active_vectors"], {"caller_id": caller_id, "type": type}).fetchall()
