@@ -231,12 +231,13 @@ def proxy_router(deps: Deps) -> APIRouter:
     @router.post(PATH, dependencies=[Depends(require_key)], openapi_extra=BODY_DOC, response_model=None,
                  summary="Memory proxy: ElevenLabs' Custom LLM (OpenAI chat completions, streamed or not)")
     async def chat_completions(request: Request) -> Response:
+        arrived = time.monotonic()
         if not upstream.url:
             return error_response(503, "the memory proxy is off: set AGENTIC_MEMORY_UPSTREAM_URL")
         body = _parse(await request.body())
         caller = identify(body, keys, now=time.time())
         messages = scrub_tokens(body["messages"])
-        found = await recaller.recall(caller, messages)
+        found = await recaller.recall(caller, messages, arrived=arrived)
         if found.block:
             messages = recall.inject(messages, found.block)
         forward = {key: value for key, value in body.items() if key != "elevenlabs_extra_body"}
