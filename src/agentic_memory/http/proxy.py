@@ -12,10 +12,9 @@ import time
 import urllib.request
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-import aiohttp
 import orjson
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
@@ -28,6 +27,9 @@ from agentic_memory.http.errors import error_response, install_error_handlers
 from agentic_memory.http.middleware import RequestMiddleware
 from agentic_memory.logs import annotate
 from agentic_memory.services.proxy import Recaller, caller_hash, identify, scrub_tokens
+
+if TYPE_CHECKING:  # imported where used: the Lambda package leaves aiohttp out (the proxy needs `serve`)
+    import aiohttp
 
 PATH = "/v1/chat/completions"
 MAX_BYTES = 8 * 1024 * 1024  # ElevenLabs resends the whole conversation (and its tools) every turn
@@ -74,6 +76,8 @@ class Upstream:
         self._clients: dict[asyncio.AbstractEventLoop, aiohttp.ClientSession] = {}
 
     def client(self) -> aiohttp.ClientSession:
+        import aiohttp
+
         loop = asyncio.get_running_loop()
         session = self._clients.get(loop)
         if session is None:
@@ -117,6 +121,8 @@ class Relay(Response):
             raise error
 
     async def _relay(self, scope: Any, send: Send) -> None:
+        import aiohttp
+
         client = self.upstream.client()
         started = time.monotonic()
         try:
@@ -139,6 +145,8 @@ class Relay(Response):
 
     @staticmethod
     async def _answer(scope: Any, response: aiohttp.ClientResponse, started: float, send: Send) -> None:
+        import aiohttp
+
         headers = [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in response.headers.items()
                    if name.lower() in RELAYED_HEADERS or name.lower().startswith(RELAYED_PREFIXES)]
         annotate(upstream_status=response.status)
