@@ -2,9 +2,9 @@
 
 A fake OpenAI-compatible LLM (`agentic_memory.fake_llm`, its own process) answers streamed completions at
 once. The real server (`serve`, its own process, the ONNX model, callers seeded through signed webhooks)
-proxies to it. A closed loop of `c` clients (this process, httpx) sends each request, in turn, to the fake
-directly, to the proxy for a seeded caller, and to the proxy without a caller token (its relay alone),
-every turn with its own utterance, so all three see the same noise: the added time to first byte (to the
+proxies to it. A closed loop of `c` clients (their own process, raw HTTP/1.1 on uvloop) sends each
+request, in turn, to the fake directly, to the proxy for a seeded caller, and to the proxy without a caller
+token (its relay alone), every turn with its own utterance, so all three see the same noise: the added time to
 first body chunk) is the difference, percentile by percentile. The c=1 row also gives the server's CPU
 time per proxied turn (from /proc). Then the same load against a server whose memory store sleeps 2 s
 per search (`--serve-slow`, this file run as a server), beside the fake directly: every request must
@@ -110,7 +110,7 @@ QUESTIONS = ("What was my order number again, and when is my cleaning?", "Which 
              "I want to change something about my order.", "Do you remember what I told you last time?")
 
 
-TURNS = itertools.count()  # one sequence for every client of every run: each turn its own utterance
+RUNS = itertools.count(0, 1_000_000)  # each run's turns start here: no utterance repeats across runs
 
 
 def _body(extra: dict[str, str] | None, n: int = 0) -> dict[str, Any]:
@@ -127,51 +127,89 @@ def _body(extra: dict[str, str] | None, n: int = 0) -> dict[str, Any]:
     return body
 
 
-async def _ttfb(client: httpx.AsyncClient, url: str, body: dict[str, Any], headers: dict[str, str]) -> float:
+def _request(path: str, body: dict[str, Any], headers: dict[str, str]) -> bytes:
+    raw = json.dumps(body).encode()
+    head = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
+    return (f"POST {path} HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\n"
+            f"content-length: {len(raw)}\r\n{head}\r\n").encode() + raw
+
+
+async def _ttfb(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes) -> float:
+    """Time to the first body chunk of a streamed (chunked) answer, read to its end on the same connection."""
     started = time.perf_counter()
-    async with client.stream("POST", url, json=body, headers=headers) as response:
-        if response.status_code != 200:
-            raise RuntimeError(f"{url}: {response.status_code}")
-        ttfb = 0.0
-        async for _ in response.aiter_raw():
-            if not ttfb:
-                ttfb = (time.perf_counter() - started) * 1000
-    return ttfb
+    writer.write(request)
+    head = await reader.readuntil(b"\r\n\r\n")
+    if head[9:12] != b"200" or b"chunked" not in head.lower():
+        raise RuntimeError(head.split(b"\r\n", 1)[0].decode(errors="replace"))
+    ttfb = 0.0
+    while True:
+        size = int((await reader.readuntil(b"\r\n")).strip().split(b";")[0], 16)
+        await reader.readexactly(size + 2)
+        if not ttfb:
+            ttfb = (time.perf_counter() - started) * 1000
+        if size == 0:
+            return ttfb
 
 
-async def _load(targets: dict[str, tuple[str, Callable[[int], dict[str, Any]], dict[str, str]]], *,
-                concurrency: int, secs: float, warmup: float = 1.0) -> dict[str, Any]:
-    """`concurrency` closed-loop clients; each request goes to the next target in turn."""
-    samples: dict[str, list[float]] = {name: [] for name in targets}
-    errors: dict[str, int] = dict.fromkeys(targets, 0)
-    first_error: dict[str, str] = {}
+async def _drive(spec: dict[str, Any]) -> dict[str, Any]:
+    """`concurrency` closed-loop clients, each with a keep-alive connection per target; each request goes to
+    the next target in turn. Hand-written HTTP/1.1 on uvloop: the client costs microseconds per request, where
+    httpx (the first version of this part) cost 1.5-2 ms of CPU on the same 2 cores as the server and the fake."""
+    targets: dict[str, list[Any]] = spec["targets"]
+    extras: dict[str, dict[str, str]] = spec["extras"]
+    callers = list(extras)
     names = list(targets)
-    limits = httpx.Limits(max_connections=concurrency * len(names), max_keepalive_connections=concurrency * len(names))
-    async with httpx.AsyncClient(limits=limits, timeout=30) as client:
-        start = time.perf_counter()
-        end = start + warmup + secs
+    samples: dict[str, list[float]] = {name: [] for name in names}
+    errors: dict[str, int] = dict.fromkeys(names, 0)
+    first_error: dict[str, str] = {}
+    turns = itertools.count(spec["turn0"])
+    start = time.perf_counter()
+    end = start + spec["warmup"] + spec["secs"]
 
-        async def worker(k: int) -> None:
-            step = k
-            while time.perf_counter() < end:
-                name = names[step % len(names)]
-                step += 1
-                n = next(TURNS)
-                url, body, headers = targets[name]
-                try:
-                    value = await _ttfb(client, url, body(n), headers)
-                except (httpx.HTTPError, RuntimeError) as exc:
-                    errors[name] += 1
-                    first_error.setdefault(name, f"{exc.__class__.__name__}: {exc}")
-                    value = None
-                if value is not None and time.perf_counter() - start > warmup:
-                    samples[name].append(value)
+    async def worker(k: int) -> None:
+        connections = {name: await asyncio.open_connection("127.0.0.1", targets[name][0]) for name in names}
+        step = k
+        while time.perf_counter() < end:
+            name = names[step % len(names)]
+            step += 1
+            n = next(turns)
+            port, path, headers, with_caller = targets[name]
+            body = _body(extras[callers[n % len(callers)]] if with_caller else None, n)
+            try:
+                value = await _ttfb(*connections[name], _request(path, body, headers))
+            except (OSError, RuntimeError, asyncio.IncompleteReadError, ValueError) as exc:
+                errors[name] += 1
+                first_error.setdefault(name, f"{exc.__class__.__name__}: {exc}")
+                connections[name][1].close()
+                connections[name] = await asyncio.open_connection("127.0.0.1", port)
+                continue
+            if time.perf_counter() - start > spec["warmup"]:
+                samples[name].append(value)
+        for _, writer in connections.values():
+            writer.close()
 
-        await asyncio.gather(*(worker(k) for k in range(concurrency)))
+    await asyncio.gather(*(worker(k) for k in range(spec["concurrency"])))
+    return {"samples": samples, "errors": errors, "first_error": first_error}
+
+
+def _load(targets: dict[str, tuple[str, bool, dict[str, str]]], extras: dict[str, dict[str, str]], *,
+          concurrency: int, secs: float, warmup: float = 1.0) -> dict[str, Any]:
+    """Runs `_drive` in its own process (`python -m bench.proxy --drive`): its CPU is not the driver's.
+    `targets`: name -> (URL, with a caller token, headers)."""
+    spec = {"targets": {name: [int(url.split(":")[2].split("/")[0]), "/" + url.split("/", 3)[3], headers, caller]
+                        for name, (url, caller, headers) in targets.items()},
+            "extras": extras, "concurrency": concurrency, "secs": secs, "warmup": warmup, "turn0": next(RUNS)}
+    done = subprocess.run([sys.executable, "-m", "bench.proxy", "--drive"], input=json.dumps(spec).encode(),
+                          capture_output=True, timeout=warmup + secs + 120, check=False, cwd=ROOT)
+    if done.returncode != 0:
+        raise RuntimeError(f"load generator failed: {done.stderr.decode(errors='replace')[-2000:]}")
+    out = json.loads(done.stdout)
+    errors, first_error = out["errors"], out["first_error"]
     if first_error:
         raise RuntimeError(f"errors: {errors}, first: {first_error}")
     return {name: {"n": len(v), "errors": errors[name], "p50": _percentile(v, 0.5), "p99": _percentile(v, 0.99),
-                   "max": round(max(v), 2), "mean": round(statistics.fmean(v), 2)} for name, v in samples.items() if v}
+                   "max": round(max(v), 2), "mean": round(statistics.fmean(v), 2)}
+            for name, v in out["samples"].items() if v}
 
 
 def _cpu_secs(pid: int) -> float:
@@ -203,24 +241,22 @@ def run(*, secs: float = 8.0, concurrency: int = 8, log: Callable[[str], None] =
             with Server(data_dir=data_dir, env={"AGENTIC_MEMORY_UPSTREAM_URL": fake_url}) as server:
                 log("   seeding callers through signed webhooks")
                 extras = _seed(server.url, server.hmac_key, server.workspace_key)
-                callers = list(extras)
                 proxy_headers = {"Authorization": f"Bearer {server.workspace_key}"}
                 targets = {
-                    "direct": (f"{fake_url}/chat/completions", lambda n: _body(None, n), {}),
-                    "proxy": (f"{server.url}/v1/chat/completions",
-                              lambda n: _body(extras[callers[n % len(callers)]], n), proxy_headers),
+                    "direct": (f"{fake_url}/chat/completions", False, {}),
+                    "proxy": (f"{server.url}/v1/chat/completions", True, proxy_headers),
                     # no caller token: the proxy's relay alone, without recall
-                    "relay": (f"{server.url}/v1/chat/completions", lambda n: _body(None, n), proxy_headers)}
+                    "relay": (f"{server.url}/v1/chat/completions", False, proxy_headers)}
                 log(f"   side by side at c=1 for {secs / 2} s (and the server's CPU time per proxied request)")
                 cpu = _cpu_secs(server.pid)
                 pair = {name: targets[name] for name in ("direct", "proxy")}
-                single = asyncio.run(_load(pair, concurrency=1, secs=secs / 2, warmup=0.5))
+                single = _load(pair, extras, concurrency=1, secs=secs / 2, warmup=0.5)
                 single["server_cpu_ms_per_request"] = round(
                     (_cpu_secs(server.pid) - cpu) * 1000 / (single["proxy"]["n"] + single["proxy"]["errors"]), 2)
                 single["added_p50_ms"] = round(single["proxy"]["p50"] - single["direct"]["p50"], 2)
                 result["single"] = single
                 log(f"   side by side at c={concurrency} for {secs} s")
-                normal = asyncio.run(_load(targets, concurrency=concurrency, secs=secs))
+                normal = _load(targets, extras, concurrency=concurrency, secs=secs)
                 normal["added_p50_ms"] = round(normal["proxy"]["p50"] - normal["direct"]["p50"], 2)
                 normal["added_p99_ms"] = round(normal["proxy"]["p99"] - normal["direct"]["p99"], 2)
                 normal["relay_added_p50_ms"] = round(normal["relay"]["p50"] - normal["direct"]["p50"], 2)
@@ -252,12 +288,10 @@ def _slow(data_dir: Path, fake_url: str, keys: tuple[str, str], extras: dict[str
             _wait(f"http://127.0.0.1:{port}/health", process)
         except RuntimeError as exc:
             raise RuntimeError(f"{exc}: {log_path.read_text(errors='replace')[-2000:]}") from None
-        callers = list(extras)
-        targets = {"direct": (f"{fake_url}/chat/completions", lambda n: _body(None, n), {}),
-                   "proxy": (f"http://127.0.0.1:{port}/v1/chat/completions",
-                             lambda n: _body(extras[callers[n % len(callers)]], n),
+        targets = {"direct": (f"{fake_url}/chat/completions", False, {}),
+                   "proxy": (f"http://127.0.0.1:{port}/v1/chat/completions", True,
                              {"Authorization": f"Bearer {keys[0]}"})}
-        both = asyncio.run(_load(targets, concurrency=concurrency, secs=secs))
+        both = _load(targets, extras, concurrency=concurrency, secs=secs)
         slow = both["proxy"]
         slow["direct"] = both["direct"]
         slow["added_p50_ms"] = round(slow["p50"] - both["direct"]["p50"], 2)
@@ -285,7 +319,7 @@ class _SlowStore:
 def _serve_slow(port: int) -> None:
     import uvicorn
 
-    from agentic_memory.bootstrap import build
+    from agentic_memory.bootstrap import build, local_engine
     from agentic_memory.config import load_settings
     from agentic_memory.http.app import create_app
     from agentic_memory.logs import configure_logging
@@ -294,6 +328,10 @@ def _serve_slow(port: int) -> None:
     configure_logging(settings.log_level)
     deps = build(settings, with_worker=False)
     deps.store = _SlowStore(deps.store)
+    assert deps.embedder is not None
+    # Recall searches through the engine: it must hold the slow store too (before, only the profile read
+    # went through it and the "slow" run measured a fast memory).
+    deps.engine = local_engine(deps.store, deps.embedder)
     uvicorn.run(create_app(deps), host="127.0.0.1", port=port, log_config=None, access_log=False)
 
 
@@ -344,7 +382,13 @@ def main() -> None:
     parser.add_argument("--serve-slow", action="store_true", help="run a server whose memory store is slow")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--secs", type=float, default=8.0)
+    parser.add_argument("--drive", action="store_true", help="the load generator: a JSON spec on stdin")
     args = parser.parse_args()
+    if args.drive:
+        import uvloop
+
+        print(json.dumps(uvloop.run(_drive(json.loads(sys.stdin.read())))))
+        return
     if args.serve_slow:
         _serve_slow(args.port)
         return

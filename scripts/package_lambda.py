@@ -32,7 +32,7 @@ from pathlib import Path
 from packaging.requirements import Requirement
 
 ROOT = Path(__file__).resolve().parents[1]
-SERVER_ONLY = {"uvicorn", "typer", "rich"}
+SERVER_ONLY = {"uvicorn", "typer", "rich", "aiohttp"}  # aiohttp: the memory proxy, which needs `serve`
 # Never imported by the handlers, and worth ~75 MB against Lambda's 250 MB (with the libraries' own
 # tests, stubs and headers): tokenizers' download stack (we load tokenizer.json from the package, never
 # from a hub), phonenumbers' geocoding data (we only parse and format), onnxruntime's model-conversion

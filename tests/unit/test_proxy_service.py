@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import UTC, datetime
 
 import pytest
@@ -78,5 +79,17 @@ def test_the_repeat_cache_expires_and_stays_bounded(monkeypatch: pytest.MonkeyPa
         turn = [{"role": "user", "content": "What is my order number?"}]
         assert asyncio.run(recaller.recall(CALLER, turn)).status == "ok"
         assert asyncio.run(recaller.recall(CALLER, turn)).status == "ok"  # expired at once: looked up again
+    finally:
+        recaller.close()
+
+
+def test_the_budget_runs_from_the_requests_arrival():
+    recaller = Recaller(*_local(_store(), HashEmbedder()), budget_ms=200, default_region="US")
+    turn = [{"role": "user", "content": "What is my order number?"}]
+    try:
+        late = asyncio.run(recaller.recall(CALLER, turn, arrived=time.monotonic() - 0.2))
+        assert late.status == "timeout"  # the whole budget went before recall began: no wait at all
+        assert late.ms < 50
+        assert asyncio.run(recaller.recall(CALLER, turn, arrived=time.monotonic())).status == "ok"
     finally:
         recaller.close()

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import time
+import urllib.request
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
-import httpx
 import orjson
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
@@ -26,6 +27,9 @@ from agentic_memory.http.errors import error_response, install_error_handlers
 from agentic_memory.http.middleware import RequestMiddleware
 from agentic_memory.logs import annotate
 from agentic_memory.services.proxy import Recaller, caller_hash, identify, scrub_tokens
+
+if TYPE_CHECKING:  # imported where used: the Lambda package leaves aiohttp out (the proxy needs `serve`)
+    import aiohttp
 
 PATH = "/v1/chat/completions"
 MAX_BYTES = 8 * 1024 * 1024  # ElevenLabs resends the whole conversation (and its tools) every turn
@@ -52,7 +56,12 @@ BODY_DOC = {"requestBody": {"required": True, "content": {"application/json": {"
 
 
 class Upstream:
-    """The OpenAI-compatible API behind the proxy: one pooled HTTP client per running app."""
+    """The OpenAI-compatible API behind the proxy: one pooled keep-alive HTTP client per running app.
+
+    aiohttp rather than httpx: its C HTTP parser costs ~0.4 ms of CPU per streamed answer where httpx's
+    pure-Python stack (httpcore, h11, anyio) cost ~1.5-2 ms; at 8 concurrent turns on 2 cores that CPU was
+    most of what the relay added (bench/PERF_NOTES.md, "Memory proxy").
+    """
 
     def __init__(self, base_url: str, api_key: str, model: str) -> None:
         self.url = f"{base_url}/chat/completions" if base_url else ""
@@ -61,20 +70,28 @@ class Upstream:
         self.headers = {"content-type": "application/json", "accept-encoding": "identity"}
         if api_key:
             self.headers["authorization"] = f"Bearer {api_key}"
-        self._client: httpx.AsyncClient | None = None
+        self.proxy = _env_proxy(self.url)
+        # One session per event loop, made and closed by the app's lifespan in that loop: an aiohttp session
+        # belongs to the loop it was made in (tests run one app's lifespan in two loops at once).
+        self._clients: dict[asyncio.AbstractEventLoop, aiohttp.ClientSession] = {}
 
-    def client(self) -> httpx.AsyncClient:
-        if self._client is None:  # made inside the server's event loop
-            self._client = httpx.AsyncClient(
-                limits=httpx.Limits(max_connections=256, max_keepalive_connections=64, keepalive_expiry=60),
-                # read: the longest silence allowed between two chunks of a model's answer
-                timeout=httpx.Timeout(connect=5.0, read=120.0, write=30.0, pool=5.0))
-        return self._client
+    def client(self) -> aiohttp.ClientSession:
+        import aiohttp
+
+        loop = asyncio.get_running_loop()
+        session = self._clients.get(loop)
+        if session is None:
+            session = self._clients[loop] = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=256, keepalive_timeout=60),
+                # sock_read: the longest silence allowed between two chunks of a model's answer
+                timeout=aiohttp.ClientTimeout(total=None, connect=5.0, sock_read=120.0),
+                auto_decompress=False, skip_auto_headers=("User-Agent",))
+        return session
 
     async def aclose(self) -> None:
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
+        session = self._clients.pop(asyncio.get_running_loop(), None)
+        if session is not None:
+            await session.close()
 
 
 class Relay(Response):
@@ -104,31 +121,38 @@ class Relay(Response):
             raise error
 
     async def _relay(self, scope: Any, send: Send) -> None:
+        import aiohttp
+
         client = self.upstream.client()
         started = time.monotonic()
-        request = client.build_request("POST", self.upstream.url, content=self.payload, headers=self.upstream.headers)
         try:
-            response = await client.send(request, stream=True)
-        except httpx.TimeoutException:
+            response = await client.post(self.upstream.url, data=self.payload, headers=self.upstream.headers,
+                                       proxy=self.upstream.proxy)
+        except TimeoutError:  # aiohttp's connect and read timeouts are TimeoutErrors too
             annotate(upstream_error="timeout")
             await error_response(504, "upstream LLM timed out")(scope, _no_receive, send)
             return
-        except httpx.HTTPError as exc:
+        except aiohttp.ClientError as exc:
             annotate(upstream_error=exc.__class__.__name__)
             await error_response(502, "upstream LLM unreachable")(scope, _no_receive, send)
             return
         try:
             await self._answer(scope, response, started, send)
-        finally:
-            await response.aclose()  # mid-stream (cancelled): closes the connection, so the upstream stops
+        except BaseException:
+            response.close()  # mid-answer (cancelled: the client hung up): the upstream stops generating
+            raise
+        response.release()  # back to the pool when read to its end; closed when the answer broke off
 
     @staticmethod
-    async def _answer(scope: Any, response: httpx.Response, started: float, send: Send) -> None:
-        headers = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in response.headers.items()
-                   if name in RELAYED_HEADERS or name.startswith(RELAYED_PREFIXES)]
-        annotate(upstream_status=response.status_code)
-        streamed = response.headers.get("content-type", "").startswith("text/event-stream")
-        chunks = response.aiter_raw()
+    async def _answer(scope: Any, response: aiohttp.ClientResponse, started: float, send: Send) -> None:
+        import aiohttp
+
+        headers = [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in response.headers.items()
+                   if name.lower() in RELAYED_HEADERS or name.lower().startswith(RELAYED_PREFIXES)]
+        annotate(upstream_status=response.status)
+        streamed = response.content_type == "text/event-stream"
+        # iter_any: whatever has arrived, at once; several SSE events that came together go out in one send
+        chunks = response.content.iter_any()
         first = True
         if not streamed:  # a JSON answer or error: whole, with its length, as the upstream sent it
             body = bytearray()
@@ -138,22 +162,22 @@ class Relay(Response):
                         annotate(upstream_ttfb_ms=_ms(started))
                         first = False
                     body += chunk
-            except httpx.HTTPError as exc:
+            except (aiohttp.ClientError, TimeoutError) as exc:
                 annotate(upstream_error=exc.__class__.__name__)
                 await error_response(502, "upstream LLM answer broken off")(scope, _no_receive, send)
                 return
             headers.append((b"content-length", str(len(body)).encode()))
-            await send({"type": "http.response.start", "status": response.status_code, "headers": headers})
+            await send({"type": "http.response.start", "status": response.status, "headers": headers})
             await send({"type": "http.response.body", "body": bytes(body)})
             return
-        await send({"type": "http.response.start", "status": response.status_code, "headers": headers})
+        await send({"type": "http.response.start", "status": response.status, "headers": headers})
         try:
             async for chunk in chunks:
                 if first:
                     annotate(upstream_ttfb_ms=_ms(started))
                     first = False
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
-        except httpx.HTTPError as exc:  # the status is sent: all we can do is end the stream where it broke
+        except (aiohttp.ClientError, TimeoutError) as exc:  # the status is sent: end the stream where it broke
             annotate(upstream_error=exc.__class__.__name__)
         await send({"type": "http.response.body", "body": b""})
 
@@ -165,6 +189,15 @@ async def _disconnected(receive: Receive) -> None:
 
 async def _no_receive() -> Message:
     return {"type": "http.disconnect"}
+
+
+def _env_proxy(url: str) -> str | None:
+    """HTTP(S)_PROXY for the upstream unless NO_PROXY covers it (read from the environment only: aiohttp's
+    trust_env would also read ~/.netrc, and the upstream's credentials are ours to send)."""
+    parts = urlsplit(url)
+    if not url or urllib.request.proxy_bypass(parts.hostname or ""):
+        return None
+    return urllib.request.getproxies_environment().get(parts.scheme)
 
 
 def _ms(started: float) -> float:
@@ -206,12 +239,13 @@ def proxy_router(deps: Deps) -> APIRouter:
     @router.post(PATH, dependencies=[Depends(require_key)], openapi_extra=BODY_DOC, response_model=None,
                  summary="Memory proxy: ElevenLabs' Custom LLM (OpenAI chat completions, streamed or not)")
     async def chat_completions(request: Request) -> Response:
+        arrived = time.monotonic()
         if not upstream.url:
             return error_response(503, "the memory proxy is off: set AGENTIC_MEMORY_UPSTREAM_URL")
         body = _parse(await request.body())
         caller = identify(body, keys, now=time.time())
         messages = scrub_tokens(body["messages"])
-        found = await recaller.recall(caller, messages)
+        found = await recaller.recall(caller, messages, arrived=arrived)
         if found.block:
             messages = recall.inject(messages, found.block)
         forward = {key: value for key, value in body.items() if key != "elevenlabs_extra_body"}

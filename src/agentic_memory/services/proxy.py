@@ -110,7 +110,9 @@ class Recaller:
             self._pool.shutdown(wait=False, cancel_futures=True)
             self._pool = None
 
-    async def recall(self, caller: str | None, messages: Sequence[Any]) -> Recall:
+    async def recall(self, caller: str | None, messages: Sequence[Any], *, arrived: float | None = None) -> Recall:
+        """`arrived`: when the request came in (time.monotonic()); the budget runs from then, so reading and
+        parsing the body, and any wait for the event loop, come out of it rather than on top of it."""
         started = time.monotonic()
         if caller is None:
             return Recall("", 0, "no_caller", 0.0)
@@ -124,10 +126,12 @@ class Recaller:
             # Lookups abandoned at their deadline are still inside the store: memory is stuck right now,
             # so waiting the budget again would only delay the reply. Skip until one of them returns.
             return Recall("", 0, "stuck", 0.0)
-        deadline = started + self.budget
+        deadline = (started if arrived is None else min(arrived, started)) + self.budget
+        if deadline <= started:  # the budget went before recall could begin (a stalled loop): do not start
+            return Recall("", 0, "timeout", 0.0)
         future = self.pool().submit(self._lookup, caller, text, deadline)
         try:
-            hits = await asyncio.wait_for(asyncio.wrap_future(future), timeout=self.budget)
+            hits = await asyncio.wait_for(asyncio.wrap_future(future), timeout=max(0.0, deadline - started))
         except (TimeoutError, Expired):  # Expired: the lookup saw the deadline a moment before the loop did
             if not future.cancel():  # a queued lookup never starts; a running one stops at its next step
                 self._count_stuck(future)
