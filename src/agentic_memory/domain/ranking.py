@@ -4,7 +4,9 @@ score = dense * cosine + keyword * BM25 / best BM25 + recency * (age rank of the
 then times a prior by kind of memory (call summaries are long and broad: they fill a caller's context
 with little that answers the question). A current fact whose slot the query names (a "milk" preference
 for "what milk do I take?") is pinned above everything: it is the newest word on that topic, and older
-transcript turns about the same topic may be stale.
+transcript turns about the same topic may be stale. A question about the present ("where should her
+deliveries go now?") ranks the keyword hits of newer calls higher (`asks_now`, `call_recency`): transcripts
+keep the old value, and the newest call's word on the topic is the one that holds.
 """
 
 from __future__ import annotations
