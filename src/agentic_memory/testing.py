@@ -227,6 +227,9 @@ class InMemoryMemoryStore:
             self.profiles[update.profile.caller_id] = update.profile
         return True
 
+    def latest_call(self) -> datetime | None:
+        return max((p.last_seen for p in self.profiles.values()), default=None)
+
     def link_file(self, conversation_id: str, kind: str, key: str) -> None:
         self.call_files.setdefault(conversation_id, {})[kind] = key
 

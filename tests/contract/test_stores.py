@@ -138,6 +138,14 @@ def test_profiles_round_trip(store):
     assert store.caller("+1999") is None
 
 
+def test_latest_call_is_the_newest_last_seen_of_any_caller(store):
+    assert store.latest_call() is None
+    for caller, seen in (("+1555", T0 + timedelta(days=3)), ("+1666", T0 + timedelta(days=1))):
+        profile = CallerProfile(caller_id=caller, first_seen=T0, last_seen=seen, call_count=1)
+        store.save_call(update(f"conv_{caller}", caller, [], profile=profile))
+    assert store.latest_call() == T0 + timedelta(days=3)
+
+
 def test_files_are_linked_by_conversation(store):
     store.link_file("conv_9", "audio", "calls/conv_9/audio.mp3")
     store.link_file("conv_9", "audio", "calls/conv_9/audio.mp3")

@@ -272,3 +272,14 @@ def test_a_dropped_value_carries_the_replacement_said_just_before() -> None:
     assert len(facts) == 1
     assert "41 Elm Court" in facts[0].text
     assert "Oak Street" in facts[0].text
+
+
+@pytest.mark.parametrize("sentence", [
+    "Can my roommate do the demo instead of me?",  # who does it, asked: no preference
+    "Is it okay if my son picks it up instead of me?",
+    "She'll take the appointment instead of me.",  # someone else instead of the caller
+    "Could my husband have the early slot instead of them?",
+    "Can my wife get the window seat instead of the aisle?",  # a question about someone else
+])
+def test_someone_instead_of_the_caller_or_a_question_about_others_is_no_preference(sentence: str) -> None:
+    assert not [f for f in said(sentence) if f.category == "preference"]

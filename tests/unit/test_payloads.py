@@ -87,3 +87,11 @@ def test_a_signature_is_refused_when_no_secret_is_configured() -> None:
     raw = b"{}"
     with pytest.raises(Unauthorized, match="no webhook secret configured"):
         verify(raw, sign(raw, "wsec_anything"), [])
+
+
+def test_a_payload_without_a_time_of_its_own_is_marked_undated() -> None:
+    seed = {"conversation_id": "conv_s", "transcript": [{"role": "user", "content": "Hi"}]}
+    parsed = payloads.parse_conversation(payloads.parse_event(json.dumps(seed).encode()), default_region="US",
+                                         received_at=RECEIVED)
+    assert (parsed.dated, parsed.started_at) == (False, RECEIVED)
+    assert conversation({"metadata": {"start_time_unix_secs": 1767225600}}).dated

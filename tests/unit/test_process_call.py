@@ -118,3 +118,24 @@ def test_unicode_case_folding_oddities_do_not_crash_extraction():
     d = deps()
     process_job(job(transcript("c1", [("user", "I like ı coffee and İ my tea, ı'm ok.")])), d)  # noqa: RUF001 - on purpose
     assert d.store.caller(CALLER).call_count == 1
+
+
+def test_a_seed_call_without_a_time_falls_in_arrival_order_among_dated_calls():
+    """A replay of old calls: the flat seed format has no time, so it lands just after the newest call on
+    record, not on the replay's date (which would put it after every dated call that follows it)."""
+    d = deps()
+    process_job(job(transcript("c1", [("user", "I prefer oat milk in my latte.")], start=T0 - 30 * 86400)), d)
+    seed = builders.seed(conversation_id="s2", caller=CALLER, turns=[("user", "I prefer soy milk in my latte.")])
+    process_job(job(seed, job_id=2), d)
+    assert d.store.caller(CALLER).last_seen == datetime.fromtimestamp(T0 - 30 * 86400 + 1, UTC)
+    assert any("soy" in f for f in facts(d))
+    process_job(job(transcript("c3", [("user", "Switch me to almond milk instead of soy, please.")],
+                               start=T0 - 20 * 86400), job_id=3), d)
+    assert [f for f in facts(d) if "milk" in f] == ["Caller switched to almond milk instead of soy."]
+    assert d.store.caller(CALLER).last_seen == datetime.fromtimestamp(T0 - 20 * 86400, UTC)
+
+
+def test_a_first_call_without_a_time_on_an_empty_store_is_dated_on_arrival():
+    d = deps()
+    process_job(job(builders.seed(conversation_id="s1", caller=CALLER, turns=[("user", "Hi, this is Priya.")])), d)
+    assert d.store.caller(CALLER).last_seen == datetime.fromtimestamp(T0, UTC)

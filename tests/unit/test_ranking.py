@@ -48,6 +48,10 @@ def test_a_current_fact_whose_slot_the_query_names_is_pinned_first():
     assert pinned(memory("o", type="factual", slot="identifier:order"), ["orders"])
     assert not pinned(fact, query_terms("what did I order?"))
     assert not pinned(memory("t", slot=None), ["milk"])
+    tenant = memory("n", type="factual", category="data", slot="data:tenant_name")
+    assert pinned(tenant, query_terms("what's the tenant's name?"))
+    assert not pinned(tenant, query_terms("what's the dog's name?"))
+    assert not pinned(tenant, query_terms("when does the tenant move out?"))
     ranked = fuse([("t", 0.9), ("f", 0.1)], [("t", 5.0)], {}, pins=["f"])
     assert [m for m, _ in ranked] == ["f", "t"]
 

@@ -9,7 +9,17 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from agentic_memory.domain.models import CallContext, MemoryHit, MemoryType
-from agentic_memory.domain.ranking import FusionWeights, coverage, fusion_parts, lean, pinned, prior, query_terms
+from agentic_memory.domain.ranking import (
+    FusionWeights,
+    asks_now,
+    call_recency,
+    coverage,
+    fusion_parts,
+    lean,
+    pinned,
+    prior,
+    query_terms,
+)
 from agentic_memory.ports import Embedder, ExplainedHit, MemoryStore, ProcessedCall, Remembered
 
 CANDIDATES = 100
@@ -59,8 +69,14 @@ class LocalMemoryEngine:
         if weights.lean:
             weights = lean(weights, coverage(terms, (found[m].text for m, _ in keyword if m in found)))
         created = {memory_id: memory.created_at for memory_id, memory in found.items()}
-        parts = fusion_parts(dense, keyword, created, weights,
-                             priors={memory_id: prior(memory, weights) for memory_id, memory in found.items()},
+        priors = {memory_id: prior(memory, weights) for memory_id, memory in found.items()}
+        if weights.current and asks_now(query):
+            # A question about the present: among the memories that name its words, the newest call's word
+            # on the topic outranks older ones (a changed address, a new alert channel).
+            topical = [found[memory_id] for memory_id, _ in keyword if memory_id in found]
+            for memory_id, rank in call_recency(topical).items():
+                priors[memory_id] *= 1 + weights.current * rank
+        parts = fusion_parts(dense, keyword, created, weights, priors=priors,
                              pins=[memory_id for memory_id, memory in found.items() if pinned(memory, terms)])
         ranked = sorted(parts.items(), key=lambda item: (-item[1].score, item[0]))  # the order fuse() gives
         return [ExplainedHit(found[memory_id], p) for memory_id, p in ranked if memory_id in found][:limit]

@@ -22,6 +22,7 @@ from agentic_memory.domain.name_source import OPERATOR, may_replace
 from agentic_memory.domain.names import choose
 
 REPEAT_SIMILARITY = 0.97
+UNDATED_STEP = timedelta(seconds=1)
 Facts = tuple[tuple[Memory, np.ndarray], ...]  # active facts with their vectors
 Supersessions = list[tuple[str, str]]  # (old memory id, id of the memory replacing it)
 
@@ -30,6 +31,15 @@ def memory_id(conversation_id: str, kind: str, index: int) -> str:
     """Derived from the conversation, so a retried job writes the same ids."""
     digest = hashlib.sha256(f"{conversation_id}\x00{kind}\x00{index}".encode()).hexdigest()
     return "mem_" + digest[:24]
+
+
+def undated_start(received_at: datetime, latest_call: datetime | None) -> datetime:
+    """When a call whose payload has no time of its own (the seed's flat format) took place, as far as
+    arrival order tells: just after the newest call on record, and never after it arrived. Dating it by
+    arrival alone would make a replay of old calls put every such call after all the dated ones."""
+    if latest_call is None:
+        return received_at
+    return min(received_at, latest_call + UNDATED_STEP)
 
 
 def dedupe_slots(facts: list[Fact]) -> list[Fact]:

@@ -98,6 +98,8 @@ _FROM_NOW_ON = re.compile(r"\b(?:from now on|going forward|in (?:the )?future|de
                           r"désormais|à partir de maintenant|ab jetzt|von nun an|ab sofort),?\s*"
                           r"(?P<rest>.+)", _CI)
 _ASKING = wordset("if whether do did does would should could can when why what")
+_QUESTION_LEADS = wordset("is are will shall may might how where who which")
+_PERSONS = wordset("me us you him her them it myself yourself")
 
 
 def preference(clause: str) -> Hit | None:
@@ -112,6 +114,8 @@ def _match_preference(clause: str, rules: tuple[_Rule, ...]) -> Hit | None:
         m = rule.pattern.search(clause)
         if not m or _asked(clause, m.start()) or _first_word(m["obj"]) in JUNK:
             continue
+        if "old" in m.groupdict() and _first_word(m["old"]) in _PERSONS:
+            continue  # "can my roommate do it instead of me?": who does it, not a changed preference
         groups = {k: trim(v) for k, v in m.groupdict().items() if v}
         topic = _preference_topic(rule.topic, groups, romance=rule.lang in ("es", "fr"))
         if not topic:
@@ -148,8 +152,12 @@ def _preference_topic(rule: str | None, groups: dict[str, str], *, romance: bool
 
 
 def _asked(clause: str, start: int) -> bool:
-    """'Do I like ...', 'if I prefer ...': a question or a condition, not a statement."""
+    """'Do I like ...', 'if I prefer ...', 'can my roommate do ... instead?': a question or a condition, not
+    a statement."""
     before = clause[:start].split()
+    if (clause.rstrip().endswith("?") and len(before) > 1 and before[0].lower() in _ASKING | _QUESTION_LEADS
+            and before[1].lower() != "you"):  # "can you switch me to ...?" is a request: it stands
+        return True
     return bool(before) and before[-1].lower().strip(",") in _ASKING
 
 

@@ -55,6 +55,7 @@ class Conversation:
     evaluations: tuple[Evaluation, ...] = ()
     data: tuple[DataPoint, ...] = ()
     language: str | None = None
+    dated: bool = True  # False: the payload has no time of its own (the seed's flat format); see undated_start
 
     def caller_turns(self) -> tuple[Turn, ...]:
         return tuple(t for t in self.turns if t.role == "user")

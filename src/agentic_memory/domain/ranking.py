@@ -4,7 +4,9 @@ score = dense * cosine + keyword * BM25 / best BM25 + recency * (age rank of the
 then times a prior by kind of memory (call summaries are long and broad: they fill a caller's context
 with little that answers the question). A current fact whose slot the query names (a "milk" preference
 for "what milk do I take?") is pinned above everything: it is the newest word on that topic, and older
-transcript turns about the same topic may be stale.
+transcript turns about the same topic may be stale. A question about the present ("where should her
+deliveries go now?") ranks the keyword hits of newer calls higher (`asks_now`, `call_recency`): transcripts
+keep the old value, and the newest call's word on the topic is the one that holds.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ class FusionWeights:
     summary: float = 0.3  # prior of call summaries
     evaluation: float = 0.3  # prior of evaluation rationales (they judge the agent, not the caller)
     lean: float = 2.0  # exponent of the query's word coverage on the keyword weight (0: fixed weights)
+    current: float = 0.5  # present-tense questions: keyword hits of the newest call x (1 + current), oldest x 1
 
 
 def query_terms(query: str, *, limit: int = 32) -> list[str]:
@@ -56,18 +59,47 @@ def stem(word: str) -> str:
 
 
 def pinned(memory: Memory, terms: Iterable[str]) -> bool:
-    """A current fact whose slot topic ("preference:milk" -> milk) the query names."""
+    """A current fact whose slot topic ("preference:milk" -> milk) the query names, every word of it:
+    "tenant_name" is neither "what's the dog's name?" nor "when is the tenant moving out?"."""
     if memory.type != "factual" or not memory.slot:
         return False
     _, _, topic = memory.slot.partition(":")
     topic_words = {stem(w) for w in _SLOT_WORD.findall(topic)} - STOPWORDS
-    return bool(topic_words & {stem(t) for t in terms})
+    return bool(topic_words) and topic_words <= {stem(t) for t in terms}
 
 
 def prior(memory: Memory, weights: FusionWeights = FusionWeights()) -> float:
     if memory.type != "factual":
         return 1.0
     return {"summary": weights.summary, "evaluation": weights.evaluation}.get(memory.category, 1.0)
+
+
+_PAST_TEXT = "did didn't was wasn't were weren't had hadn't ago used originally previously formerly"
+# Words that ask for the state of things now, or for a standing arrangement ("where should deliveries go?",
+# "when can she bring him in?"), in en/es/fr/de.
+_NOW_TEXT = """now current currently new newest latest still anymore nowadays should can
+ahora actual actualmente nuevo nueva maintenant actuel actuelle actuellement nouveau nouvelle jetzt aktuell
+derzeit neu neue neuen"""
+_PAST, _NOW = frozenset(_PAST_TEXT.split()), frozenset(_NOW_TEXT.split())
+
+
+def asks_now(query: str) -> bool:
+    """A question about the present state or a standing arrangement, not about what happened ("what did the
+    vet say?", "how heavy was he in January?")."""
+    words = {word.strip("'-") for word in _WORD.findall(query.lower())}
+    return bool(words & _NOW) and not words & _PAST
+
+
+def call_recency(memories: Iterable[Memory]) -> dict[str, float]:
+    """Each memory's call ranked among the calls in `memories`, 0 for the oldest to 1 for the newest."""
+    memories = list(memories)
+    started: dict[str, datetime] = {}
+    for m in memories:
+        started[m.conversation_id] = min(started.get(m.conversation_id, m.created_at), m.created_at)
+    order = sorted(started, key=lambda c: (started[c], c))
+    span = max(len(order) - 1, 1)
+    rank = {c: i / span for i, c in enumerate(order)}
+    return {m.id: rank[m.conversation_id] for m in memories}
 
 
 def coverage(terms: Sequence[str], texts: Iterable[str]) -> float:

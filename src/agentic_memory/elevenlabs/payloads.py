@@ -174,11 +174,12 @@ def parse_conversation(event: Event, *, default_region: str, received_at: dateti
     override = _dict(_dict(_dict(data.get("conversation_initiation_client_data")).get(
         "conversation_config_override")).get("agent"))
     duration = metadata.get("call_duration_secs")
+    own_time = _timestamp(metadata.get("start_time_unix_secs"), payload.get("event_timestamp"))
     return Conversation(
         conversation_id=event.conversation_id,
         agent_id=_str(data.get("agent_id"))[:MAX_ID_LENGTH],
         caller_id=_caller(data, default_region),
-        started_at=_timestamp(metadata.get("start_time_unix_secs"), payload.get("event_timestamp")) or received_at,
+        started_at=own_time or received_at,
         turns=_turns(data.get("transcript")),
         summary=_str(analysis.get("transcript_summary")) or _str(analysis.get("summary")),
         title=_str(analysis.get("call_summary_title")),
@@ -186,6 +187,7 @@ def parse_conversation(event: Event, *, default_region: str, received_at: dateti
         evaluations=evaluations,
         data=points,
         language=_str(metadata.get("main_language")) or _str(override.get("language")) or None,
+        dated=own_time is not None,
     )
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 
 import orjson
 
-from agentic_memory.domain.call_update import dedupe_slots, next_profile
+from agentic_memory.domain.call_update import dedupe_slots, next_profile, undated_start
 from agentic_memory.domain.chunking import chunk_turns
 from agentic_memory.domain.facts import FactExtractor
 from agentic_memory.domain.keys import call_key, safe_id
@@ -50,6 +50,8 @@ def process_job(job: Job, deps: WorkerDeps) -> Outcome:
     if event.type == payloads.TRANSCRIPTION:
         conversation = payloads.parse_conversation(
             event, default_region=deps.default_region, received_at=job.received_at)
+        if not conversation.dated:
+            conversation = replace(conversation, started_at=undated_start(job.received_at, deps.store.latest_call()))
         if conversation.caller_id is not None and deps.scope != "caller":
             conversation = replace(conversation, caller_id=owner_key(conversation.caller_id, conversation.agent_id
                                                                      or "unknown-agent", deps.scope))

@@ -117,6 +117,10 @@ class PostgresMemoryStore:
             "language": p.language, "last_call_summary": p.last_call_summary, "memory_count": p.memory_count,
             "top_facts": list(p.top_facts)}))
 
+    def latest_call(self) -> datetime | None:
+        row = self.db.fetchone("latest_call")
+        return None if row is None or row[0] is None else _utc(row[0])
+
     def link_file(self, conversation_id: str, kind: str, key: str) -> None:
         self.db.execute("link_file", {"conversation_id": conversation_id, "kind": kind, "key": key})
 

@@ -69,6 +69,9 @@ SELECT caller_id, first_seen, last_seen, call_count, first_name, name_source, la
        last_call_summary, memory_count, top_facts
 FROM callers WHERE caller_id = %(caller_id)s;
 
+-- name: latest_call
+SELECT max(last_seen) FROM callers;
+
 -- name: upsert_caller
 INSERT INTO callers (caller_id, first_seen, last_seen, call_count, first_name, name_source, language,
                      last_call_summary, memory_count, top_facts)

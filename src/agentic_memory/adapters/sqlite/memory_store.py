@@ -116,6 +116,11 @@ class SqliteMemoryStore:
             "language": p.language, "last_call_summary": p.last_call_summary, "memory_count": p.memory_count,
             "top_facts": json.dumps(list(p.top_facts), ensure_ascii=False)})
 
+    def latest_call(self) -> datetime | None:
+        with translate_errors():
+            row = self.db.connection().execute(queries()["latest_call"]).fetchone()
+        return None if row[0] is None else _ts(row[0])
+
     def link_file(self, conversation_id: str, kind: str, key: str) -> None:
         with self.db.transaction() as conn:
             conn.execute(queries()["link_file"], {"conversation_id": conversation_id, "kind": kind, "key": key})
