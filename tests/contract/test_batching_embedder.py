@@ -53,3 +53,36 @@ def test_errors_reach_every_caller_and_batches_pass_through():
         BatchingEmbedder(Broken()).embed(["x"])
     many = BatchingEmbedder(HashEmbedder()).embed(["a", "b", "c"])
     assert many.shape == (3, 64)
+
+
+def test_at_most_parallel_model_calls_run_at_once_and_every_caller_is_answered():
+    class Overlap(SlowCounting):
+        def __init__(self):
+            super().__init__()
+            self.running = self.peak = 0
+            self.lock = threading.Lock()
+
+        def embed(self, texts):
+            with self.lock:
+                self.running += 1
+                self.peak = max(self.peak, self.running)
+            try:
+                return super().embed(texts)
+            finally:
+                with self.lock:
+                    self.running -= 1
+
+    inner = Overlap()
+    batching = BatchingEmbedder(inner, max_batch=4, parallel=2)
+    texts = [f"question {i}" for i in range(48)]
+    results: dict[int, np.ndarray] = {}
+    threads = [threading.Thread(target=lambda i=i: results.__setitem__(i, batching.embed([texts[i]])))
+               for i in range(48)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    expected = HashEmbedder().embed(texts)
+    assert all(np.array_equal(results[i][0], expected[i]) for i in range(48))
+    assert inner.peak <= 2
+    assert inner.calls >= 48 // 4  # batches never exceed max_batch

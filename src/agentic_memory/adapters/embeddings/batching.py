@@ -1,8 +1,13 @@
 """BatchingEmbedder: concurrent single-query embeds share one model call.
 
 Under load, /retrieve requests arrive while the model is busy. Instead of queueing them one by one,
-whoever finds a free slot takes everything waiting (up to `max_batch`) and embeds it in one call, which
-costs far less per query. At concurrency 1 nothing waits: there is no timer, only natural batching.
+whoever holds a free slot (`parallel` model calls may run at once) embeds everything waiting (up to
+`max_batch`) in one call, which costs far less per query. At concurrency 1 nothing waits: there is no
+timer, only natural batching.
+
+Each caller sleeps on its own lock and is woken exactly once: when its vector is ready, or when a finished
+batch hands it the free slot. (One shared condition woke every waiting thread after every batch, and each
+woken thread had to take the GIL back only to find its query still waiting.)
 """
 
 from __future__ import annotations
@@ -16,13 +21,15 @@ from agentic_memory.ports import Embedder
 
 
 class _Request:
-    __slots__ = ("done", "error", "result", "text")
+    __slots__ = ("error", "lead", "result", "text", "wake")
 
     def __init__(self, text: str) -> None:
         self.text = text
         self.result: np.ndarray | None = None
         self.error: BaseException | None = None
-        self.done = False
+        self.lead = False  # True once this caller holds a slot and must run a batch itself
+        self.wake = threading.Lock()
+        self.wake.acquire()  # released once: result ready, or a slot handed over
 
 
 class BatchingEmbedder:
@@ -33,40 +40,53 @@ class BatchingEmbedder:
         self.parallel = parallel
         self._waiting: list[_Request] = []
         self._running = 0
-        self._cond = threading.Condition()
+        self._lock = threading.Lock()
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         if len(texts) != 1:
             return self.inner.embed(texts)
         request = _Request(texts[0])
-        with self._cond:
-            self._waiting.append(request)
-            while not request.done:
-                if self._running < self.parallel and self._waiting:
-                    batch = self._waiting[: self.max_batch]
-                    del self._waiting[: len(batch)]
-                    self._running += 1
-                    self._cond.release()
-                    try:
-                        self._run(batch)
-                    finally:
-                        self._cond.acquire()
-                        self._running -= 1
-                        self._cond.notify_all()
-                else:
-                    self._cond.wait()
+        with self._lock:
+            if self._running < self.parallel:
+                self._running += 1
+                request.lead = True
+            else:
+                self._waiting.append(request)
+        if not request.lead:
+            request.wake.acquire()
+        if request.lead:
+            self._lead(request)
         if request.error is not None:
             raise request.error
         if request.result is None:  # set by the batch that ran it, unless that batch raised (handled above)
             raise RuntimeError("embedding batch finished without a result")
         return request.result
 
+    def _lead(self, own: _Request) -> None:
+        """Holding a slot: embed our query with everything waiting, then hand the slot to the next waiter."""
+        with self._lock:
+            batch = [own, *self._waiting[: self.max_batch - 1]]
+            del self._waiting[: len(batch) - 1]
+        try:
+            self._run(batch)
+        finally:
+            with self._lock:
+                successor = self._waiting.pop(0) if self._waiting else None
+                if successor is None:
+                    self._running -= 1
+                else:
+                    successor.lead = True
+            for r in batch[1:]:
+                r.wake.release()
+            if successor is not None:
+                successor.wake.release()
+
     def _run(self, batch: list[_Request]) -> None:
         try:
             vectors = self.inner.embed([r.text for r in batch])
         except BaseException as exc:  # noqa: BLE001 - handed to every waiting caller, re-raised there
             for r in batch:
-                r.error, r.done = exc, True
+                r.error = exc
             return
         for i, r in enumerate(batch):
-            r.result, r.done = vectors[i : i + 1], True
+            r.result = vectors[i : i + 1]
