@@ -5,6 +5,9 @@ whoever holds a free slot (`parallel` model calls may run at once) embeds everyt
 `max_batch`) in one call, which costs far less per query. At concurrency 1 nothing waits: there is no
 timer, only natural batching.
 
+`solo` (optional: the same model with every core) embeds a query that finds no other batch running and
+nobody waiting: an idle server answers one query on all cores, a busy one runs one batch per core.
+
 Each caller sleeps on its own lock and is woken exactly once: when its vector is ready, or when a finished
 batch hands it the free slot. (One shared condition woke every waiting thread after every batch, and each
 woken thread had to take the GIL back only to find its query still waiting.)
@@ -33,8 +36,10 @@ class _Request:
 
 
 class BatchingEmbedder:
-    def __init__(self, inner: Embedder, *, max_batch: int = 32, parallel: int = 2) -> None:
+    def __init__(self, inner: Embedder, *, max_batch: int = 32, parallel: int = 2,
+                 solo: Embedder | None = None) -> None:
         self.inner = inner
+        self.solo = solo
         self.dim = inner.dim
         self.max_batch = max_batch
         self.parallel = parallel
@@ -67,8 +72,9 @@ class BatchingEmbedder:
         with self._lock:
             batch = [own, *self._waiting[: self.max_batch - 1]]
             del self._waiting[: len(batch) - 1]
+            alone = self._running == 1 and len(batch) == 1
         try:
-            self._run(batch)
+            self._run(batch, self.solo if alone and self.solo is not None else self.inner)
         finally:
             with self._lock:
                 successor = self._waiting.pop(0) if self._waiting else None
@@ -81,9 +87,9 @@ class BatchingEmbedder:
             if successor is not None:
                 successor.wake.release()
 
-    def _run(self, batch: list[_Request]) -> None:
+    def _run(self, batch: list[_Request], model: Embedder) -> None:
         try:
-            vectors = self.inner.embed([r.text for r in batch])
+            vectors = model.embed([r.text for r in batch])
         except BaseException as exc:  # noqa: BLE001 - handed to every waiting caller, re-raised there
             for r in batch:
                 r.error = exc
