@@ -38,6 +38,7 @@ def run(max_processes: int, data_dir: Path | None, *, callers: int, env: dict[st
                                     round_secs, more_urls=tuple(s.url for s in servers[1:]))
                     per_round.append(run_load(spec)["rounds"][0])
                 row[endpoint] = {k: round(statistics.median(r[k] for r in per_round), 2) for k in ("p50", "p99", "rps")}
+                row[endpoint]["errors"] = sum(r["errors"] for r in per_round)
                 log(f"  {n} process(es) {endpoint:12s} c={concurrency} p50 {row[endpoint]['p50']:7.2f} ms  "
                     f"p99 {row[endpoint]['p99']:7.2f} ms  {row[endpoint]['rps']:7.0f} req/s")
             row["rss_mb_total"] = round(sum(s.rss().get("VmRSS", 0.0) for s in servers), 1)
