@@ -1,5 +1,8 @@
 """`python -m bench [--only latency,ingest,scale,locomo,voice-dev,proxy,aws] [--scale 1000,10000,100000]
-[--out docs/benchmarks.md]`
+[--out docs/benchmarks.md] [--processes N]`
+
+`--processes N` also measures `/retrieve` and `/client-data` at c=32 against 1..N API processes on one
+database (`bench/processes.py`); the servers get AGENTIC_MEMORY_DATABASE_URL when it is set here.
 
 `python -m bench voice-dev [--show A|B|all]` runs only the voice-dev quality part and prints its table
 (no report is written): the quick loop for name and retrieval work.
@@ -98,7 +101,19 @@ def _aws(_args: argparse.Namespace) -> dict[str, Any]:
     return aws.run(log=log)
 
 
-RUNNERS = {"latency": _latency, "ingest": _ingest, "scale": _scale, "locomo": _locomo,
+def _processes(args: argparse.Namespace) -> dict[str, Any]:
+    import os
+
+    from bench import processes, scale
+
+    env = {k: os.environ[k] for k in ("AGENTIC_MEMORY_DATABASE_URL",) if os.environ.get(k)}
+    with tempfile.TemporaryDirectory(prefix="agentic-bench-processes-") as tmp:
+        data_dir = None if env else scale.fresh_copy(args.latency_callers, Path(tmp) / "data", log=log)
+        return processes.run(args.processes, data_dir, callers=args.latency_callers, env=env, rounds=args.rounds,
+                             round_secs=args.round_secs, log=log)
+
+
+RUNNERS = {"processes": _processes, "latency": _latency, "ingest": _ingest, "scale": _scale, "locomo": _locomo,
            "voice-dev": _voice_dev, "proxy": _proxy, "aws": _aws}
 
 
@@ -120,6 +135,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--show", choices=("", "A", "B", "all"), default="",
                    help="voice-dev: print the failures of one half (tune on it, read the other)")
     p.add_argument("--proxy-secs", type=float, default=8.0, help="load time of the proxy part's side-by-side run")
+    p.add_argument("--processes", type=int, default=0,
+                   help="also measure 1..N API processes on one database (req/s and p99 at c=32)")
     p.add_argument("--render-only", action="store_true",
                    help="rewrite the Markdown from the existing JSON (after editing bench/PERF_NOTES.md)")
     args = p.parse_args(argv)
@@ -163,8 +180,8 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, Any] = {"machine": report.machine(),
                                "command": "python -m bench " + shlex.join(sys.argv[1:] if argv is None else argv)}
     failed = []
-    for part in PARTS:
-        if part not in args.only:
+    for part in (*PARTS, "processes"):
+        if part not in args.only and not (part == "processes" and args.processes > 0):
             continue
         log(f"== {part}")
         t = time.perf_counter()

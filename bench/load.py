@@ -31,6 +31,7 @@ class LoadSpec:
     warmup_secs: float = 1.0
     rounds: int = 3
     round_secs: float = 2.0
+    more_urls: tuple[str, ...] = ()  # further servers of the same service: connections alternate between all
 
 
 def run_load(spec: LoadSpec) -> dict[str, Any]:
@@ -96,13 +97,13 @@ async def _drive(spec: LoadSpec) -> dict[str, Any]:
     from bench.workload import FACTORIES
 
     host_port = spec.url.split("//", 1)[1]
-    host, port = host_port.split(":")
     make, check = FACTORIES[spec.workload](host_port, **spec.params)
+    servers = [url.split("//", 1)[1].split(":") for url in (spec.url, *spec.more_urls)]
     samples: list[tuple[float, float, int]] = []
     t0 = time.perf_counter()
     stop_at = t0 + spec.warmup_secs + spec.rounds * spec.round_secs
-    await asyncio.gather(*(_connection(host, int(port), make, stop_at, samples, check)
-                           for _ in range(spec.concurrency)))
+    await asyncio.gather(*(_connection(servers[i % len(servers)][0], int(servers[i % len(servers)][1]), make,
+                                       stop_at, samples, check) for i in range(spec.concurrency)))
     rounds = []
     for r in range(spec.rounds):
         start = t0 + spec.warmup_secs + r * spec.round_secs
@@ -121,7 +122,8 @@ async def _drive(spec: LoadSpec) -> dict[str, Any]:
 
 
 def main() -> None:
-    spec = LoadSpec(**json.loads(sys.stdin.read()))
+    raw = json.loads(sys.stdin.read())
+    spec = LoadSpec(**{**raw, "more_urls": tuple(raw.get("more_urls", ()))})
     try:
         import uvloop
         runner = uvloop.run

@@ -14,6 +14,7 @@ An optional backend's driver is imported here and nowhere else, inside the branc
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -345,11 +346,16 @@ def _local_embedder(settings: Settings, *, lazy: bool = False) -> Embedder:
     from agentic_memory.adapters.embeddings import MINILM_DIM
     from agentic_memory.adapters.embeddings.lazy import LazyEmbedder
 
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
     def load() -> Embedder:
         from agentic_memory.adapters.embeddings.batching import BatchingEmbedder
         from agentic_memory.adapters.embeddings.onnx import OnnxEmbedder
 
-        return BatchingEmbedder(OnnxEmbedder(threads=settings.embed_threads))
+        # A second session on every core for queries that arrive alone (BatchingEmbedder's `solo`). Not in a
+        # lazy (Lambda) container: its first /retrieve would load the model twice.
+        solo = OnnxEmbedder(threads=cores) if cores > settings.embed_threads and not lazy else None
+        return BatchingEmbedder(OnnxEmbedder(threads=settings.embed_threads), solo=solo)
 
     # Lazy: a Lambda container that only greets callers (/client-data) never loads the model.
     return LazyEmbedder(load, dim=MINILM_DIM) if lazy else load()

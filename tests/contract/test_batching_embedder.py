@@ -53,3 +53,50 @@ def test_errors_reach_every_caller_and_batches_pass_through():
         BatchingEmbedder(Broken()).embed(["x"])
     many = BatchingEmbedder(HashEmbedder()).embed(["a", "b", "c"])
     assert many.shape == (3, 64)
+
+
+def test_at_most_parallel_model_calls_run_at_once_and_every_caller_is_answered():
+    class Overlap(SlowCounting):
+        def __init__(self):
+            super().__init__()
+            self.running = self.peak = 0
+            self.lock = threading.Lock()
+
+        def embed(self, texts):
+            with self.lock:
+                self.running += 1
+                self.peak = max(self.peak, self.running)
+            try:
+                return super().embed(texts)
+            finally:
+                with self.lock:
+                    self.running -= 1
+
+    inner = Overlap()
+    batching = BatchingEmbedder(inner, max_batch=4, parallel=2)
+    texts = [f"question {i}" for i in range(48)]
+    results: dict[int, np.ndarray] = {}
+    threads = [threading.Thread(target=lambda i=i: results.__setitem__(i, batching.embed([texts[i]])))
+               for i in range(48)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    expected = HashEmbedder().embed(texts)
+    assert all(np.array_equal(results[i][0], expected[i]) for i in range(48))
+    assert inner.peak <= 2
+    assert inner.calls >= 48 // 4  # batches never exceed max_batch
+
+
+def test_a_query_that_arrives_alone_goes_to_the_solo_model_and_a_crowd_to_the_batching_one():
+    inner, solo = SlowCounting(), SlowCounting()
+    batching = BatchingEmbedder(inner, max_batch=8, parallel=1, solo=solo)
+    assert np.array_equal(batching.embed(["alone"])[0], HashEmbedder().embed(["alone"])[0])
+    assert (solo.calls, inner.calls) == (1, 0)
+    threads = [threading.Thread(target=batching.embed, args=([f"q{i}"],)) for i in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert inner.calls >= 1  # the queries that waited were embedded together by the batching model
+    assert solo.calls + inner.calls < 1 + 16

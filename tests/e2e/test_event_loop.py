@@ -17,7 +17,15 @@ from fastapi.testclient import TestClient
 from agentic_memory.bootstrap import local_engine
 from agentic_memory.errors import EmbeddingError
 from agentic_memory.http.app import THREADS, create_app
-from agentic_memory.testing import TEST_WORKSPACE_KEY, HashEmbedder, InMemoryMemoryStore, in_memory_deps
+from agentic_memory.testing import (
+    TEST_HMAC_KEY,
+    TEST_WORKSPACE_KEY,
+    HashEmbedder,
+    InMemoryBlobStore,
+    InMemoryJobQueue,
+    InMemoryMemoryStore,
+    in_memory_deps,
+)
 
 STORE_SECS = 1.0
 HEADERS = {"X-Workspace-Key": TEST_WORKSPACE_KEY}
@@ -101,6 +109,81 @@ def test_health_reports_degraded_instead_of_hanging_on_a_stuck_backend():
     assert response.json()["checks"]["database"] == "timeout"
     assert response.json()["checks"]["files"] == "skipped"  # probed in order, after the one that hung
     assert elapsed < 2, elapsed
+
+
+class InlineStore(InMemoryMemoryStore):
+    """A store that declares its probes safe on the event loop, and records where each ping ran."""
+
+    probe_inline = True
+
+    def __init__(self, failures: int = 0) -> None:
+        super().__init__()
+        self.threads: list[str] = []
+        self.failures = failures
+
+    def ping(self) -> None:
+        try:
+            asyncio.get_running_loop()
+            self.threads.append("event loop")
+        except RuntimeError:
+            self.threads.append(threading.current_thread().name)
+        if len(self.threads) <= self.failures:
+            raise OSError("disk went away")
+
+
+class InlineQueue(InMemoryJobQueue):
+    probe_inline = True
+
+
+class InlineBlobs(InMemoryBlobStore):
+    probe_inline = True
+
+
+def inline_deps(store: InlineStore):
+    deps = in_memory_deps(store=store)
+    deps.queue, deps.blobs = InlineQueue(), InlineBlobs()
+    deps.engine = local_engine(store, HashEmbedder())
+    return deps
+
+
+def test_probes_declared_inline_run_on_the_event_loop_without_a_thread_hop():
+    store = InlineStore()
+    with serving(create_app(inline_deps(store))) as url:
+        bodies = [httpx.get(url + "/health").json() for _ in range(3)]
+    assert bodies == [{"status": "ok", "checks": {"database": "ok", "files": "ok", "memory_engine": "ok",
+                                                  "worker": "external"}, "queue": {"pending": 0, "dead": 0}}] * 3
+    # The store is pinged twice per check: as the database, then through the local engine.
+    assert store.threads == ["event loop"] * 6
+
+
+def test_an_inline_probe_that_fails_is_asked_again_through_the_thread():
+    store = InlineStore(failures=1)  # fails once on the loop, then answers on the probe thread
+    with TestClient(create_app(inline_deps(store), probe_timeout_secs=0.5)) as client:
+        first = client.get("/health").json()
+    assert first["status"] == "ok"
+    assert store.threads[:2] == ["event loop"] * 2  # the database probe failed there (the engine's passed)
+    assert store.threads[2].startswith("health")
+
+    broken = InlineStore(failures=1000)
+    with TestClient(create_app(inline_deps(broken), probe_timeout_secs=0.5)) as client:
+        body = client.get("/health").json()
+    assert body["status"] == "degraded"
+    assert body["checks"]["database"] == "error: OSError"
+
+
+def test_the_embedded_backends_declare_their_probes_inline(tmp_path):
+    from agentic_memory.bootstrap import build
+    from agentic_memory.config import load_settings
+    from agentic_memory.http.health import probes_inline
+
+    settings = load_settings({"ELEVENLABS_WORKSPACE_KEY": TEST_WORKSPACE_KEY, "ELEVENLABS_HMAC_KEY": TEST_HMAC_KEY,
+                              "AGENTIC_MEMORY_DATA_DIR": str(tmp_path)}, env_file=None)
+    deps = build(settings, embedder=HashEmbedder(), with_worker=False)
+    try:
+        assert all(probes_inline(a) for a in (deps.store, deps.queue, deps.blobs, deps.engine))
+        assert not probes_inline(InMemoryMemoryStore())  # a fake that may sleep (HangingStore) is never inline
+    finally:
+        deps.close()
 
 
 def test_an_embedding_outage_is_a_503_not_a_500():

@@ -87,6 +87,11 @@ class LocalMemoryEngine:
     def ping(self) -> None:
         self.store.ping()
 
+    @property
+    def probe_inline(self) -> bool:
+        """Its ping is the store's, so it is as safe on the event loop as the store says (http/health.py)."""
+        return getattr(self.store, "probe_inline", False) is True
+
 
 def _no_check() -> None:
     return None

@@ -12,6 +12,8 @@ from agentic_memory.errors import StorageError
 
 
 class FilesystemBlobStore:
+    probe_inline = True  # ping is two syscalls on a local directory: /health runs it on the event loop
+
     def __init__(self, root: Path) -> None:
         self.root = root.resolve()
 

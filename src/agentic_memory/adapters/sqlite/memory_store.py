@@ -47,6 +47,10 @@ def _profile(conn: sqlite3.Connection, caller_id: str) -> CallerProfile | None:
 
 
 class SqliteMemoryStore:
+    # /health may run ping/stats on the event loop (http/health.py): reads of a local file in WAL mode, which
+    # never wait for a writer while this process holds its connections open.
+    probe_inline = True
+
     def __init__(self, db: Database, clock: Clock | None = None) -> None:
         self.db = db
         self.clock = clock or SystemClock()

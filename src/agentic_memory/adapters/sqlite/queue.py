@@ -22,6 +22,10 @@ MAX_ERROR_LENGTH = 2000
 
 
 class SqliteJobQueue:
+    # /health may run ping/stats on the event loop (http/health.py): reads of a local file in WAL mode, which
+    # never wait for a writer while this process holds its connections open.
+    probe_inline = True
+
     def __init__(self, db: Database, clock: Clock | None = None) -> None:
         self.db = db
         self.clock = clock or SystemClock()
