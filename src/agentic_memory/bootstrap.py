@@ -294,15 +294,19 @@ def _check_engine(settings: Settings) -> str:
     return engine
 
 
-def open_mem0(settings: Settings, blobs: BlobStore) -> tuple[Mem0MemoryEngine, Callable[[], None]]:
-    """Mem0 Cloud as the memory engine. The SDK is imported and its client built on first use (which
-    pings Mem0), never here: a Mem0 outage must not stop the server from answering /client-data."""
+def open_mem0(settings: Settings, blobs: BlobStore, *,
+              import_now: bool = True) -> tuple[Mem0MemoryEngine, Callable[[], None]]:
+    """Mem0 Cloud as the memory engine. Its client is built on first use (which pings Mem0), never here: a
+    Mem0 outage must not stop the server from answering /client-data. The SDK module is imported now
+    (`import_now`, no network) except in a Lambda container that may only greet."""
     from functools import partial
 
     from agentic_memory.adapters.mem0 import sdk
     from agentic_memory.adapters.mem0.cloud import Mem0Cloud
     from agentic_memory.adapters.mem0.engine import Mem0MemoryEngine
 
+    if import_now:
+        sdk.load(settings.data_dir)
     key = settings.mem0_api_key.get_secret_value().strip() if settings.mem0_api_key else ""
     cloud = Mem0Cloud(partial(sdk.connect, api_key=key, data_dir=settings.data_dir, host=settings.mem0_host,
                               timeout_secs=settings.mem0_timeout_secs, org_id=settings.mem0_org_id.strip(),
@@ -435,7 +439,7 @@ def build(settings: Settings, *, embedder: Embedder | None = None, with_worker: 
     engine: MemoryEngine | None = None  # Deps makes the local engine from the store and the embedder
     if engine_name == "mem0":
         try:
-            engine, close_engine = open_mem0(settings, blobs)
+            engine, close_engine = open_mem0(settings, blobs, import_now=not lazy_embedder)
         except BaseException:
             database.close()
             raise

@@ -30,6 +30,13 @@ def prepare_environment(data_dir: Path) -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
+def load(data_dir: Path) -> None:
+    """Import the SDK now (no network): a long-lived server pays its import (about a second) at start-up,
+    not inside the first /health probe or in-call search, whose timeouts are shorter than that."""
+    prepare_environment(data_dir)
+    import mem0.client.main  # type: ignore[import-untyped]  # noqa: F401 - imported for its side effect: loaded
+
+
 def connect(*, api_key: str, data_dir: Path, host: str = DEFAULT_HOST, timeout_secs: float = 10.0,
             org_id: str = "", project_id: str = "") -> Any:
     """A MemoryClient whose constructor has pinged Mem0 (`GET /v1/ping/`) with `api_key`.
@@ -39,7 +46,7 @@ def connect(*, api_key: str, data_dir: Path, host: str = DEFAULT_HOST, timeout_s
     setting in the log, and the worker's jobs wait, instead of a 500).
     """
     prepare_environment(data_dir)
-    from mem0.client.main import MemoryClient  # type: ignore[import-untyped]  # the SDK ships no hints
+    from mem0.client.main import MemoryClient  # the SDK ships no hints (its type: ignore is on load())
 
     # Our own httpx client: the SDK's default timeout is 300 s, far too long for an in-call search.
     http = httpx.Client(timeout=httpx.Timeout(timeout_secs))
