@@ -21,8 +21,8 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import zipfile
 import uuid
+import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -42,9 +42,8 @@ SMOKE_KEYS = {"ELEVENLABS_WORKSPACE_KEY": "amk_smoke_workspace_key_0123456789abc
 def local_aws() -> Iterator[Callable[[Path], dict[str, str]]]:
     """A moto server on 127.0.0.1; yields a function that makes one run's bucket, queue (with its DLQ) and
     settings secret and returns the HTTP function's environment, as the SAM template sets it."""
-    from moto.server import ThreadedMotoServer
-
     import botocore.session
+    from moto.server import ThreadedMotoServer
 
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

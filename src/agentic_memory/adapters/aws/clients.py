@@ -51,9 +51,10 @@ class LazyClient:
                 if self._client is None:
                     try:
                         self._client = client(self.service, **self._options)
-                    except Exception as exc:  # botocore's NoRegionError and kin: the environment lacks AWS settings
-                        raise ConfigurationError(f"cannot create the AWS {self.service} client "
-                                                 f"({exc.__class__.__name__}): set AWS_REGION (Lambda sets it)") from exc
+                    except Exception as exc:  # botocore's NoRegionError and kin: no AWS settings here
+                        raise ConfigurationError(
+                            f"cannot create the AWS {self.service} client ({exc.__class__.__name__}): "
+                            "set AWS_REGION (Lambda sets it)") from exc
         return self._client
 
     def __getattr__(self, name: str) -> Any:
