@@ -19,10 +19,14 @@ PACKAGE, SCRATCH = sys.argv[1], sys.argv[2]
 sys.path.insert(0, PACKAGE)
 WORKSPACE_KEY = "amk_smoke_workspace_key_0123456789abcdef"
 HMAC_KEY = "wsec_smoke_hmac_key_0123456789abcdefghij"
-os.environ.update({"ELEVENLABS_WORKSPACE_KEY": WORKSPACE_KEY, "ELEVENLABS_HMAC_KEY": HMAC_KEY,
-                   "AGENTIC_MEMORY_DATA_DIR": SCRATCH, "AGENTIC_MEMORY_LOG_LEVEL": "WARNING",
-                   "AGENTIC_MEMORY_DATABASE_URL": f"sqlite:///{SCRATCH}/am.sqlite3",
-                   "AGENTIC_MEMORY_BLOB_URL": f"file://{SCRATCH}/files", "ORT_DISABLE_TELEMETRY": "1"})
+os.environ.update({"AGENTIC_MEMORY_DATA_DIR": SCRATCH, "AGENTIC_MEMORY_LOG_LEVEL": "WARNING",
+                   "ORT_DISABLE_TELEMETRY": "1"})
+if not os.environ.get("AGENTIC_MEMORY_SECRET_ARN"):
+    # Alone. With the SAM template's configuration (bench/aws.py: the settings secret, s3:// blobs and the
+    # sqs:// queue on a local AWS API), the keys and the database URL come from the secret instead.
+    os.environ.update({"ELEVENLABS_WORKSPACE_KEY": WORKSPACE_KEY, "ELEVENLABS_HMAC_KEY": HMAC_KEY,
+                       "AGENTIC_MEMORY_DATABASE_URL": f"sqlite:///{SCRATCH}/am.sqlite3",
+                       "AGENTIC_MEMORY_BLOB_URL": f"file://{SCRATCH}/files"})
 
 
 def event(path: str, body: bytes, headers: dict[str, str], *, b64: bool) -> dict[str, object]:
@@ -62,6 +66,9 @@ def main() -> None:
     first_status, _ = answer(handlers.http_handler, "/Prod/client-data", greet, key, b64=False)
     greeted = time.perf_counter()
     greeting_modules = set(sys.modules)
+    aws_clients_made = [getattr(client, "made", True) for client in  # None: no S3 or SQS configured
+                        (getattr(handlers.deps().blobs, "s3", None), getattr(handlers.deps().queue, "sqs", None))
+                        if client is not None]
     model_loaded_by_greeting = handlers.deps().embedder.loaded  # type: ignore[attr-defined]
     cold_status, _ = answer(handlers.http_handler, "/retrieve", {"query": "allergies", "user_id": caller},
                             key, b64=True)
@@ -89,6 +96,8 @@ def main() -> None:
                       "statuses": [first_status, cold_status, post_status, retrieve_status], "worker_ran": ran,
                       "model_loaded_by_greeting": model_loaded_by_greeting,
                       "imported_by_greeting": embedding_stack,  # numpy, onnxruntime, the embedder module
+                      "boto3_imported_by_greeting": "boto3" in greeting_modules,
+                      "aws_clients_made_by_greeting": aws_clients_made,  # S3, SQS (when configured)
                       "found": [m["memory"] for m in found["memories"]],  # type: ignore[index]
                       "caller_name": card["dynamic_variables"].get("caller_name"),  # type: ignore[index]
                       "site_packages_outside_artifact": outside}))

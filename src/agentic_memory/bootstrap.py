@@ -233,15 +233,12 @@ def open_blobs(settings: Settings) -> BlobStore:
 
 
 def _aws_client(settings: Settings, service: str) -> Any:
+    """The client, made on its first call (a greeting on Lambda needs neither S3 nor SQS)."""
     try:
-        from agentic_memory.adapters.aws.clients import client
+        from agentic_memory.adapters.aws.clients import LazyClient
     except ImportError as exc:
         raise ConfigurationError("an s3:// or sqs:// URL needs boto3: pip install 'agentic-memory[aws]'") from exc
-    try:
-        return client(service, endpoint_url=settings.aws_endpoint_url.strip())
-    except Exception as exc:  # botocore's NoRegionError and kin: the environment lacks AWS settings
-        raise ConfigurationError(f"cannot create the AWS {service} client ({exc.__class__.__name__}): set "
-                                 "AWS_REGION (Lambda sets it)") from exc
+    return LazyClient(service, endpoint_url=settings.aws_endpoint_url.strip())
 
 
 def _s3(settings: Settings, parts: SplitResult) -> BlobStore:
@@ -277,11 +274,7 @@ def _queue(settings: Settings, database: Database, blobs: BlobStore) -> JobQueue
 
     if not isinstance(blobs, S3BlobStore):  # open_blobs chose it from the same s3:// URL
         raise ConfigurationError("AGENTIC_MEMORY_QUEUE_URL=sqs://... needs the S3 blob store")
-    from agentic_memory.adapters.aws.clients import translated
-
-    with translated("AGENTIC_MEMORY_QUEUE_URL: could not find the SQS queue"):
-        queue_url = sqs.get_queue_url(QueueName=parts.netloc)["QueueUrl"]
-    return SqsJobQueue(sqs, queue_url, blobs)
+    return SqsJobQueue(sqs, "", blobs, queue_name=parts.netloc)  # its URL is looked up on first use
 
 
 def _check_engine(settings: Settings) -> str:

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from agentic_memory.adapters.aws.clients import client
+from agentic_memory.adapters.aws.clients import LazyClient, client
 from agentic_memory.adapters.aws.s3_blobs import S3BlobStore
 from agentic_memory.adapters.aws.sqs_queue import SqsJobQueue, inbox_key
 from agentic_memory.bootstrap import open_blobs
@@ -29,8 +29,8 @@ def s3_store(aws_server):
 @pytest.fixture
 def sqs_queue(aws_server, s3_store):
     name, _ = aws_server.queues(max_receives=3)
-    sqs = aws_server.client("sqs")
-    queue = SqsJobQueue(sqs, sqs.get_queue_url(QueueName=name)["QueueUrl"], s3_store)
+    # As bootstrap makes it: the client and the queue URL come on first use.
+    queue = SqsJobQueue(LazyClient("sqs", endpoint_url=aws_server.url), "", s3_store, queue_name=name)
     yield queue
     queue.close()
 
@@ -98,6 +98,35 @@ def test_accept_stores_the_body_before_it_resolves_and_repeats_change_nothing(sq
     assert job.conversation_id == "conv_1"
     assert job.attempts == 1
     assert sqs_queue.complete(job.id, lease=job.lease)
+
+
+def test_clients_and_the_queue_url_come_on_first_use_once_across_threads(aws_server, s3_store):
+    name, _ = aws_server.queues()
+    sqs = LazyClient("sqs", endpoint_url=aws_server.url)
+    queue = SqsJobQueue(sqs, "", s3_store, queue_name=name)
+    assert not sqs.made
+    with ThreadPoolExecutor(8) as pool:
+        urls = set(pool.map(lambda _: queue.queue_url, range(16)))
+        clients = set(pool.map(lambda _: id(sqs.get()), range(16)))
+    assert len(urls) == 1
+    assert urls.pop().endswith(f"/{name}")
+    assert len(clients) == 1
+    queue.close()
+    missing = SqsJobQueue(sqs, "", s3_store, queue_name="no-such-queue-am")
+    with pytest.raises(StorageError, match="could not find the SQS queue"):
+        missing.ping()
+    missing.close()
+    with pytest.raises(ValueError, match="queue URL or name"):
+        SqsJobQueue(sqs, "", s3_store)
+
+
+def test_a_client_without_a_region_fails_on_first_use_with_a_clear_error(monkeypatch):
+    for name in ("AWS_REGION", "AWS_DEFAULT_REGION"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/dev/null")
+    sqs = LazyClient("sqs")  # no AWS settings read yet
+    with pytest.raises(ConfigurationError, match="AWS_REGION"):
+        sqs.get_queue_url(QueueName="q")
 
 
 def test_accept_fails_with_storage_error_when_aws_is_down(s3_store):

@@ -201,14 +201,17 @@ from agentic_memory.adapters.aws import handlers
 from tests.aws_events import http_event
 body = json.dumps({"caller_id": "+14155550123", "agent_id": "a", "called_number": "+1", "call_sid": "CA1"}).encode()
 event = http_event("/Prod/client-data", body, {"x-workspace-key": sys.argv[1]}, base64_body=False)
-print(json.dumps({"status": handlers.http_handler(event, None)["statusCode"], "modules": sorted(sys.modules)}))
+status = handlers.http_handler(event, None)["statusCode"]
+made = [handlers.deps().blobs.s3.made, handlers.deps().queue.sqs.made]
+print(json.dumps({"status": status, "modules": sorted(sys.modules), "s3_sqs_clients_made": made}))
 """
 # What a container that only greets callers must not load: the embedding stack (numpy alone is ~0.2 s of
-# a cold start), the worker's, and the operator surfaces API Gateway does not route to Lambda.
+# a cold start), the worker's, the operator surfaces API Gateway does not route to Lambda, and boto3 (the
+# settings secret is read with a single botocore client; the S3 and SQS clients wait for the first webhook).
 NOT_FOR_A_GREETING = ("numpy", "onnxruntime", "tokenizers", "agentic_memory.adapters.embeddings.onnx",
                       "agentic_memory.adapters.embeddings.batching", "agentic_memory.services.process_call",
                       "agentic_memory.worker", "agentic_memory.http.admin", "agentic_memory.http.dashboard.routes",
-                      "agentic_memory.http.proxy", "jinja2", "httpx")
+                      "agentic_memory.http.proxy", "jinja2", "httpx", "boto3", "s3transfer")
 
 
 @pytest.mark.timeout(180)
@@ -220,6 +223,7 @@ def test_a_cold_start_that_only_greets_never_imports_the_embedding_stack() -> No
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert report["status"] == 200
+    assert report["s3_sqs_clients_made"] == [False, False]  # nor any S3 or SQS call
     loaded = [name for name in report["modules"] if name.split(".")[0] in NOT_FOR_A_GREETING
               or name in NOT_FOR_A_GREETING]
     assert loaded == []

@@ -34,7 +34,7 @@ def deps() -> Deps:
     """This container's Deps, built on first use from the environment and the settings secret."""
     if "deps" not in _built:
         environ = dict(os.environ)
-        if environ.get("AGENTIC_MEMORY_SECRET_ARN"):  # boto3 costs ~0.5 s to import: only when needed
+        if environ.get("AGENTIC_MEMORY_SECRET_ARN"):  # botocore costs ~0.5 s to import: only when needed
             from agentic_memory.adapters.aws.secrets import secret_settings
 
             environ.update(secret_settings(environ))

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -58,16 +59,31 @@ def job_from_message(job_id: int, message: str, receive_count: int, lease: str, 
 
 
 class SqsJobQueue:
-    def __init__(self, sqs: Any, queue_url: str, inbox: S3BlobStore, *, dlq_url: str = "",
+    def __init__(self, sqs: Any, queue_url: str, inbox: S3BlobStore, *, queue_name: str = "", dlq_url: str = "",
                  ack_threads: int = 8) -> None:
+        """`queue_url`, or `queue_name` alone: its URL is then looked up (GetQueueUrl) on first use, not
+        here, so a Lambda cold start that only greets makes no SQS call."""
+        if not (queue_url or queue_name):
+            raise ValueError("SqsJobQueue needs a queue URL or name")
         self.sqs = sqs
-        self.queue_url = queue_url
+        self._queue_url = queue_url
+        self._queue_name = queue_name
+        self._url_lock = threading.Lock()
         self.inbox = inbox
         self._dlq_url = dlq_url
         self._ids = itertools.count(1)
         self._claimed: dict[int, str] = {}  # job id -> its message, for bury (this process's claims only)
         self._acks = ThreadPoolExecutor(max_workers=ack_threads, thread_name_prefix="sqs-ack")
         self._closed = False
+
+    @property
+    def queue_url(self) -> str:
+        if not self._queue_url:
+            with self._url_lock:
+                if not self._queue_url:
+                    with translated("could not find the SQS queue"):
+                        self._queue_url = str(self.sqs.get_queue_url(QueueName=self._queue_name)["QueueUrl"])
+        return self._queue_url
 
     # -- the ack path -------------------------------------------------------------------------------
     def accept(self, *, event_type: str, conversation_id: str, body: bytes,
