@@ -25,7 +25,7 @@ from agentic_memory.ports import Embedder
 
 
 class BatchingEmbedder:
-    def __init__(self, inner: Embedder, *, max_batch: int = 32, parallel: int = 2,
+    def __init__(self, inner: Embedder, *, max_batch: int = 8, parallel: int = 2,
                  solo: Embedder | None = None) -> None:
         self.inner = inner
         self.solo = solo
