@@ -12,7 +12,8 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any, cast
 
 from agentic_memory.ports import AdminStore, Embedder
@@ -138,8 +139,25 @@ class TimedEmbedder:
         try:
             return self.inner.embed(texts)
         finally:
-            self.metrics.embedding.observe(time.perf_counter() - started)
-            self.metrics.embedded_texts.inc(len(texts))
+            self._observe(started, len(texts))
+
+    @property
+    def submit(self) -> Callable[[str], Future[np.ndarray]] | None:
+        """The wrapped embedder's `submit` (BatchingEmbedder), timed the same way; None when it has none."""
+        inner = getattr(self.inner, "submit", None)
+        if inner is None:
+            return None
+
+        def submit(text: str) -> Future[np.ndarray]:
+            started = time.perf_counter()
+            future: Future[np.ndarray] = inner(text)
+            future.add_done_callback(lambda _: self._observe(started, 1))
+            return future
+        return submit
+
+    def _observe(self, started: float, texts: int) -> None:
+        self.metrics.embedding.observe(time.perf_counter() - started)
+        self.metrics.embedded_texts.inc(texts)
 
     def __getattr__(self, name: str) -> Any:  # close(), warm-up hooks of the wrapped embedder
         return getattr(self.inner, name)

@@ -231,11 +231,18 @@ class MemoryEngine(Protocol):
         they live. Safe to run again for the same call: it never stores a memory twice."""
         ...
 
+    def prepare(self, query: str) -> Future[np.ndarray] | None:
+        """Starts the query's embedding and returns its future, or None when this engine needs none (Mem0).
+        Never blocks, so it may be called on the event loop: the HTTP layer awaits the vector there and then
+        passes it to `recall`, so a query waiting for the model holds no pool thread."""
+        ...
+
     def recall(self, caller_id: str, query: str, *, limit: int, type: MemoryType | None,
-               checkpoint: Callable[[], None] | None = None) -> list[MemoryHit]:
+               checkpoint: Callable[[], None] | None = None, vector: np.ndarray | None = None) -> list[MemoryHit]:
         """The owner's best memories for `query`, best first: only theirs, only of `type` if given.
         `caller_id` is the owner key (domain/scope.py). `checkpoint` runs before each costly step and may
-        raise to abandon the recall (the proxy's budget)."""
+        raise to abandon the recall (the proxy's budget). `vector`: what `prepare(query)` resolved to, if
+        it was called (else the engine embeds the query itself)."""
         ...
 
     def forget(self, caller_id: str) -> None:

@@ -100,3 +100,30 @@ def test_a_query_that_arrives_alone_goes_to_the_solo_model_and_a_crowd_to_the_ba
         t.join(10)
     assert inner.calls >= 1  # the queries that waited were embedded together by the batching model
     assert solo.calls + inner.calls < 1 + 16
+
+
+def test_submitted_queries_batch_without_a_thread_each_and_a_cancelled_one_costs_no_model_time():
+    class Gated(HashEmbedder):
+        def __init__(self):
+            super().__init__()
+            self.gate = threading.Event()
+            self.batches: list[list[str]] = []
+
+        def embed(self, texts):
+            self.gate.wait(10)
+            self.batches.append(list(texts))
+            return super().embed(texts)
+
+    inner = Gated()
+    batching = BatchingEmbedder(inner, max_batch=32, parallel=1)
+    first = batching.submit("first")  # occupies the one model thread until the gate opens
+    time.sleep(0.05)
+    queued = [batching.submit(f"q{i}") for i in range(20)]  # returns at once: nobody holds a thread for these
+    gone = batching.submit("abandoned")
+    assert gone.cancel()
+    inner.gate.set()
+    expected = HashEmbedder().embed(["first", *(f"q{i}" for i in range(20))])
+    assert np.array_equal(first.result(10), expected[0])
+    assert all(np.array_equal(f.result(10), expected[i + 1]) for i, f in enumerate(queued))
+    assert inner.batches == [["first"], [f"q{i}" for i in range(20)]]  # 20 waiters, one model call
+

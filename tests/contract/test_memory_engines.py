@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from agentic_memory.adapters.embeddings.batching import BatchingEmbedder
 from agentic_memory.bootstrap import Deps, build
 from agentic_memory.domain.facts import RuleFactExtractor
 from agentic_memory.domain.models import Conversation, Turn
@@ -110,3 +111,15 @@ def test_processing_a_call_again_stores_nothing_twice(deps):
 
 def test_ping(deps):
     deps.engine.ping()
+
+
+def test_a_prepared_query_recalls_what_an_unprepared_one_does(deps):
+    remember(deps, "conv_a1", ALICE, ["My order number is A-48213.", "I prefer oat milk."])
+    local = deps.settings.memory_engine == "local"
+    if local:
+        deps.engine.embedder = BatchingEmbedder(HashEmbedder())  # type: ignore[attr-defined]  # the local engine's
+    pending = deps.engine.prepare("order number")  # never blocks; Mem0 has nothing to start
+    vector = None if pending is None else pending.result(10)
+    assert (pending is None) == (not local)
+    prepared = deps.engine.recall(ALICE, "order number", limit=10, type=None, vector=vector)
+    assert [h.memory.text for h in prepared] == texts(deps.engine, ALICE, "order number")

@@ -7,6 +7,8 @@ for the call (with the profile), so a crash leaves either all of the call or non
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import Future
+from typing import TYPE_CHECKING
 
 from agentic_memory.domain.models import CallContext, MemoryHit, MemoryType
 from agentic_memory.domain.ranking import (
@@ -21,6 +23,9 @@ from agentic_memory.domain.ranking import (
     query_terms,
 )
 from agentic_memory.ports import Embedder, ExplainedHit, MemoryStore, ProcessedCall, Remembered
+
+if TYPE_CHECKING:  # annotations only; numpy is imported with the first vector (a greeting needs none)
+    import numpy as np
 
 CANDIDATES = 100
 
@@ -44,20 +49,27 @@ class LocalMemoryEngine:
         return Remembered(active=[m for m, _ in context.active_facts], new=[s.memory for s in stored],
                           superseded=superseded, stored=stored, stored_superseded=superseded)
 
+    def prepare(self, query: str) -> Future[np.ndarray] | None:
+        submit = getattr(self.embedder, "submit", None)  # BatchingEmbedder's; test embedders have none
+        return None if submit is None else submit(query)
+
     def recall(self, caller_id: str, query: str, *, limit: int, type: MemoryType | None,
-               checkpoint: Callable[[], None] | None = None) -> list[MemoryHit]:
+               checkpoint: Callable[[], None] | None = None, vector: np.ndarray | None = None) -> list[MemoryHit]:
         return [MemoryHit(hit.memory, hit.parts.score)
-                for hit in self.explain(caller_id, query, limit=limit, type=type, checkpoint=checkpoint)]
+                for hit in self.explain(caller_id, query, limit=limit, type=type, checkpoint=checkpoint,
+                                        vector=vector)]
 
     def explain(self, caller_id: str, query: str, *, limit: int, type: MemoryType | None,
-                checkpoint: Callable[[], None] | None = None) -> list[ExplainedHit]:
+                checkpoint: Callable[[], None] | None = None, vector: np.ndarray | None = None,
+                ) -> list[ExplainedHit]:
         """The ranking, with what each signal added to every hit's score. `checkpoint` runs before each costly
         step and may raise to abandon the work (the proxy's budget)."""
         check = checkpoint or _no_check
         weights = self.weights
         pool = max(CANDIDATES, limit * 2)
         check()
-        vector = self.embedder.embed([query])[0]
+        if vector is None:
+            vector = self.embedder.embed([query])[0]
         check()
         dense = self.store.dense_search(caller_id, vector, limit=pool, type=type)
         if not dense:

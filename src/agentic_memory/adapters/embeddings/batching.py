@@ -1,98 +1,79 @@
 """BatchingEmbedder: concurrent single-query embeds share one model call.
 
-Under load, /retrieve requests arrive while the model is busy. Instead of queueing them one by one,
-whoever holds a free slot (`parallel` model calls may run at once) embeds everything waiting (up to
-`max_batch`) in one call, which costs far less per query. At concurrency 1 nothing waits: there is no
-timer, only natural batching.
+Under load, /retrieve requests arrive while the model is busy. Instead of queueing them one by one, each
+of `parallel` model threads embeds everything waiting (up to `max_batch`) in one call, which costs far less
+per query. At concurrency 1 nothing waits: there is no timer, only natural batching.
+
+`submit` never blocks, so the HTTP layer awaits a query's vector on the event loop (`offload.settled`)
+instead of parking a pool thread on it: with the 8-thread pool (http/app.py) holding the waits, no more
+than 8 queries could ever batch together at concurrency 32.
 
 `solo` (optional: the same model with every core) embeds a query that finds no other batch running and
 nobody waiting: an idle server answers one query on all cores, a busy one runs one batch per core.
-
-Each caller sleeps on its own lock and is woken exactly once: when its vector is ready, or when a finished
-batch hands it the free slot. (One shared condition woke every waiting thread after every batch, and each
-woken thread had to take the GIL back only to find its query still waiting.)
 """
 
 from __future__ import annotations
 
 import threading
+from collections import deque
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
 
 from agentic_memory.ports import Embedder
 
 
-class _Request:
-    __slots__ = ("error", "lead", "result", "text", "wake")
-
-    def __init__(self, text: str) -> None:
-        self.text = text
-        self.result: np.ndarray | None = None
-        self.error: BaseException | None = None
-        self.lead = False  # True once this caller holds a slot and must run a batch itself
-        self.wake = threading.Lock()
-        self.wake.acquire()  # released once: result ready, or a slot handed over
-
-
 class BatchingEmbedder:
-    def __init__(self, inner: Embedder, *, max_batch: int = 32, parallel: int = 2,
+    def __init__(self, inner: Embedder, *, max_batch: int = 8, parallel: int = 2,
                  solo: Embedder | None = None) -> None:
         self.inner = inner
         self.solo = solo
         self.dim = inner.dim
         self.max_batch = max_batch
         self.parallel = parallel
-        self._waiting: list[_Request] = []
-        self._running = 0
+        self._waiting: deque[tuple[str, Future[np.ndarray]]] = deque()
+        self._running = 0  # model threads started and not yet out of work
         self._lock = threading.Lock()
+        self._threads = ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="embed")  # kept warm
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         if len(texts) != 1:
             return self.inner.embed(texts)
-        request = _Request(texts[0])
+        return self.submit(texts[0]).result()[np.newaxis]
+
+    def submit(self, text: str) -> Future[np.ndarray]:
+        """The text's vector (dim,), computed on a model thread. Never blocks."""
+        future: Future[np.ndarray] = Future()
         with self._lock:
-            if self._running < self.parallel:
+            self._waiting.append((text, future))
+            start = self._running < self.parallel
+            if start:
                 self._running += 1
-                request.lead = True
-            else:
-                self._waiting.append(request)
-        if not request.lead:
-            request.wake.acquire()
-        if request.lead:
-            self._lead(request)
-        if request.error is not None:
-            raise request.error
-        if request.result is None:  # set by the batch that ran it, unless that batch raised (handled above)
-            raise RuntimeError("embedding batch finished without a result")
-        return request.result
+        if start:
+            self._threads.submit(self._drain)
+        return future
 
-    def _lead(self, own: _Request) -> None:
-        """Holding a slot: embed our query with everything waiting, then hand the slot to the next waiter."""
-        with self._lock:
-            batch = [own, *self._waiting[: self.max_batch - 1]]
-            del self._waiting[: len(batch) - 1]
-            alone = self._running == 1 and len(batch) == 1
-        try:
-            self._run(batch, self.solo if alone and self.solo is not None else self.inner)
-        finally:
+    def _drain(self) -> None:
+        """A model thread: run batches until nothing waits."""
+        while True:
             with self._lock:
-                successor = self._waiting.pop(0) if self._waiting else None
-                if successor is None:
+                if not self._waiting:
                     self._running -= 1
-                else:
-                    successor.lead = True
-            for r in batch[1:]:
-                r.wake.release()
-            if successor is not None:
-                successor.wake.release()
+                    return
+                taken = [self._waiting.popleft() for _ in range(min(self.max_batch, len(self._waiting)))]
+                alone = self._running == 1 and len(taken) == 1 and not self._waiting
+            # A caller that gave up (its request was cancelled) costs no model time.
+            batch = [(text, f) for text, f in taken if f.set_running_or_notify_cancel()]
+            if batch:
+                self._run(batch, self.solo if alone and self.solo is not None else self.inner)
 
-    def _run(self, batch: list[_Request], model: Embedder) -> None:
+    def _run(self, batch: list[tuple[str, Future[np.ndarray]]], model: Embedder) -> None:
         try:
-            vectors = model.embed([r.text for r in batch])
+            vectors = model.embed([text for text, _ in batch])
         except BaseException as exc:  # noqa: BLE001 - handed to every waiting caller, re-raised there
-            for r in batch:
-                r.error = exc
+            for _, f in batch:
+                f.set_exception(exc)
             return
-        for i, r in enumerate(batch):
-            r.result = vectors[i : i + 1]
+        for i, (_, f) in enumerate(batch):
+            f.set_result(vectors[i])

@@ -127,8 +127,12 @@ class Mem0MemoryEngine:
         if waiting:
             raise EngineUnavailable(f"mem0 has not yet stored {len(waiting)} memories; the job will poll again")
 
+    def prepare(self, query: str) -> None:
+        """Nothing to start: Mem0 embeds the query on its side."""
+
     def recall(self, caller_id: str, query: str, *, limit: int, type: MemoryType | None,
-               checkpoint: Callable[[], None] | None = None) -> list[MemoryHit]:
+               checkpoint: Callable[[], None] | None = None, vector: object = None,  # noqa: ARG002 - the port's; Mem0 embeds on its side
+               ) -> list[MemoryHit]:
         if checkpoint is not None:
             checkpoint()  # the proxy's budget: no request to Mem0 once it is spent
         top_k = min(MAX_TOP_K, max(limit * 3, 20))  # room for what isolation, type and slots drop
