@@ -1,4 +1,4 @@
-"""A transcript chunk is keyword-indexed with its call's title: a turn that books "Friday the 15th" is found
+"""A transcript chunk is keyword-indexed with its call's title: a turn that books "Tuesday the 12th" is found
 by a question naming the job the call was about, though the turn itself never names it (the title is
 indexed, never returned). Local engine on real SQLite with the hash embedder."""
 
@@ -19,7 +19,7 @@ from tests.conftest import make_settings
 
 CALLER = "+14155550112"
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
-BOOKING = "Agent: Booked: Friday the 15th between 2 and 4."
+BOOKING = "Agent: Booked: Tuesday the 12th between 8 and 10."
 
 
 @pytest.fixture
@@ -42,16 +42,16 @@ def texts(deps: Deps, query: str) -> list[str]:
 
 
 def test_a_turn_is_found_by_the_words_of_its_calls_title(deps: Deps) -> None:
-    for day, line in enumerate(["The cooler in the garage is leaking.", "Which day can you send someone?",
-                                "The cooler fan is loud.", "Any day this week is fine."]):
+    for day, line in enumerate(["The boiler in the basement is leaking.", "Which day can you send someone?",
+                                "The boiler pump is loud.", "Any day this week is fine."]):
         remember(deps, f"c_other_{day}", ["Dispatch, how can I help?", line, "We can help with that.",
                                           "Thanks."], "Other visit", day)
-    remember(deps, "c_cooler", ["Dispatch, how can I help?", "I need the roof unit started for summer.",
-                                "Booked: Friday the 15th between 2 and 4.", "Great, thanks."],
-             "Swamp cooler start-up", 30)
-    found = texts(deps, "What day is the cooler start-up?")
-    assert any("Friday the 15th" in text for text in found)
-    assert not any("Swamp" in text for text in found)  # indexed, never returned
+    remember(deps, "c_service", ["Dispatch, how can I help?", "I need the yearly check before winter.",
+                                "Booked: Tuesday the 12th between 8 and 10.", "Great, thanks."],
+             "Annual boiler service", 30)
+    found = texts(deps, "What day is the boiler service?")
+    assert any("Tuesday the 12th" in text for text in found)
+    assert not any("Annual" in text for text in found)  # indexed, never returned
 
 
 def test_a_call_without_a_title_indexes_as_before(deps: Deps) -> None:
