@@ -77,8 +77,12 @@ def _replaced(new: Memory, vector: np.ndarray, existing: Facts) -> list[str] | N
 
 
 def _keywords(conversation: Conversation, chunk: Chunk) -> str:
+    """Indexed with a chunk, never returned: the call's date and title (what the call was about: a turn
+    booking "Tuesday the 12th" is found by "what day is the boiler service?" though its turns never name the
+    job), the neighbouring turns, and the dates its turns mention."""
     dates = mentioned(f"{chunk.text}\n{chunk.context}", conversation.started_at)
-    return f"{conversation.started_at:%B %Y %A}\n{chunk.context}" + (f"\n{dates}" if dates else "")
+    title = f"\n{conversation.title}" if conversation.title else ""
+    return f"{conversation.started_at:%B %Y %A}{title}\n{chunk.context}" + (f"\n{dates}" if dates else "")
 
 
 def new_memories(conversation: Conversation, facts: list[Fact], chunks: list[Chunk], vectors: np.ndarray,
