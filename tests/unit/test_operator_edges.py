@@ -179,9 +179,12 @@ class RemoteRanking:
     def __init__(self, inner: MemoryEngine) -> None:
         self.inner = inner
 
+    def prepare(self, query: str) -> None:  # noqa: ARG002 - the port's signature; it embeds on its servers
+        return None
+
     def recall(self, caller_id: str, query: str, *, limit: int, type: MemoryType | None = None,
-               checkpoint: Any = None) -> Any:
-        return self.inner.recall(caller_id, query, limit=limit, type=type, checkpoint=checkpoint)
+               checkpoint: Any = None, vector: Any = None) -> Any:
+        return self.inner.recall(caller_id, query, limit=limit, type=type, checkpoint=checkpoint, vector=vector)
 
 
 def test_the_search_playground_needs_an_engine_that_ranks_here(world: World) -> None:
