@@ -22,7 +22,7 @@ import httpx
 
 from agentic_memory.domain.dates import resolve
 from agentic_memory.domain.fact_text import MAX_FACT_CHARS, cap, clean
-from agentic_memory.domain.facts import FactExtractor
+from agentic_memory.domain.facts import FactExtractor, unique_facts
 from agentic_memory.domain.models import Conversation, Fact
 
 log = logging.getLogger(__name__)
@@ -107,7 +107,7 @@ class LlmFactExtractor:
                         exc, conversation.conversation_id)
             return rules
         kept = [f for f in rules if f.category in KEPT_FROM_RULES]
-        return _unique(kept + facts)
+        return unique_facts(kept + facts)
 
     def _ask(self, conversation: Conversation) -> Any:
         body = {
@@ -176,12 +176,3 @@ def _name_fact(value: Any) -> Fact | None:
     # A data-style memory: kept out of the caller card (the greeting names the caller) but retrievable.
     return Fact(text=f"Caller name: {name}", category="data", slot="data:caller_name")
 
-
-def _unique(facts: list[Fact]) -> list[Fact]:
-    seen: set[str] = set()
-    out: list[Fact] = []
-    for fact in facts:
-        if fact.text.casefold() not in seen:
-            seen.add(fact.text.casefold())
-            out.append(fact)
-    return out

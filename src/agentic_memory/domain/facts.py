@@ -57,7 +57,7 @@ class RuleFactExtractor:
         when = conversation.started_at
         dated = [replace(f, text=cap(resolve(f.text, when), MAX_SUMMARY_CHARS if f.category == "summary"
                                      else MAX_FACT_CHARS)) for f in facts]
-        return _unique(dated)
+        return unique_facts(dated)
 
 
 # --- the call analysis and the shape of a transcript -------------------------------------------
@@ -114,7 +114,8 @@ def _clauses(text: str) -> list[str]:
     return out
 
 
-def _unique(facts: list[Fact]) -> list[Fact]:
+def unique_facts(facts: list[Fact]) -> list[Fact]:
+    """First of each text, case-insensitively, in order (the rules' and the LLM extractor's shared rule)."""
     seen: set[str] = set()
     out: list[Fact] = []
     for fact in facts:
