@@ -94,7 +94,7 @@ def clean_name(raw: str) -> str | None:
     """A normalised name ("josé álvarez" -> "José Álvarez") or None when `raw` does not look like one.
 
     Rejects stopwords, digits, single letters, over-long words and more than four words; drops
-    middle initials and keeps accents, apostrophes and hyphens ("O'Brien", "Anne-Marie").
+    middle initials and keeps accents, apostrophes and hyphens ("O'Brien", "Jean-Luc").
     """
     words = _normalise(raw).strip(" .,;:!?\"'()").split()
     if not 1 <= len(words) <= MAX_TOKENS:
