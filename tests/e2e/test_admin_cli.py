@@ -23,10 +23,10 @@ from agentic_memory.cli import app
 from agentic_memory.elevenlabs import builders
 from agentic_memory.elevenlabs.signature import sign
 from tests.conftest import HMAC_KEY, WORKSPACE_KEY, drain, make_settings
+from tests.operator_seed import ANN, cli_env, seed_calls
 from tests.security.conftest import Server
 
 ADMIN_KEY = "amadm_cli_admin_key_0123456789abcdef"
-ANN = "+14155550142"
 
 
 @pytest.fixture
@@ -34,29 +34,9 @@ def data_dir(tmp_path: Path, embedder: Any, monkeypatch: pytest.MonkeyPatch) -> 
     """A data dir holding two processed calls of Ann's, one of Bob's and one dead letter."""
     data = tmp_path / "data"
     deps = build(make_settings(data), embedder=embedder, with_worker=False)
-    now = int(time.time())
-    for cid, caller, text, ago in (("conv_a1", ANN, "Hi, this is Liz. I prefer oat milk in my latte.", 300),
-                                   ("conv_a2", ANN, "Switch me to almond milk instead of oat, please.", 200),
-                                   ("conv_b1", "+14155550199", "Hi, I'm Bob, I like tea.", 100)):
-        payload = builders.transcription(conversation_id=cid, caller=caller, turns=[("user", text)],
-                                         start_time=now - ago)
-        deps.queue.accept(event_type="post_call_transcription", conversation_id=cid,
-                          body=json.dumps(payload).encode(), received_at=deps.clock.now()).result()
-    deps.queue.accept(event_type="post_call_audio", conversation_id="conv_a1", received_at=deps.clock.now(),
-                      body=json.dumps(builders.audio(conversation_id="conv_a1",
-                                                     mp3=b"ID3 ann audio")).encode()).result()
-    deps.queue.accept(event_type="post_call_transcription", conversation_id="conv_bad", body=b"{oops",
-                      received_at=deps.clock.now()).result()
-    drain(deps.make_worker())
+    seed_calls(deps, b"ID3 ann audio")
     deps.close()
-    for name in [k for k in os.environ if k.startswith(("ELEVENLABS_", "AGENTIC_MEMORY_"))]:
-        monkeypatch.delenv(name)
-    monkeypatch.setenv("ELEVENLABS_WORKSPACE_KEY", WORKSPACE_KEY)
-    monkeypatch.setenv("ELEVENLABS_HMAC_KEY", HMAC_KEY)
-    monkeypatch.setenv("AGENTIC_MEMORY_ADMIN_KEY", ADMIN_KEY)
-    monkeypatch.setenv("AGENTIC_MEMORY_DATA_DIR", str(data))
-    monkeypatch.setenv("AGENTIC_MEMORY_RETENTION_AUDIO_DAYS", "30")
-    monkeypatch.chdir(tmp_path)
+    cli_env(monkeypatch, data, AGENTIC_MEMORY_ADMIN_KEY=ADMIN_KEY, AGENTIC_MEMORY_RETENTION_AUDIO_DAYS="30")
     return data
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import time
 from pathlib import Path
 from typing import Any
@@ -18,9 +17,8 @@ from agentic_memory.clock import SystemClock
 from agentic_memory.elevenlabs import builders
 from agentic_memory.ports import COPY_KEYS, RecordStore
 from agentic_memory.services.bulk import copy_database
-from tests.conftest import HMAC_KEY, WORKSPACE_KEY, drain, make_settings
-
-ANN = "+14155550142"
+from tests.conftest import make_settings
+from tests.operator_seed import ANN, cli_env, seed_calls
 
 
 @pytest.fixture
@@ -28,30 +26,14 @@ def sqlite_url(tmp_path: Path, embedder: Any, monkeypatch: pytest.MonkeyPatch) -
     """A SQLite database with processed calls (one memory superseded), a dead letter, a queued webhook."""
     data = tmp_path / "data"
     deps = build(make_settings(data), embedder=embedder, with_worker=False)
+    seed_calls(deps, b"ID3 audio")
     now = int(time.time())
-    for cid, caller, text, ago in (("conv_a1", ANN, "Hi, this is Liz. I prefer oat milk in my latte.", 300),
-                                   ("conv_a2", ANN, "Switch me to almond milk instead of oat, please.", 200),
-                                   ("conv_b1", "+14155550199", "Hi, I'm Bob, I like tea.", 100)):
-        payload = builders.transcription(conversation_id=cid, caller=caller, turns=[("user", text)],
-                                         start_time=now - ago)
-        deps.queue.accept(event_type="post_call_transcription", conversation_id=cid,
-                          body=json.dumps(payload).encode(), received_at=deps.clock.now()).result()
-    deps.queue.accept(event_type="post_call_audio", conversation_id="conv_a1", received_at=deps.clock.now(),
-                      body=json.dumps(builders.audio(conversation_id="conv_a1", mp3=b"ID3 audio")).encode()).result()
-    deps.queue.accept(event_type="post_call_transcription", conversation_id="conv_bad", body=b"{oops",
-                      received_at=deps.clock.now()).result()
-    drain(deps.make_worker())
     later = builders.transcription(conversation_id="conv_b2", caller="+14155550199", start_time=now,
                                    turns=[("user", "Call me back tomorrow.")])
     deps.queue.accept(event_type="post_call_transcription", conversation_id="conv_b2",
                       body=json.dumps(later).encode(), received_at=deps.clock.now()).result()
     deps.close()
-    for name in [k for k in os.environ if k.startswith(("ELEVENLABS_", "AGENTIC_MEMORY_"))]:
-        monkeypatch.delenv(name)
-    monkeypatch.setenv("ELEVENLABS_WORKSPACE_KEY", WORKSPACE_KEY)
-    monkeypatch.setenv("ELEVENLABS_HMAC_KEY", HMAC_KEY)
-    monkeypatch.setenv("AGENTIC_MEMORY_DATA_DIR", str(data))
-    monkeypatch.chdir(tmp_path)
+    cli_env(monkeypatch, data)
     return f"sqlite:///{data / 'agentic_memory.sqlite3'}"
 
 

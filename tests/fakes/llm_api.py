@@ -13,8 +13,10 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from tests.fakes.local_http import serving
 
 API_KEY = "sk-fake-llm-key-0123456789abcdef"
 
@@ -77,14 +79,6 @@ def _handler(fake: FakeLlm) -> type[BaseHTTPRequestHandler]:
 def serve(fake: FakeLlm | None = None) -> Iterator[FakeLlm]:
     """Serve `fake` on a free 127.0.0.1 port until the block ends; `fake.url` is its base URL (…/v1)."""
     fake = fake or FakeLlm()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(fake))
-    server.daemon_threads = True
-    fake.url = f"http://127.0.0.1:{server.server_address[1]}/v1"
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
+    with serving(_handler(fake)) as port:
+        fake.url = f"http://127.0.0.1:{port}/v1"
         yield fake
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)

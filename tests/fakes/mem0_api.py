@@ -29,9 +29,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from tests.fakes.local_http import serving
 
 API_KEY = "m0-fake-api-key-0123456789abcdef"
 ENTITIES = ("user_id", "agent_id", "app_id", "run_id")
@@ -369,14 +371,6 @@ def _handler(fake: FakeMem0) -> type[BaseHTTPRequestHandler]:
 def serve(fake: FakeMem0 | None = None) -> Iterator[FakeMem0]:
     """Serve `fake` (or a new one) on a free 127.0.0.1 port until the block ends; `fake.url` is its base."""
     fake = fake or FakeMem0()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(fake))
-    server.daemon_threads = True
-    fake.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
+    with serving(_handler(fake)) as port:
+        fake.url = f"http://127.0.0.1:{port}"
         yield fake
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
