@@ -6,25 +6,20 @@ without one reads as b""); the keyword index is rebuilt from the text and keywor
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from functools import cache
-from importlib import resources
 from typing import Any
 
 from agentic_memory.adapters.postgres.database import PostgresDatabase, clean
 from agentic_memory.adapters.postgres.memory_store import search_text
+from agentic_memory.adapters.sql import named_queries
 from agentic_memory.ports import COPY_FIELDS, COPY_TIMES
-
-_NAME = re.compile(r"^-- name: (\w+)\s*$", re.MULTILINE)
 
 
 @cache
 def _sql() -> dict[str, str]:
-    text = resources.files(__package__).joinpath("copy.sql").read_text(encoding="utf-8")
-    parts = _NAME.split(text)
-    return {name: sql.strip() for name, sql in zip(parts[1::2], parts[2::2], strict=True)}
+    return named_queries(__package__, "copy.sql")
 
 
 def _record(kind: str, row: Sequence[Any]) -> dict[str, Any]:

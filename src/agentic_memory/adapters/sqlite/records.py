@@ -10,22 +10,19 @@ import json
 import re
 from collections.abc import Sequence
 from functools import cache
-from importlib import resources
 from typing import Any
 
+from agentic_memory.adapters.sql import named_queries
 from agentic_memory.adapters.sqlite.database import Database, translate_errors
 from agentic_memory.adapters.sqlite.scoped_terms import scoped_text
 from agentic_memory.ports import COPY_FIELDS
 
-_NAME = re.compile(r"^-- name: (\w+)\s*$", re.MULTILINE)
 _NAMESPACE = re.compile(r"\bz\d*z")
 
 
 @cache
 def _sql() -> dict[str, str]:
-    text = resources.files(__package__).joinpath("copy.sql").read_text(encoding="utf-8")
-    parts = _NAME.split(text)
-    return {name: sql.strip() for name, sql in zip(parts[1::2], parts[2::2], strict=True)}
+    return named_queries(__package__, "copy.sql")
 
 
 def _record(kind: str, row: Sequence[Any]) -> dict[str, Any]:
