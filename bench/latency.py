@@ -79,15 +79,19 @@ def embed_floor(samples: int = 300) -> dict[str, Any]:
 
 def embed_ceiling(secs: float = 1.5) -> dict[str, Any]:
     """The most queries per second the model itself can embed on this machine, batching allowed: batch sizes
-    1/8/32, either one session on every core, or one single-threaded session run by one thread per core.
+    1/8/32, either one session on every core (run by one thread, or by two as the service does), or one
+    single-threaded session run by one thread per core.
     A closed loop of `c` clients cannot beat a mean latency of c / ceiling (Little's law), so this bounds
     `/retrieve` at high concurrency before any HTTP or search work."""
     import threading
 
     cores = len(os.sched_getaffinity(0))
-    layouts = {f"1 x intra {cores}": (_embedder(cores), 1)}
+    shared = _embedder(cores)
+    layouts = {f"1 x intra {cores}": (shared, 1)}
     if cores > 1:
         layouts[f"{cores} x intra 1"] = (_embedder(1), cores)
+        # The service's layout: two model threads on one session whose pool spans every core.
+        layouts[f"2 x one intra {cores}"] = (shared, 2)
     by_layout: dict[str, dict[str, float]] = {}
     for name, (embedder, runners) in layouts.items():
         for size in (1, 8, 32):
