@@ -11,7 +11,7 @@ than 8 queries could ever batch together at concurrency 32.
 The model threads may share one onnxruntime session whose intra-op pool spans every core: a query that
 arrives alone then runs on all cores, while two concurrent batches share the pool (each caller thread works
 on its own batch and takes the pool's help when it is free). One session keeps one copy of the weights; a
-second session for lone queries cost ~95 MB resident (bench/PERF_NOTES.md).
+second session for lone queries cost a second copy of the weights and arena (bench/PERF_NOTES.md, item 18).
 """
 
 from __future__ import annotations
