@@ -349,10 +349,8 @@ def _local_embedder(settings: Settings, *, lazy: bool = False) -> Embedder:
         from agentic_memory.adapters.embeddings.batching import BatchingEmbedder
         from agentic_memory.adapters.embeddings.onnx import OnnxEmbedder
 
-        # A second session on every core for queries that arrive alone (BatchingEmbedder's `solo`). Not in a
-        # lazy (Lambda) container: its first /retrieve would load the model twice.
-        solo = OnnxEmbedder(threads=cores) if cores > settings.embed_threads and not lazy else None
-        return BatchingEmbedder(OnnxEmbedder(threads=settings.embed_threads), solo=solo)
+        # One session on every core (unless set): a lone query uses them all, concurrent batches share its pool.
+        return BatchingEmbedder(OnnxEmbedder(threads=settings.embed_threads or cores))
 
     # Lazy: a Lambda container that only greets callers (/client-data) never loads the model.
     return LazyEmbedder(load, dim=MINILM_DIM) if lazy else load()

@@ -64,7 +64,8 @@ class Settings(BaseSettings):
     max_attempts: int = Field(8, ge=1, validation_alias=AliasChoices(
         "AGENTIC_MEMORY_MAX_ATTEMPTS", "max_attempts"))
     lease_secs: int = Field(300, ge=5, validation_alias=AliasChoices("AGENTIC_MEMORY_LEASE_SECS", "lease_secs"))
-    embed_threads: int = Field(1, ge=1, le=16, validation_alias=AliasChoices(
+    # onnxruntime threads of the one model session; 0: every core the process may use.
+    embed_threads: int = Field(0, ge=0, le=16, validation_alias=AliasChoices(
         "AGENTIC_MEMORY_EMBED_THREADS", "embed_threads"))
     log_level: str = Field("INFO", validation_alias=AliasChoices("AGENTIC_MEMORY_LOG_LEVEL", "log_level"))
     # Whose memories are whose (domain/scope.py): per caller, or per agent and caller.

@@ -88,20 +88,6 @@ def test_at_most_parallel_model_calls_run_at_once_and_every_caller_is_answered()
     assert inner.calls >= 48 // 4  # batches never exceed max_batch
 
 
-def test_a_query_that_arrives_alone_goes_to_the_solo_model_and_a_crowd_to_the_batching_one():
-    inner, solo = SlowCounting(), SlowCounting()
-    batching = BatchingEmbedder(inner, max_batch=8, parallel=1, solo=solo)
-    assert np.array_equal(batching.embed(["alone"])[0], HashEmbedder().embed(["alone"])[0])
-    assert (solo.calls, inner.calls) == (1, 0)
-    threads = [threading.Thread(target=batching.embed, args=([f"q{i}"],)) for i in range(16)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(10)
-    assert inner.calls >= 1  # the queries that waited were embedded together by the batching model
-    assert solo.calls + inner.calls < 1 + 16
-
-
 def test_submitted_queries_batch_without_a_thread_each_and_a_cancelled_one_costs_no_model_time():
     class Gated(HashEmbedder):
         def __init__(self):

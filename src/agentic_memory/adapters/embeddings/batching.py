@@ -8,8 +8,10 @@ per query. At concurrency 1 nothing waits: there is no timer, only natural batch
 instead of parking a pool thread on it: with the 8-thread pool (http/app.py) holding the waits, no more
 than 8 queries could ever batch together at concurrency 32.
 
-`solo` (optional: the same model with every core) embeds a query that finds no other batch running and
-nobody waiting: an idle server answers one query on all cores, a busy one runs one batch per core.
+The model threads may share one onnxruntime session whose intra-op pool spans every core: a query that
+arrives alone then runs on all cores, while two concurrent batches share the pool (each caller thread works
+on its own batch and takes the pool's help when it is free). One session keeps one copy of the weights; a
+second session for lone queries cost a second copy of the weights and arena (bench/PERF_NOTES.md, item 18).
 """
 
 from __future__ import annotations
@@ -25,10 +27,8 @@ from agentic_memory.ports import Embedder
 
 
 class BatchingEmbedder:
-    def __init__(self, inner: Embedder, *, max_batch: int = 8, parallel: int = 2,
-                 solo: Embedder | None = None) -> None:
+    def __init__(self, inner: Embedder, *, max_batch: int = 8, parallel: int = 2) -> None:
         self.inner = inner
-        self.solo = solo
         self.dim = inner.dim
         self.max_batch = max_batch
         self.parallel = parallel
@@ -62,15 +62,14 @@ class BatchingEmbedder:
                     self._running -= 1
                     return
                 taken = [self._waiting.popleft() for _ in range(min(self.max_batch, len(self._waiting)))]
-                alone = self._running == 1 and len(taken) == 1 and not self._waiting
             # A caller that gave up (its request was cancelled) costs no model time.
             batch = [(text, f) for text, f in taken if f.set_running_or_notify_cancel()]
             if batch:
-                self._run(batch, self.solo if alone and self.solo is not None else self.inner)
+                self._run(batch)
 
-    def _run(self, batch: list[tuple[str, Future[np.ndarray]]], model: Embedder) -> None:
+    def _run(self, batch: list[tuple[str, Future[np.ndarray]]]) -> None:
         try:
-            vectors = model.embed([text for text, _ in batch])
+            vectors = self.inner.embed([text for text, _ in batch])
         except BaseException as exc:  # noqa: BLE001 - handed to every waiting caller, re-raised there
             for _, f in batch:
                 f.set_exception(exc)
