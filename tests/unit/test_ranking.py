@@ -9,7 +9,16 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from agentic_memory.domain.models import Memory
-from agentic_memory.domain.ranking import FusionWeights, coverage, fuse, lean, pinned, prior, query_terms
+from agentic_memory.domain.ranking import (
+    FusionWeights,
+    coverage,
+    fuse,
+    lean,
+    pinned,
+    prior,
+    query_terms,
+    slot_terms,
+)
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -94,3 +103,28 @@ def test_evaluation_rationales_and_summaries_rank_below_equal_evidence() -> None
     assert prior(memory("e", type="factual", category="evaluation")) < 1.0
     assert prior(memory("s", type="factual", category="summary")) < 1.0
     assert prior(memory("p", type="factual", category="preference")) == prior(memory("t")) == 1.0
+
+
+def test_a_standing_when_or_where_question_asks_for_its_slot_without_naming_it() -> None:
+    slot_time = memory("t", type="factual", category="preference", slot="preference:appointment time")
+    slot_call = memory("c", type="factual", category="contact", slot="contact:time")
+    slot_address = memory("a", type="factual", category="contact", slot="contact:address")
+
+    def pins(query: str) -> set[str]:
+        return {m.id for m in (slot_time, slot_call, slot_address) if pinned(m, slot_terms(query, query_terms(query)))}
+
+    assert pins("When can the owner bring the cat in?") == {"t"}  # "time" alone is a stopword: never pinned
+    assert pins("when is the best time to send someone?") == {"t"}
+    assert pins("Where should the parcels go now?") == {"a"}
+    assert pins("What's the address of the house they're buying?") == {"a"}
+    assert pins("When did she last call?") == set()  # history, not a standing arrangement
+    assert pins("When is the closing?") == set()  # a date, not a standing arrangement
+    assert pins("Where did they go on holiday?") == set()
+
+
+@given(st.text(max_size=80))
+def test_slot_terms_only_ever_add_to_the_query_terms(query: str) -> None:
+    terms = query_terms(query)
+    extended = slot_terms(query, terms)
+    assert extended[:len(terms)] == terms
+    assert set(extended) - set(terms) <= {"appointment", "time", "address"}

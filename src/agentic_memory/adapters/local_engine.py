@@ -21,6 +21,7 @@ from agentic_memory.domain.ranking import (
     pinned,
     prior,
     query_terms,
+    slot_terms,
 )
 from agentic_memory.ports import Embedder, ExplainedHit, MemoryStore, ProcessedCall, Remembered
 
@@ -88,8 +89,9 @@ class LocalMemoryEngine:
             topical = [found[memory_id] for memory_id, _ in keyword if memory_id in found]
             for memory_id, rank in call_recency(topical).items():
                 priors[memory_id] *= 1 + weights.current * rank
+        slots = slot_terms(query, terms)  # "when can she come in?" asks for the appointment-time slot
         parts = fusion_parts(dense, keyword, created, weights, priors=priors,
-                             pins=[memory_id for memory_id, memory in found.items() if pinned(memory, terms)])
+                             pins=[memory_id for memory_id, memory in found.items() if pinned(memory, slots)])
         ranked = sorted(parts.items(), key=lambda item: (-item[1].score, item[0]))  # the order fuse() gives
         return [ExplainedHit(found[memory_id], p) for memory_id, p in ranked if memory_id in found][:limit]
 

@@ -90,6 +90,25 @@ def asks_now(query: str) -> bool:
     return bool(words & _NOW) and not words & _PAST
 
 
+# A question can ask for a slot without naming it: "when can she bring him in?" asks for the standing
+# appointment time, "where should the parcels go now?" for the address. Only questions about the present or a
+# standing arrangement (not "when did he call?"), so the slot's newest value is pinned above older history.
+_WHEN_TEXT, _WHERE_TEXT = "when cuándo cuando quand wann", "where dónde donde où wo"
+_STANDING_TEXT = "best usually normally prefer prefers suit suits work works good available"
+_WHEN, _WHERE = frozenset(_WHEN_TEXT.split()), frozenset(_WHERE_TEXT.split())
+_STANDING = _NOW | frozenset(_STANDING_TEXT.split())
+_IMPLIED = {"when": ("appointment", "time"), "where": ("address",)}
+
+
+def slot_terms(query: str, terms: Sequence[str]) -> list[str]:
+    """`terms` plus the slot words a present or standing "when" / "where" question implies."""
+    words = {word.strip("'-") for word in _WORD.findall(query.lower())}
+    if words & _PAST or not words & (_STANDING | _WHERE):
+        return list(terms)
+    implied = [*(_IMPLIED["when"] if words & _WHEN else ()), *(_IMPLIED["where"] if words & _WHERE else ())]
+    return [*terms, *(w for w in implied if w not in terms)]
+
+
 def call_recency(memories: Iterable[Memory]) -> dict[str, float]:
     """Each memory's call ranked among the calls in `memories`, 0 for the oldest to 1 for the newest."""
     memories = list(memories)
