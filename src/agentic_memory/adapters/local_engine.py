@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from agentic_memory.domain.models import CallContext, MemoryHit, MemoryType
 from agentic_memory.domain.ranking import (
     FusionWeights,
+    answer_shape,
     asks_now,
     call_recency,
     coverage,
@@ -89,6 +90,10 @@ class LocalMemoryEngine:
             topical = [found[memory_id] for memory_id, _ in keyword if memory_id in found]
             for memory_id, rank in call_recency(topical).items():
                 priors[memory_id] *= 1 + weights.current * rank
+        if weights.answer and (shape := answer_shape(query)):
+            for memory_id, memory in found.items():  # holds the kind of value asked for: a date, a weight
+                if shape.search(memory.text):
+                    priors[memory_id] *= 1 + weights.answer
         slots = slot_terms(query, terms)  # "when can she come in?" asks for the appointment-time slot
         parts = fusion_parts(dense, keyword, created, weights, priors=priors,
                              pins=[memory_id for memory_id, memory in found.items() if pinned(memory, slots)])

@@ -40,6 +40,7 @@ class FusionWeights:
     evaluation: float = 0.3  # prior of evaluation rationales (they judge the agent, not the caller)
     lean: float = 2.0  # exponent of the query's word coverage on the keyword weight (0: fixed weights)
     current: float = 0.5  # present-tense questions: keyword hits of the newest call x (1 + current), oldest x 1
+    answer: float = 0.3  # memories holding the kind of value the question asks for (a date, a weight) x (1 + answer)
 
 
 def query_terms(query: str, *, limit: int = 32) -> list[str]:
@@ -47,6 +48,7 @@ def query_terms(query: str, *, limit: int = 32) -> list[str]:
     seen: dict[str, None] = {}
     for word in _WORD.findall(query.lower()):
         word = word.strip("'-")
+        word = word.removesuffix("'s")  # "the dog's name": "dog", as the keyword index splits it
         if word and word not in STOPWORDS and word not in seen:
             seen[word] = None
     return list(seen)[:limit]
@@ -107,6 +109,29 @@ def slot_terms(query: str, terms: Sequence[str]) -> list[str]:
         return list(terms)
     implied = [*(_IMPLIED["when"] if words & _WHEN else ()), *(_IMPLIED["where"] if words & _WHERE else ())]
     return [*terms, *(w for w in implied if w not in terms)]
+
+
+# What kind of value a question asks for, and how a memory that holds one looks: "how heavy was he?" is
+# answered by a turn with "43 pounds" in it though it shares no word with the question.
+_DAYS = r"(?:mon|tues|wednes|thurs|fri|satur|sun)day"
+_MONTHS = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
+_ANSWERS = tuple((re.compile(asks, re.IGNORECASE), re.compile(holds, re.IGNORECASE)) for asks, holds in (
+    (r"^\W*(?:(?:so|and|okay|ok|and so),? )?(?:when|cuándo|cuando|quand|wann)\b|"  # "when" asks; "...when a" joins
+     r"\b(?:what|which) (?:day|date|time)s?\b|\b(?:qué día|quel jour|welche[nm]? tag)\b",
+     rf"\b(?:{_DAYS}s?|{_MONTHS} \d{{1,2}}\b|\d{{1,2}}(?:st|nd|rd|th)\b|\d{{1,2}}(?::\d\d)? ?(?:a\.?m\b|p\.?m\b)|"
+     rf"\d{{1,2}}:\d\d|today|tomorrow|yesterday|tonight|(?:last|next) (?:week|month|year|weekend|night))"),
+    (r"\b(?:how heavy|weigh|weighs|weight)\b", r"\b\d+(?:\.\d+)? ?(?:pounds?|lbs?|kg|kilos?|kilograms?|ounces?|oz)\b"),
+    (r"\b(?:how much (?:is|was|does|did|will|would|do)|cost|costs|price|fee|fees|charge|charged)\b",
+     r"[$€£]\s?\d|\b\d[\d,.]* ?(?:dollars?|euros?|bucks)\b"),
+    (r"\bhow long\b", r"\b(?:\d+|a|an|one|two|three|four|five|six|seven|eight|nine|ten|twenty|thirty) "
+                      r"(?:minutes?|hours?|days?|weeks?|months?|years?)\b"),
+))
+
+
+def answer_shape(query: str) -> re.Pattern[str] | None:
+    """How a memory holding the answer looks, for a question that asks for a date, a weight, a price or a
+    duration; None for other questions."""
+    return next((holds for asks, holds in _ANSWERS if asks.search(query)), None)
 
 
 def call_recency(memories: Iterable[Memory]) -> dict[str, float]:
