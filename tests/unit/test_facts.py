@@ -297,6 +297,10 @@ def test_someone_instead_of_the_caller_or_a_question_about_others_is_no_preferen
     ("Going forward, book the cleanings on Friday afternoons.",
      "Caller: book the cleanings on Friday afternoons from now on.", "preference:appointment time"),
     ("It has to be paid by card.", "Caller says it has to be paid by card.", "preference:payment"),
+    ("Needs to be a weekday morning, before we open.", "Caller says it has to be a weekday morning, before we open.",
+     "preference:appointment time"),
+    ("We're shut Fridays now, so book everything on Fridays from now on, any time of day.",
+     "Caller: We're shut Fridays now, so book everything on Fridays from now on.", "preference:appointment time"),
 ])
 def test_a_standing_arrangement_said_as_a_constraint_gets_a_slot(sentence: str, text: str, slot: str) -> None:
     assert [(f.text, f.slot) for f in said(sentence) if f.category == "preference"] == [(text, slot)]
@@ -340,6 +344,7 @@ def test_numbers_that_are_no_street_address_are_none(sentence: str) -> None:
        st.text(max_size=60), st.sampled_from(["", " from now on", " going forward", "?"]))
 def test_arrangement_rules_never_raise_and_slot_only_known_topics(lead: str, obj: str, tail: str) -> None:
     for fact in said(f"{lead}{obj}{tail}"):
-        assert fact.text.strip() and len(fact.text) <= 200
+        assert fact.text.strip()
+        assert len(fact.text) <= 200
         if fact.category == "preference" and fact.text.startswith(("Caller says it has to be", "Caller can only do")):
-            assert fact.slot and fact.slot.startswith("preference:")
+            assert (fact.slot or "").startswith("preference:")

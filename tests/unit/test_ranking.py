@@ -5,12 +5,14 @@ from __future__ import annotations
 import itertools
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from agentic_memory.domain.models import Memory
 from agentic_memory.domain.ranking import (
     FusionWeights,
+    answer_shape,
     coverage,
     fuse,
     lean,
@@ -128,3 +130,39 @@ def test_slot_terms_only_ever_add_to_the_query_terms(query: str) -> None:
     extended = slot_terms(query, terms)
     assert extended[:len(terms)] == terms
     assert set(extended) - set(terms) <= {"appointment", "time", "address"}
+
+
+def test_possessives_search_their_noun() -> None:
+    assert query_terms("What's the dog's name?") == ["dog", "name"]
+
+
+@pytest.mark.parametrize(("query", "holds", "lacks"), [
+    ("When can she bring him in?", "Saturday mornings work", "she loves the vet"),
+    ("¿Cuándo vacunan a su mamá?", "el sábado 30 a las 10:00", "gracias"),
+    ("What day is the fluids demo?", "I can do Thursday the 16th at 4", "the demo takes twenty minutes"),
+    ("How heavy was the collie in January?", "he was 43 pounds on the 16th", "a border collie mix"),
+    ("How much does the starter kit cost?", "the kit is 58 dollars", "the kit has needles"),
+    ("How long does the demo take?", "it takes 20 minutes", "a free demo"),
+    ("What time does the flight leave?", "départ à 7 h 05", "le vol est direct"),
+])
+def test_a_question_asking_for_a_date_weight_price_or_duration_knows_its_answers_shape(
+        query: str, holds: str, lacks: str) -> None:
+    shape = answer_shape(query)
+    assert shape is not None
+    assert shape.search(holds)
+    assert not shape.search(lacks)
+
+
+@pytest.mark.parametrize("query", [
+    "What's the dog's name?", "How would the clinic like a warning when a supply is ending?",  # "when" joins
+    "Why was the stock in trouble?",
+])
+def test_other_questions_expect_no_answer_shape(query: str) -> None:
+    assert answer_shape(query) is None
+
+
+@given(st.text(max_size=120))
+def test_answer_shape_never_raises(query: str) -> None:
+    shape = answer_shape(query)
+    if shape is not None:
+        shape.search(query)  # a compiled pattern over any text: never raises

@@ -120,10 +120,10 @@ _ARRANGEMENTS = (
                 r"(?P<obj>.+)", _CI), _ONLY_NOW),
     (re.compile(r"\b(?:i|we) can only (?:do|make it|make|come(?: in)?|manage|get in|take|book)(?: now)? "
                 r"(?P<obj>.+)", _CI), _ONLY_NOW),
-    (re.compile(r"\b(?:it|that|they) (?:has to|have to|needs to|need to|must|'s got to|has got to) be "
+    (re.compile(r"(?:^|\b(?:it|that|they) )(?:has to|have to|needs to|need to|must|'s got to|has got to) be "
                 r"(?P<obj>.+)", _CI), "Caller says it has to be {obj}"),
     (re.compile(r"^(?:(?:so|and|then|okay|ok|please),? )*(?P<obj>.+?),? (?:from now on|going forward|"
-                r"from here on(?: out)?)\W*$", _CI), "{obj} from now on"),
+                r"from here on(?: out)?)\b(?:,? [^.;]{0,40})?\W*$", _CI), "{obj} from now on"),
 )
 _NOW_TAIL = re.compile(r",?\s+(?:now|these days|anymore|any more)$", _CI)
 _LEAD_IN = re.compile(r"^(?:(?:so|and|then|okay|ok|please|just),? )+", _CI)

@@ -119,7 +119,8 @@ _ANSWERS = tuple((re.compile(asks, re.IGNORECASE), re.compile(holds, re.IGNORECA
     (r"^\W*(?:(?:so|and|okay|ok|and so),? )?(?:when|cuándo|cuando|quand|wann)\b|"  # "when" asks; "...when a" joins
      r"\b(?:what|which) (?:day|date|time)s?\b|\b(?:qué día|quel jour|welche[nm]? tag)\b",
      rf"\b(?:{_DAYS}s?|{_MONTHS} \d{{1,2}}\b|\d{{1,2}}(?:st|nd|rd|th)\b|\d{{1,2}}(?::\d\d)? ?(?:a\.?m\b|p\.?m\b)|"
-     rf"\d{{1,2}}:\d\d|today|tomorrow|yesterday|tonight|(?:last|next) (?:week|month|year|weekend|night))"),
+     rf"\d{{1,2}}:\d\d|\d{{1,2}} ?h ?\d\d\b|\d{{1,2}}(?:[.:]\d\d)? uhr\b|"  # 7 h 05, 7.05 Uhr
+     rf"today|tomorrow|yesterday|tonight|(?:last|next) (?:week|month|year|weekend|night))"),
     (r"\b(?:how heavy|weigh|weighs|weight)\b", r"\b\d+(?:\.\d+)? ?(?:pounds?|lbs?|kg|kilos?|kilograms?|ounces?|oz)\b"),
     (r"\b(?:how much (?:is|was|does|did|will|would|do)|cost|costs|price|fee|fees|charge|charged)\b",
      r"[$€£]\s?\d|\b\d[\d,.]* ?(?:dollars?|euros?|bucks)\b"),
