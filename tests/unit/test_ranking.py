@@ -115,7 +115,7 @@ def test_a_standing_when_or_where_question_asks_for_its_slot_without_naming_it()
     def pins(query: str) -> set[str]:
         return {m.id for m in (slot_time, slot_call, slot_address) if pinned(m, slot_terms(query, query_terms(query)))}
 
-    assert pins("When can the owner bring the cat in?") == {"t"}  # "time" alone is a stopword: never pinned
+    assert pins("When can he drop the van off?") == {"t"}  # "time" alone is a stopword: never pinned
     assert pins("when is the best time to send someone?") == {"t"}
     assert pins("Where should the parcels go now?") == {"a"}
     assert pins("What's the address of the house they're buying?") == {"a"}
@@ -139,10 +139,10 @@ def test_possessives_search_their_noun() -> None:
 @pytest.mark.parametrize(("query", "holds", "lacks"), [
     ("When can she bring him in?", "Saturday mornings work", "she loves the vet"),
     ("¿Cuándo vacunan a su mamá?", "el sábado 30 a las 10:00", "gracias"),
-    ("What day is the fluids demo?", "I can do Thursday the 16th at 4", "the demo takes twenty minutes"),
-    ("How heavy was the collie in January?", "he was 43 pounds on the 16th", "a border collie mix"),
-    ("How much does the starter kit cost?", "the kit is 58 dollars", "the kit has needles"),
-    ("How long does the demo take?", "it takes 20 minutes", "a free demo"),
+    ("What day is the boiler service?", "I can do Thursday the 16th at 4", "the service takes an hour"),
+    ("How heavy was the puppy at the check-up?", "she was 12 pounds on the 3rd", "a spaniel mix"),
+    ("How much does the repair kit cost?", "the kit is 40 dollars", "the kit has washers"),
+    ("How long does the visit take?", "it takes 20 minutes", "a free visit"),
     ("What time does the flight leave?", "départ à 7 h 05", "le vol est direct"),
 ])
 def test_a_question_asking_for_a_date_weight_price_or_duration_knows_its_answers_shape(
