@@ -6,7 +6,9 @@ with little that answers the question). A current fact whose slot the query name
 for "what milk do I take?") is pinned above everything: it is the newest word on that topic, and older
 transcript turns about the same topic may be stale. A question about the present ("where should her
 deliveries go now?") ranks the keyword hits of newer calls higher (`asks_now`, `call_recency`): transcripts
-keep the old value, and the newest call's word on the topic is the one that holds.
+keep the old value, and the newest call's word on the topic is the one that holds. A present "when can...?"
+or "where...?" question names the appointment-time or address slot without its words (`slot_terms`), and a
+question asking for a date, a weight, a price or a duration lifts the memories that hold one (`answer_shape`).
 """
 
 from __future__ import annotations
