@@ -318,6 +318,7 @@ def test_a_changed_arrangement_lands_in_the_slot_of_the_old_one() -> None:
     "Can it be Tuesdays from now on?",  # asked, not agreed
     "Does it have to be a Monday?",
     "From now on I'll be more careful.",
+    "Tell me if it has to be a Monday, fine.",  # a condition, not a standing rule
 ])
 def test_one_offs_and_questions_are_no_standing_arrangement(sentence: str) -> None:
     assert not [f for f in said(sentence) if f.category == "preference"]
