@@ -79,3 +79,23 @@ def test_call_recency_ranks_calls_oldest_to_newest() -> None:
     assert ranks == {"a": 0.5, "b": 0.0, "c": 1.0, "d": 0.5}
     assert call_recency([m("a", "c1", 0)]) == {"a": 0.0}
     assert call_recency([]) == {}
+
+
+def test_a_changed_standing_arrangement_replaces_the_old_one_for_a_question_in_other_words(deps: Deps) -> None:
+    remember(deps, "c_old", "I work days, so it has to be a weekday evening, after six.", 0)
+    remember(deps, "c_new", "Evenings are out now. The only time I can do now is Saturday mornings.", 30)
+    engine = LocalMemoryEngine(deps.store, deps.embedder)
+    hits = engine.recall(CALLER, "When can he drop the van off?", limit=5, type=None)
+    assert hits[0].memory.text == "Caller can only do Saturday mornings now."
+    assert hits[0].memory.slot == "preference:appointment time"
+    assert not [h for h in hits if h.memory.type == "factual" and "weekday evening" in h.memory.text]  # superseded
+
+
+def test_a_question_asking_for_a_weight_lifts_the_turn_that_holds_one(deps: Deps) -> None:
+    remember(deps, "c_1", "The puppy had her check-up and she was 12 pounds.", 0)
+    remember(deps, "c_2", "The puppy had her check-up and she was very calm.", 1)
+    boosted = LocalMemoryEngine(deps.store, deps.embedder, weights=FusionWeights(answer=5.0))
+    for limit in (1, 5):
+        hits = boosted.explain(CALLER, "How heavy was the puppy at the check-up?", limit=limit, type=None)
+        assert "12 pounds" in hits[0].memory.text
+        assert hits[0].parts.prior == 6.0

@@ -283,3 +283,69 @@ def test_a_dropped_value_carries_the_replacement_said_just_before() -> None:
 ])
 def test_someone_instead_of_the_caller_or_a_question_about_others_is_no_preference(sentence: str) -> None:
     assert not [f for f in said(sentence) if f.category == "preference"]
+
+
+@pytest.mark.parametrize(("sentence", "text", "slot"), [
+    ("I work days, so it has to be a weekday evening, after six.",
+     "Caller says it has to be a weekday evening, after six.", "preference:appointment time"),
+    ("the only time i can do now is saturday mornings", "Caller can only do saturday mornings now.",
+     "preference:appointment time"),
+    ("We can only come in on Thursdays now.", "Caller can only do on Thursdays now.",
+     "preference:appointment time"),
+    ("So schedule everything on Mondays from now on.", "Caller: schedule everything on Mondays from now on.",
+     "preference:appointment time"),
+    ("Going forward, book the cleanings on Friday afternoons.",
+     "Caller: book the cleanings on Friday afternoons from now on.", "preference:appointment time"),
+    ("It has to be paid by card.", "Caller says it has to be paid by card.", "preference:payment"),
+    ("Needs to be a weekday morning, before we open.", "Caller says it has to be a weekday morning, before we open.",
+     "preference:appointment time"),
+    ("We're shut Fridays now, so book everything on Fridays from now on, any time of day.",
+     "Caller: We're shut Fridays now, so book everything on Fridays from now on.", "preference:appointment time"),
+])
+def test_a_standing_arrangement_said_as_a_constraint_gets_a_slot(sentence: str, text: str, slot: str) -> None:
+    assert [(f.text, f.slot) for f in said(sentence) if f.category == "preference"] == [(text, slot)]
+
+
+def test_a_changed_arrangement_lands_in_the_slot_of_the_old_one() -> None:
+    old = only("I work days, so it has to be a weekday evening, after six.", "preference")
+    new = only("Evenings are out now. The only time I can do now is Saturday mornings.", "preference")
+    assert old.slot == new.slot == "preference:appointment time"
+    assert "Saturday mornings" in new.text
+
+
+@pytest.mark.parametrize("sentence", [
+    "It has to be today.",  # a one-off: no known topic, no standing slot
+    "Can it be Tuesdays from now on?",  # asked, not agreed
+    "Does it have to be a Monday?",
+    "From now on I'll be more careful.",
+    "Tell me if it has to be a Monday, fine.",  # a condition, not a standing rule
+])
+def test_one_offs_and_questions_are_no_standing_arrangement(sentence: str) -> None:
+    assert not [f for f in said(sentence) if f.category == "preference"]
+
+
+@pytest.mark.parametrize(("sentence", "text"), [
+    ("It's 58 Birch Hill Road in Milltown.", "Address the caller gave: 58 Birch Hill Road in Milltown."),
+    ("My new address is 41 Elm Court, apartment 2.", "Address the caller gave: 41 Elm Court, apartment 2."),
+    ("Send it to 7 Harbour St, please.", "Address the caller gave: 7 Harbour St."),
+])
+def test_a_street_address_is_one_slot_so_the_newest_replaces_the_older(sentence: str, text: str) -> None:
+    assert [(f.text, f.slot) for f in said(sentence) if f.category == "contact"] == [(text, "contact:address")]
+
+
+@pytest.mark.parametrize("sentence", [
+    "It's about 2 miles down the road.", "I have 3 dogs on the farm.", "Room 12 Main building, please.",
+])
+def test_numbers_that_are_no_street_address_are_none(sentence: str) -> None:
+    assert not [f for f in said(sentence) if f.slot == "contact:address"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.sampled_from(["it has to be ", "the only time I can do now is ", "I can only do ", ""]),
+       st.text(max_size=60), st.sampled_from(["", " from now on", " going forward", "?"]))
+def test_arrangement_rules_never_raise_and_slot_only_known_topics(lead: str, obj: str, tail: str) -> None:
+    for fact in said(f"{lead}{obj}{tail}"):
+        assert fact.text.strip()
+        assert len(fact.text) <= 200
+        if fact.category == "preference" and fact.text.startswith(("Caller says it has to be", "Caller can only do")):
+            assert (fact.slot or "").startswith("preference:")

@@ -5,11 +5,22 @@ from __future__ import annotations
 import itertools
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from agentic_memory.domain.models import Memory
-from agentic_memory.domain.ranking import FusionWeights, coverage, fuse, lean, pinned, prior, query_terms
+from agentic_memory.domain.ranking import (
+    FusionWeights,
+    answer_shape,
+    coverage,
+    fuse,
+    lean,
+    pinned,
+    prior,
+    query_terms,
+    slot_terms,
+)
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -94,3 +105,64 @@ def test_evaluation_rationales_and_summaries_rank_below_equal_evidence() -> None
     assert prior(memory("e", type="factual", category="evaluation")) < 1.0
     assert prior(memory("s", type="factual", category="summary")) < 1.0
     assert prior(memory("p", type="factual", category="preference")) == prior(memory("t")) == 1.0
+
+
+def test_a_standing_when_or_where_question_asks_for_its_slot_without_naming_it() -> None:
+    slot_time = memory("t", type="factual", category="preference", slot="preference:appointment time")
+    slot_call = memory("c", type="factual", category="contact", slot="contact:time")
+    slot_address = memory("a", type="factual", category="contact", slot="contact:address")
+
+    def pins(query: str) -> set[str]:
+        return {m.id for m in (slot_time, slot_call, slot_address) if pinned(m, slot_terms(query, query_terms(query)))}
+
+    assert pins("When can he drop the van off?") == {"t"}  # "time" alone is a stopword: never pinned
+    assert pins("when is the best time to send someone?") == {"t"}
+    assert pins("Where should the parcels go now?") == {"a"}
+    assert pins("What's the address of the house they're buying?") == {"a"}
+    assert pins("When did she last call?") == set()  # history, not a standing arrangement
+    assert pins("When is the closing?") == set()  # a date, not a standing arrangement
+    assert pins("Where did they go on holiday?") == set()
+
+
+@given(st.text(max_size=80))
+def test_slot_terms_only_ever_add_to_the_query_terms(query: str) -> None:
+    terms = query_terms(query)
+    extended = slot_terms(query, terms)
+    assert extended[:len(terms)] == terms
+    assert set(extended) - set(terms) <= {"appointment", "time", "address"}
+
+
+def test_possessives_search_their_noun() -> None:
+    assert query_terms("What's the dog's name?") == ["dog", "name"]
+
+
+@pytest.mark.parametrize(("query", "holds", "lacks"), [
+    ("When can she bring him in?", "Saturday mornings work", "she loves the vet"),
+    ("¿Cuándo vacunan a su mamá?", "el sábado 30 a las 10:00", "gracias"),
+    ("What day is the boiler service?", "I can do Thursday the 16th at 4", "the service takes an hour"),
+    ("How heavy was the puppy at the check-up?", "she was 12 pounds on the 3rd", "a spaniel mix"),
+    ("How much does the repair kit cost?", "the kit is 40 dollars", "the kit has washers"),
+    ("How long does the visit take?", "it takes 20 minutes", "a free visit"),
+    ("What time does the flight leave?", "départ à 7 h 05", "le vol est direct"),
+])
+def test_a_question_asking_for_a_date_weight_price_or_duration_knows_its_answers_shape(
+        query: str, holds: str, lacks: str) -> None:
+    shape = answer_shape(query)
+    assert shape is not None
+    assert shape(holds)
+    assert not shape(lacks)
+
+
+@pytest.mark.parametrize("query", [
+    "What's the dog's name?", "How would the clinic like a warning when a supply is ending?",  # "when" joins
+    "Why was the stock in trouble?",
+])
+def test_other_questions_expect_no_answer_shape(query: str) -> None:
+    assert answer_shape(query) is None
+
+
+@given(st.text(max_size=120))
+def test_answer_shape_never_raises(query: str) -> None:
+    shape = answer_shape(query)
+    if shape is not None:
+        assert shape(query) in (True, False)

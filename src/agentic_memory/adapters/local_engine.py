@@ -8,11 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from concurrent.futures import Future
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from agentic_memory.domain.models import CallContext, MemoryHit, MemoryType
+from agentic_memory.domain.models import CallContext, Memory, MemoryHit, MemoryType
 from agentic_memory.domain.ranking import (
     FusionWeights,
+    Parts,
+    answer_shape,
     asks_now,
     call_recency,
     coverage,
@@ -21,6 +24,7 @@ from agentic_memory.domain.ranking import (
     pinned,
     prior,
     query_terms,
+    slot_terms,
 )
 from agentic_memory.ports import Embedder, ExplainedHit, MemoryStore, ProcessedCall, Remembered
 
@@ -88,9 +92,12 @@ class LocalMemoryEngine:
             topical = [found[memory_id] for memory_id, _ in keyword if memory_id in found]
             for memory_id, rank in call_recency(topical).items():
                 priors[memory_id] *= 1 + weights.current * rank
+        slots = slot_terms(query, terms)  # "when can she come in?" asks for the appointment-time slot
         parts = fusion_parts(dense, keyword, created, weights, priors=priors,
-                             pins=[memory_id for memory_id, memory in found.items() if pinned(memory, terms)])
+                             pins=[memory_id for memory_id, memory in found.items() if pinned(memory, slots)])
         ranked = sorted(parts.items(), key=lambda item: (-item[1].score, item[0]))  # the order fuse() gives
+        if weights.answer and (shape := answer_shape(query)):
+            ranked = _answer_boost(ranked, found, shape, 1 + weights.answer, limit)
         return [ExplainedHit(found[memory_id], p) for memory_id, p in ranked if memory_id in found][:limit]
 
     def forget(self, caller_id: str) -> None:
@@ -103,6 +110,22 @@ class LocalMemoryEngine:
     def probe_inline(self) -> bool:
         """Its ping is the store's, so it is as safe on the event loop as the store says (http/health.py)."""
         return getattr(self.store, "probe_inline", False) is True
+
+
+def _answer_boost(ranked: list[tuple[str, Parts]], found: dict[str, Memory], holds: Callable[[str], bool],
+                  factor: float, limit: int) -> list[tuple[str, Parts]]:
+    """A memory holding the kind of value the question asks for (a date for "when...?", a weight for "how
+    heavy...?") x `factor`, like a prior. Only the candidates the factor could lift into the first `limit` are
+    tested (a text test per memory is not free); pinned facts are first already."""
+    if len(ranked) <= 1:
+        return ranked
+    floor = ranked[min(limit, len(ranked)) - 1][1].score / factor
+    out = []
+    for memory_id, p in ranked:
+        if not p.pinned and p.score >= floor and memory_id in found and holds(found[memory_id].text):
+            p = replace(p, prior=p.prior * factor, score=p.score * factor)
+        out.append((memory_id, p))
+    return sorted(out, key=lambda item: (-item[1].score, item[0]))
 
 
 def _no_check() -> None:

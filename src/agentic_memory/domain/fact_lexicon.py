@@ -99,6 +99,12 @@ def _scan(words: list[str]) -> str | None:
     return next((t for t in map(_lookup, words) if t and t != _GENERIC), None)
 
 
+def known_topic(text: str) -> str | None:
+    """The first lexicon topic named anywhere in `text` ("schedule everything on Mondays" -> appointment
+    time), or None: no head-noun guess, for rules that match a whole clause rather than an object."""
+    return _scan(_words(text))
+
+
 def topic_of(obj: str, *, romance: bool = False) -> str | None:
     """'oat milk in their latte' -> 'milk'; 'an aisle one' -> 'seat'; 'cilantro' -> 'cilantro'."""
     main = _STRONG_CUT.split(obj, maxsplit=1)[0]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import NamedTuple
 
-from agentic_memory.domain.fact_lexicon import JUNK, KIND_EN, KINDS, fold, singular, topic_of
+from agentic_memory.domain.fact_lexicon import JUNK, KIND_EN, KINDS, fold, known_topic, singular, topic_of
 from agentic_memory.domain.fact_text import as_caller, sentence, third_person, trim, wordset
 
 _CI = re.IGNORECASE
@@ -106,7 +106,49 @@ def preference(clause: str) -> Hit | None:
     later = _FROM_NOW_ON.search(clause)
     if later and (hit := _match_preference(later["rest"], _PREFERENCES + _WANTS)):
         return f"{hit[0].rstrip('.…')} from now on.", hit[1]
-    return _match_preference(clause, _PREFERENCES)
+    return _match_preference(clause, _PREFERENCES) or arrangement(clause)
+
+
+# A standing arrangement stated as a constraint, not as a liking: "the only time I can do now is Saturday
+# mornings", "it has to be a weekday evening", "schedule everything on Mondays from now on". Its topic must
+# come from the lexicon (a day or a time of day is "appointment time"), so "it has to be today" or "put it on
+# my card going forward" without a known topic are no slot: a one-off request must not replace a standing one.
+_ONLY_NOW = "Caller can only do {obj} now"
+_ARRANGEMENTS = (
+    (re.compile(r"\bthe only (?:time|day|slot|option|thing)s? (?:that )?(?:i|we) can (?:do|make|manage|come|"
+                r"come in|get in|take|book)(?: it)?(?: now| these days| anymore)? (?:is|are|would be) "
+                r"(?P<obj>.+)", _CI), _ONLY_NOW),
+    (re.compile(r"\b(?:i|we) can only (?:do|make it|make|come(?: in)?|manage|get in|take|book)(?: now)? "
+                r"(?P<obj>.+)", _CI), _ONLY_NOW),
+    (re.compile(r"(?:^|\b(?:it|that|they) )(?:has to|have to|needs to|need to|must|'s got to|has got to) be "
+                r"(?P<obj>.+)", _CI), "Caller says it has to be {obj}"),
+    (re.compile(r"^(?:(?:so|and|then|okay|ok|please),? )*(?P<obj>.+?),? (?:from now on|going forward|"
+                r"from here on(?: out)?)\b(?:,? [^.;]{0,40})?\W*$", _CI), "{obj} from now on"),
+)
+_NOW_TAIL = re.compile(r",?\s+(?:now|these days|anymore|any more)$", _CI)
+_LEAD_IN = re.compile(r"^(?:(?:so|and|then|okay|ok|please|just),? )+", _CI)
+
+
+def arrangement(clause: str) -> Hit | None:
+    """A standing arrangement said as a constraint or for the future, with a slot so a later one replaces it."""
+    if clause.rstrip().endswith("?"):
+        return None  # "can it be Tuesdays from now on?" is asked, not agreed
+    later = _FROM_NOW_ON.search(clause)
+    if later and not _asked(clause, later.start()) and (topic := known_topic(later["rest"])):
+        return f"{as_caller(_LEAD_IN.sub('', trim(later['rest']))).rstrip('.…')} from now on.", _slot(topic)
+    for pattern, template in _ARRANGEMENTS:
+        m = pattern.search(clause)
+        if not m or _asked(clause, m.start()) or not (topic := known_topic(m["obj"])):
+            continue
+        obj = _NOW_TAIL.sub("", trim(m["obj"]))
+        if template.startswith("{obj}"):
+            return f"{as_caller(_LEAD_IN.sub('', obj)).rstrip('.…')} from now on.", _slot(topic)
+        return sentence(template.format(obj=third_person(obj))), _slot(topic)
+    return None
+
+
+def _slot(topic: str) -> str:
+    return topic if topic.startswith("contact:") else f"preference:{topic}"
 
 
 def _match_preference(clause: str, rules: tuple[_Rule, ...]) -> Hit | None:
@@ -264,6 +306,24 @@ def plan(clause: str) -> Hit | None:
     if not m or _asked(clause, m.start()) or not _DATE_HINT.search(clause, m.end()):
         return None  # without a date it is talk ("I'll hold"), not a plan
     return as_caller(clause[m.start():]), ""
+
+
+# --- addresses -------------------------------------------------------------------------------
+
+# A street address the caller gives ("It's 58 Elm Hill Road in Springfield"): one slot, so the newest address
+# said replaces an older one ("what's the address now?" pins it). House number and capitalised street words,
+# so "2 miles down the road" is none.
+_STREET = (r"(?i:street|st|road|rd|avenue|ave|drive|dr|lane|ln|court|ct|boulevard|blvd|way|place|pl|terrace|"
+           r"crescent|close|circle|parkway|pkwy|row|square|trail|highway|hwy)")
+_ADDRESS = re.compile(rf"(?<![\w,.-])(?P<addr>\d{{1,5}}[A-Za-z]? (?:[A-Z][\w'-]*\.? ){{1,3}}{_STREET}\b\.?"
+                      rf"(?:,? (?i:apartment|apt\.?|unit|suite|flat|#) ?[\w-]+)?"
+                      rf"(?:,? (?:in )?[A-Z][\w'-]+(?: [A-Z][\w'-]+)?)?)")
+
+
+def address(clause: str) -> Hit | None:
+    if m := _ADDRESS.search(clause):
+        return f"Address the caller gave: {m['addr'].rstrip('.')}.", "contact:address"
+    return None
 
 
 # --- identifiers -------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ third-person sentences that keep the caller's words ("Caller prefers oat milk in
 Slots name what a fact is about, so a newer fact in the same slot supersedes the older one:
   preference:<topic>   topic from a small lexicon ("milk", "seat", "appointment time") or the object's
                        head noun; allergies are preference:allergy:<allergen> so they never replace each other
-  contact:channel, contact:time
+  contact:channel, contact:time, contact:address (the newest street address the caller gave)
   identifier:<kind>    order, claim, booking, room, tracking ...
   plan:<event>         only reschedules ("move my appointment to Friday"); other plans have no slot
   data:<key>           data-collection results
@@ -22,6 +22,7 @@ from typing import Protocol
 from agentic_memory.domain.dates import resolve
 from agentic_memory.domain.fact_patterns import (
     NO_LONGER_LEAD,
+    address,
     contact,
     identifiers,
     plan,
@@ -86,8 +87,11 @@ def _analysis_facts(conversation: Conversation) -> list[Fact]:
 
 
 def _clause_facts(clause: str, index: int) -> list[Fact]:
-    """Identifiers always; then at most one of contact, reschedule, preference or plan per clause."""
+    """Identifiers and a street address always; then at most one of contact, reschedule, preference or plan
+    per clause."""
     found = [Fact(text, "identifier", slot, index) for text, slot in identifiers(clause)]
+    if hit := address(clause):
+        found.append(Fact(hit[0], "contact", hit[1], index))
     for finder, category in ((contact, "contact"), (reschedule, "plan"),
                              (preference, "preference"), (plan, "plan")):
         if hit := finder(clause):

@@ -6,13 +6,15 @@ with little that answers the question). A current fact whose slot the query name
 for "what milk do I take?") is pinned above everything: it is the newest word on that topic, and older
 transcript turns about the same topic may be stale. A question about the present ("where should her
 deliveries go now?") ranks the keyword hits of newer calls higher (`asks_now`, `call_recency`): transcripts
-keep the old value, and the newest call's word on the topic is the one that holds.
+keep the old value, and the newest call's word on the topic is the one that holds. A present "when can...?"
+or "where...?" question names the appointment-time or address slot without its words (`slot_terms`), and a
+question asking for a date, a weight, a price or a duration lifts the memories that hold one (`answer_shape`).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -40,6 +42,7 @@ class FusionWeights:
     evaluation: float = 0.3  # prior of evaluation rationales (they judge the agent, not the caller)
     lean: float = 2.0  # exponent of the query's word coverage on the keyword weight (0: fixed weights)
     current: float = 0.5  # present-tense questions: keyword hits of the newest call x (1 + current), oldest x 1
+    answer: float = 0.3  # memories holding the kind of value the question asks for (a date, a weight) x (1 + answer)
 
 
 def query_terms(query: str, *, limit: int = 32) -> list[str]:
@@ -47,6 +50,7 @@ def query_terms(query: str, *, limit: int = 32) -> list[str]:
     seen: dict[str, None] = {}
     for word in _WORD.findall(query.lower()):
         word = word.strip("'-")
+        word = word.removesuffix("'s")  # "the dog's name": "dog", as the keyword index splits it
         if word and word not in STOPWORDS and word not in seen:
             seen[word] = None
     return list(seen)[:limit]
@@ -88,6 +92,53 @@ def asks_now(query: str) -> bool:
     vet say?", "how heavy was he in January?")."""
     words = {word.strip("'-") for word in _WORD.findall(query.lower())}
     return bool(words & _NOW) and not words & _PAST
+
+
+# A question can ask for a slot without naming it: "when can she bring him in?" asks for the standing
+# appointment time, "where should the parcels go now?" for the address. Only questions about the present or a
+# standing arrangement (not "when did he call?"), so the slot's newest value is pinned above older history.
+_WHEN_TEXT, _WHERE_TEXT = "when cuándo cuando quand wann", "where dónde donde où wo"
+_STANDING_TEXT = "best usually normally prefer prefers suit suits work works good available"
+_WHEN, _WHERE = frozenset(_WHEN_TEXT.split()), frozenset(_WHERE_TEXT.split())
+_STANDING = _NOW | frozenset(_STANDING_TEXT.split())
+_IMPLIED = {"when": ("appointment", "time"), "where": ("address",)}
+
+
+def slot_terms(query: str, terms: Sequence[str]) -> list[str]:
+    """`terms` plus the slot words a present or standing "when" / "where" question implies."""
+    words = {word.strip("'-") for word in _WORD.findall(query.lower())}
+    if words & _PAST or not words & (_STANDING | _WHERE):
+        return list(terms)
+    implied = [*(_IMPLIED["when"] if words & _WHEN else ()), *(_IMPLIED["where"] if words & _WHERE else ())]
+    return [*terms, *(w for w in implied if w not in terms)]
+
+
+# What kind of value a question asks for, and how a memory that holds one looks: "how heavy was he?" is
+# answered by a turn with "43 pounds" in it though it shares no word with the question. The shapes match
+# lowercased text (case-insensitive patterns are slower); the engine tests only the few candidates the boost
+# could lift into the results.
+_UNITS = "(?:week|month|year|weekend|night)"
+_DATE = (r"\d(?:st|nd|rd|th|:\d\d| ?[ap]\.?m\b| ?h ?\d\d|(?:[.:]\d\d)? uhr)\b|"
+         r"(?:mon|tues|wednes|thurs|fri|satur|sun)days?\b|today|tomorrow|yesterday|tonight|"
+         rf"(?:last|next) {_UNITS}\b|\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.? \d")
+_ANSWERS = tuple((re.compile(asks, re.IGNORECASE), re.compile(holds)) for asks, holds in (
+    (r"^\W*(?:(?:so|and|okay|ok|and so),? )?(?:when|cuándo|cuando|quand|wann)\b|"  # "when" asks; "...when a" joins
+     r"\b(?:what|which) (?:day|date|time)s?\b|\b(?:qué día|quel jour|welche[nm]? tag)\b", _DATE),
+    (r"\b(?:how heavy|weigh|weighs|weight)\b", r"\d ?(?:pounds?|lbs?|kg|kilos?|kilograms?|ounces?|oz)\b"),
+    (r"\b(?:how much (?:is|was|does|did|will|would|do)|cost|costs|price|fee|fees|charge|charged)\b",
+     r"[$€£] ?\d|\d ?(?:dollars?|euros?|bucks)\b"),
+    (r"\bhow long\b", r"\b(?:\d+|a|an|one|two|three|four|five|six|seven|eight|nine|ten|twenty|thirty) "
+                      r"(?:minutes?|hours?|days?|weeks?|months?|years?)\b"),
+))
+
+
+def answer_shape(query: str) -> Callable[[str], bool] | None:
+    """For a question that asks for a date, a weight, a price or a duration, a test of whether a memory's
+    text holds one; None for other questions."""
+    holds = next((holds for asks, holds in _ANSWERS if asks.search(query)), None)
+    if holds is None:
+        return None
+    return lambda text: holds.search(text.lower()) is not None
 
 
 def call_recency(memories: Iterable[Memory]) -> dict[str, float]:
