@@ -41,9 +41,10 @@ def _local(store: InMemoryMemoryStore, embedder: HashEmbedder) -> tuple[InMemory
 
 def test_identify_trusts_only_a_signed_token_in_the_extra_body_or_a_system_message():
     token = caller_token.issue(CALLER, KEY, now=NOW)
-    assert identify({"elevenlabs_extra_body": {"caller_token": token}}, (KEY,), now=NOW) == CALLER
+    assert identify({"elevenlabs_extra_body": {"caller_token": token}}, (KEY,), now=NOW) == caller_token.Token(CALLER, "")
     system = {"messages": [{"role": "system", "content": f"Ref {token}"}]}
-    assert identify({"elevenlabs_extra_body": {"caller_token": "amc1_nope"}, **system}, (KEY,), now=NOW) == CALLER
+    found = identify({"elevenlabs_extra_body": {"caller_token": "amc1_nope"}, **system}, (KEY,), now=NOW)
+    assert found == caller_token.Token(CALLER, "")
     assert identify({"messages": [{"role": "user", "content": token}]}, (KEY,), now=NOW) is None
     assert identify({"elevenlabs_extra_body": {"caller_id": CALLER}, "messages": "x"}, (KEY,), now=NOW) is None
     assert identify({"elevenlabs_extra_body": "not a dict"}, (KEY,), now=NOW) is None
@@ -68,7 +69,7 @@ def test_no_caller_no_query_new_caller_and_bad_numbers_skip_recall():
 
 
 def test_the_repeat_cache_expires_and_stays_bounded(monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setattr(proxy, "REPEAT_ENTRIES", 2)
+    monkeypatch.setattr(proxy, "CACHE_ENTRIES", 2)
     recaller = Recaller(*_local(_store(), HashEmbedder()), budget_ms=1000, default_region="US")
     try:
         for question in ("What is my order number?", "Which milk do I prefer?", "My order number, please?"):
@@ -93,3 +94,30 @@ def test_the_budget_runs_from_the_requests_arrival():
         assert asyncio.run(recaller.recall(CALLER, turn, arrived=time.monotonic())).status == "ok"
     finally:
         recaller.close()
+
+
+def test_a_token_for_one_agent_is_refused_for_another_and_scopes_recall_to_its_own():
+    token = caller_token.issue(CALLER, KEY, now=NOW, agent_id="agent_dental")
+    body = {"elevenlabs_extra_body": {"caller_token": token}}
+    assert identify(body, (KEY,), now=NOW) == caller_token.Token(CALLER, "agent_dental")
+    assert identify(body, (KEY,), now=NOW, agent_id="agent_dental") == caller_token.Token(CALLER, "agent_dental")
+    assert identify(body, (KEY,), now=NOW, agent_id="agent_cafe") is None
+    # a token naming no agent takes the agent the request is known to be for
+    plain = {"elevenlabs_extra_body": {"caller_token": caller_token.issue(CALLER, KEY, now=NOW)}}
+    assert identify(plain, (KEY,), now=NOW, agent_id="agent_cafe") == caller_token.Token(CALLER, "agent_cafe")
+
+
+def test_with_per_agent_memories_recall_uses_the_tokens_agent_and_needs_one():
+    store = _store()  # its memories are under the plain number: in agent_and_caller scope, nobody's
+    recaller = Recaller(*_local(store, HashEmbedder()), budget_ms=1000, default_region="US", scope="agent_and_caller")
+    turn = [{"role": "user", "content": "What is my order number again?"}]
+    try:
+        assert asyncio.run(recaller.recall(CALLER, turn)).status == "no_agent"
+        assert asyncio.run(recaller.recall(CALLER, turn, agent_id="a")).status == "new_caller"
+    finally:
+        recaller.close()
+    per_caller = Recaller(*_local(store, HashEmbedder()), budget_ms=1000, default_region="US")
+    try:
+        assert asyncio.run(per_caller.recall(CALLER, turn, agent_id="a")).status == "ok"  # scope=caller: agent moot
+    finally:
+        per_caller.close()

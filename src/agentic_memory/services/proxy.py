@@ -15,14 +15,16 @@ import hmac
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from agentic_memory.domain import caller_token, recall
+from agentic_memory.domain.models import MemoryHit, MemoryType
+from agentic_memory.domain.phone import identify_caller
+from agentic_memory.domain.scope import Scope, owner_key
 from agentic_memory.ports import MemoryEngine, MemoryStore
-from agentic_memory.services.search import SearchQuery, search
 
 log = logging.getLogger(__name__)
 CANDIDATES = 10  # searched; the block keeps the best MAX_MEMORIES the model does not have yet
@@ -39,7 +41,11 @@ STUCK_LIMIT = RECALL_THREADS // 2
 # ElevenLabs calls the LLM again, with the same latest utterance, after every tool result (and when a turn
 # is retried): the same caller and query within this long get the memories just found, at no cost.
 REPEAT_SECS = 120.0
-REPEAT_ENTRIES = 2048
+CONVERSATION_SECS = 3600.0  # what a call's earlier turns found, for its later ones (calls last minutes)
+CACHE_ENTRIES = 2048
+# Query embeddings of ours in flight at once. Past it a turn does not queue behind the others (~6-10 ms of
+# CPU each on this 2-core machine): it is ranked on keywords, recency and its call's earlier hits alone.
+EMBED_SLOTS = 2
 
 
 class Expired(Exception):
@@ -50,24 +56,28 @@ class Expired(Exception):
 class Recall:
     block: str  # "" when nothing is injected
     injected: int
-    status: str  # ok | repeat | none | no_caller | no_query | new_caller | timeout | stuck | error
+    # ok | keywords | keywords_late | repeat | none | no_caller | no_agent | no_query | new_caller | timeout
+    # | stuck | error
+    status: str
     ms: float
 
 
-def identify(body: dict[str, Any], keys: tuple[bytes, ...], *, now: float) -> str | None:
-    """The caller's E.164 number from a signed token: first `elevenlabs_extra_body.caller_token` (our
+def identify(body: dict[str, Any], keys: tuple[bytes, ...], *, now: float,
+             agent_id: str = "") -> caller_token.Token | None:
+    """The caller (E.164) and agent from a signed token: first `elevenlabs_extra_body.caller_token` (our
     `custom_llm_extra_body`, copied there by ElevenLabs), else a token rendered into a system message from
-    `{{caller_token}}`. Never from user, assistant or tool text, and never from an unsigned number."""
+    `{{caller_token}}`. Never from user, assistant or tool text, and never from an unsigned number.
+    `agent_id`: the agent the request is known to be for, if any; a token minted for another is refused."""
     extra = body.get("elevenlabs_extra_body")
     if isinstance(extra, dict):
         token = extra.get("caller_token")
         if isinstance(token, str):
-            caller = caller_token.verify(token, keys, now=now)
-            if caller is not None:
-                return caller
+            found = caller_token.read(token, keys, now=now, agent_id=agent_id)
+            if found is not None:
+                return found
     messages = body.get("messages")
     if isinstance(messages, list):
-        return caller_token.verify(recall.system_text(messages), keys, now=now)
+        return caller_token.read(recall.system_text(messages), keys, now=now, agent_id=agent_id)
     return None
 
 
@@ -89,16 +99,33 @@ def caller_hash(caller: str | None, key: bytes) -> str:
     return hmac.new(key, caller.encode(), hashlib.sha256).hexdigest()[:16]
 
 
+@runtime_checkable
+class KeywordEngine(Protocol):
+    """An engine that can rank without the query's embedding (the local one; Mem0 ranks on its side)."""
+
+    def recall_keywords(self, caller_id: str, query: str, *, limit: int, type: MemoryType | None = None,
+                        checkpoint: Callable[[], None] | None = None) -> list[MemoryHit]: ...
+
+
+Hits = list[tuple[Any, str]]  # (created_at, text), best first
+
+
 class Recaller:
-    def __init__(self, store: MemoryStore, engine: MemoryEngine, *, budget_ms: int, default_region: str) -> None:
+    def __init__(self, store: MemoryStore, engine: MemoryEngine, *, budget_ms: int, default_region: str,
+                 scope: Scope = "caller") -> None:
         self.store = store  # the caller's profile (memory count) lives here whichever engine runs
         self.engine = engine
         self.budget = budget_ms / 1000
         self.default_region = default_region
+        self.scope = scope
+        self._keywords = engine if isinstance(engine, KeywordEngine) else None
         self._pool: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
         self._stuck = 0  # lookups past their deadline and still running
-        self._recent: dict[tuple[str, str], tuple[float, list[tuple[Any, str]]]] = {}  # only touched on the loop
+        self._embedding = 0  # query embeddings started by recall and not yet done
+        # Both only touched on the loop:
+        self._recent: dict[tuple[str, str], tuple[float, Hits]] = {}
+        self._conversations: dict[tuple[str, str], tuple[float, Hits]] = {}
 
     def pool(self) -> ThreadPoolExecutor:
         if self._pool is None:
@@ -110,16 +137,22 @@ class Recaller:
             self._pool.shutdown(wait=False, cancel_futures=True)
             self._pool = None
 
-    async def recall(self, caller: str | None, messages: Sequence[Any], *, arrived: float | None = None) -> Recall:
+    async def recall(self, caller: str | None, messages: Sequence[Any], *, arrived: float | None = None,
+                     agent_id: str = "") -> Recall:
         """`arrived`: when the request came in (time.monotonic()); the budget runs from then, so reading and
-        parsing the body, and any wait for the event loop, come out of it rather than on top of it."""
+        parsing the body, and any wait for the event loop, come out of it rather than on top of it.
+        `agent_id`: the agent the caller token names ("" when none), for AGENTIC_MEMORY_SCOPE=agent_and_caller."""
         started = time.monotonic()
+        caller = identify_caller(caller, self.default_region)
         if caller is None:
             return Recall("", 0, "no_caller", 0.0)
+        if self.scope != "caller" and not agent_id:
+            return Recall("", 0, "no_agent", 0.0)  # memories are per agent, and this token names none
+        owner = owner_key(caller, agent_id, self.scope)
         text = recall.query(messages)
         if not text:
             return Recall("", 0, "no_query", 0.0)
-        hits = self._repeat(caller, text, started)
+        hits = self._repeat(owner, text, started)
         if hits is not None:
             return self._result(hits, messages, started, "repeat")
         if self._stuck >= STUCK_LIMIT:
@@ -129,34 +162,101 @@ class Recaller:
         deadline = (started if arrived is None else min(arrived, started)) + self.budget
         if deadline <= started:  # the budget went before recall could begin (a stalled loop): do not start
             return Recall("", 0, "timeout", 0.0)
-        future = self.pool().submit(self._lookup, caller, text, deadline)
+        conversation = (owner, _conversation_id(messages))
         try:
-            hits = await asyncio.wait_for(asyncio.wrap_future(future), timeout=max(0.0, deadline - started))
-        except (TimeoutError, Expired):  # Expired: the lookup saw the deadline a moment before the loop did
-            if not future.cancel():  # a queued lookup never starts; a running one stops at its next step
-                self._count_stuck(future)
+            if self._keywords is not None and self._embedding >= EMBED_SLOTS:
+                # The embedder is saturated: do not queue behind the others
+                found, status = await self._keywords_only(owner, text, deadline)
+                hits = None if found is None else self._with_earlier(found, conversation)
+            elif self._keywords is not None and (pending := self._embed(text)) is not None:
+                found, status = await self._both(owner, text, deadline, pending)
+                hits = found if found is None or status == "ok" else self._with_earlier(found, conversation)
+            else:  # no batcher (the engine embeds inside recall) or no keyword ranking (Mem0): one lookup
+                hits, status = await self._run(deadline, self._lookup, owner, text, deadline, None), "ok"
+        except (TimeoutError, Expired):
             return Recall("", 0, "timeout", _ms(started))
         except Exception as exc:  # noqa: BLE001 - memory must never break the reply: forward unenriched
             log.warning("proxy recall failed", extra={"error": exc.__class__.__name__})
             return Recall("", 0, "error", _ms(started))
         if hits is None:
             return Recall("", 0, "new_caller", _ms(started))
-        if len(self._recent) >= REPEAT_ENTRIES:
-            del self._recent[next(iter(self._recent))]  # the oldest
-        self._recent[(caller, text)] = (started + REPEAT_SECS, hits)
-        return self._result(hits, messages, started, "ok")
+        if status == "ok":  # a full (embedding + keywords) ranking: good for the same turn again, and later ones
+            _put(self._recent, (owner, text), (started + REPEAT_SECS, hits))
+            _put(self._conversations, conversation, (started + CONVERSATION_SECS, hits))
+        return self._result(hits, messages, started, status)
 
-    def _repeat(self, caller: str, text: str, now: float) -> list[tuple[Any, str]] | None:
-        entry = self._recent.get((caller, text))
+    def _embed(self, text: str) -> Future[Any] | None:
+        """The query's embedding, started now (on the loop: `prepare` never blocks); None when the engine
+        embeds inside `recall` (no batcher)."""
+        pending = self.engine.prepare(text)
+        if pending is None:
+            return None
+        with self._lock:
+            self._embedding += 1
+
+        def done(_: Future[Any]) -> None:
+            with self._lock:
+                self._embedding -= 1
+
+        pending.add_done_callback(done)
+        return pending
+
+    async def _keywords_only(self, owner: str, text: str, deadline: float) -> tuple[Hits | None, str]:
+        return await self._run(deadline, self._lookup_keywords, owner, text, deadline), "keywords"
+
+    async def _both(self, owner: str, text: str, deadline: float, pending: Future[Any]) -> tuple[Hits | None, str]:
+        """The keyword ranking (with the profile read) runs while the query is embedded, the full ranking once
+        the vector is in. At the deadline the full one answers if it is done, else the keyword one."""
+        keywords = asyncio.ensure_future(self._run(deadline, self._lookup_keywords, owner, text, deadline))
+        vector = asyncio.wrap_future(pending)
+        try:
+            await asyncio.wait({keywords}, timeout=_left(deadline))
+            if keywords.done() and keywords.exception() is None and keywords.result() is None:
+                return None, "new_caller"  # no memories: the embedding is not needed
+            await asyncio.wait({vector}, timeout=_left(deadline))
+            if vector.done() and not vector.cancelled() and vector.exception() is None:
+                try:
+                    return await self._run(deadline, self._lookup, owner, text, deadline, vector.result()), "ok"
+                except (TimeoutError, Expired):
+                    pass
+            if keywords.done():
+                return keywords.result(), "keywords_late"  # raises the keyword lookup's error, if it failed
+            raise TimeoutError
+        finally:
+            pending.cancel()  # still queued in the batcher: it never reaches the model
+            vector.cancel()
+            keywords.cancel()
+
+    async def _run(self, deadline: float, lookup: Callable[..., Hits | None], *args: Any) -> Hits | None:
+        """`lookup` on the recall pool, given up at `deadline` by a timer on the loop (never a wait on a thread)."""
+        future = self.pool().submit(lookup, *args)
+        try:
+            return await asyncio.wait_for(asyncio.wrap_future(future), timeout=_left(deadline))
+        except (TimeoutError, Expired, asyncio.CancelledError):
+            if not future.cancel():  # a queued lookup never starts; a running one stops at its next step
+                self._count_stuck(future)
+            raise
+
+    def _with_earlier(self, found: Hits, conversation: tuple[str, str]) -> Hits:
+        """Keyword hits, then what full rankings found for this conversation's earlier turns: the topic of a
+        call moves slowly, and the model no longer sees what was injected before (it is not in the history)."""
+        entry = self._conversations.get(conversation)
+        if entry is None or entry[0] < time.monotonic():
+            return found
+        seen = {text for _, text in found}
+        return [*found, *(hit for hit in entry[1] if hit[1] not in seen)]
+
+    def _repeat(self, owner: str, text: str, now: float) -> Hits | None:
+        entry = self._recent.get((owner, text))
         if entry is None:
             return None
         if entry[0] < now:
-            del self._recent[(caller, text)]
+            del self._recent[(owner, text)]
             return None
         return entry[1]
 
     @staticmethod
-    def _result(hits: list[tuple[Any, str]], messages: Sequence[Any], started: float, status: str) -> Recall:
+    def _result(hits: Hits, messages: Sequence[Any], started: float, status: str) -> Recall:
         known = recall.context_words(messages)
         fresh = [(created, text) for created, text in hits if not recall.already_known(text, known)]
         block = recall.block(fresh)
@@ -173,18 +273,55 @@ class Recaller:
 
         future.add_done_callback(returned)  # at once if it has just finished
 
-    def _lookup(self, caller: str, text: str, deadline: float) -> list[tuple[Any, str]] | None:
-        def checkpoint() -> None:
-            if time.monotonic() >= deadline:
-                raise Expired
+    def _has_memories(self, owner: str) -> bool:
+        profile = self.store.caller(owner)  # one primary-key read: skips the embedding for new callers
+        return profile is not None and profile.memory_count > 0
 
+    def _lookup(self, owner: str, text: str, deadline: float, vector: Any) -> Hits | None:
+        checkpoint = _checkpoint(deadline)
         checkpoint()
-        profile = self.store.caller(caller)  # one primary-key read: skips the embedding for new callers
-        if profile is None or profile.memory_count == 0:
+        if vector is None and not self._has_memories(owner):  # with a vector, the keyword lookup read it
             return None
-        _, hits = search(SearchQuery(query=text, user_id=caller, limit=CANDIDATES), engine=self.engine,
-                         default_region=self.default_region, checkpoint=checkpoint)
-        return [(hit.memory.created_at, hit.memory.text) for hit in hits if hit.score >= MIN_SCORE]
+        hits = self.engine.recall(owner, text, limit=CANDIDATES, type=None, checkpoint=checkpoint, vector=vector)
+        return [(hit.memory.created_at, hit.memory.text) for hit in hits
+                if hit.memory.caller_id == owner and hit.score >= MIN_SCORE]
+
+    def _lookup_keywords(self, owner: str, text: str, deadline: float) -> Hits | None:
+        checkpoint = _checkpoint(deadline)
+        checkpoint()
+        if self._keywords is None or not self._has_memories(owner):
+            return None
+        hits = self._keywords.recall_keywords(owner, text, limit=CANDIDATES, checkpoint=checkpoint)
+        return [(hit.memory.created_at, hit.memory.text) for hit in hits
+                if hit.memory.caller_id == owner and hit.score >= MIN_SCORE]
+
+
+def _left(deadline: float) -> float:
+    return max(0.0, deadline - time.monotonic())
+
+
+def _checkpoint(deadline: float) -> Callable[[], None]:
+    def checkpoint() -> None:
+        if time.monotonic() >= deadline:
+            raise Expired
+
+    return checkpoint
+
+
+def _conversation_id(messages: Sequence[Any]) -> str:
+    """This call, as far as its history tells: its first two non-system messages (the greeting and the caller's
+    first words), which ElevenLabs resends unchanged every turn. Two calls of one caller that begin with the
+    same words share earlier hits: they are that caller's own memories either way."""
+    opening = [recall.text_of(m.get("content")) for m in messages
+               if isinstance(m, dict) and m.get("role") in ("user", "assistant")][:2]
+    return hashlib.blake2b("\x1f".join(opening).encode(), digest_size=12).hexdigest()
+
+
+def _put(cache: dict[Any, Any], key: Any, value: Any) -> None:
+    cache.pop(key, None)
+    if len(cache) >= CACHE_ENTRIES:
+        del cache[next(iter(cache))]  # the oldest
+    cache[key] = value
 
 
 def _ms(started: float) -> float:
