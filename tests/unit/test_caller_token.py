@@ -56,7 +56,7 @@ def test_a_token_can_name_its_agent_signed_with_it():
     assert caller_token.verify(token, (KEY,), now=NOW) == CALLER
     assert caller_token.read(token, (KEY,), now=NOW, agent_id="agent_other") is None
     # another agent's id spliced in, or the agent dropped: the MAC no longer matches
-    version, digits, issued, _, mac = caller_token.FIND.fullmatch(token).groups()
+    _, digits, issued, _, mac = caller_token.FIND.fullmatch(token).groups()
     other = caller_token._b64(b"agent_other")
     assert caller_token.read(f"amc2_{digits}_{issued}_{other}_{mac}", (KEY,), now=NOW) is None
     assert caller_token.read(f"amc1_{digits}_{issued}_{mac}", (KEY,), now=NOW) is None

@@ -41,7 +41,8 @@ def _local(store: InMemoryMemoryStore, embedder: HashEmbedder) -> tuple[InMemory
 
 def test_identify_trusts_only_a_signed_token_in_the_extra_body_or_a_system_message():
     token = caller_token.issue(CALLER, KEY, now=NOW)
-    assert identify({"elevenlabs_extra_body": {"caller_token": token}}, (KEY,), now=NOW) == caller_token.Token(CALLER, "")
+    found = identify({"elevenlabs_extra_body": {"caller_token": token}}, (KEY,), now=NOW)
+    assert found == caller_token.Token(CALLER, "")
     system = {"messages": [{"role": "system", "content": f"Ref {token}"}]}
     found = identify({"elevenlabs_extra_body": {"caller_token": "amc1_nope"}, **system}, (KEY,), now=NOW)
     assert found == caller_token.Token(CALLER, "")

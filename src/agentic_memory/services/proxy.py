@@ -10,6 +10,7 @@ While several abandoned lookups are still inside the store, turns skip recall at
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import hmac
 import logging
@@ -17,6 +18,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
@@ -46,6 +48,11 @@ CACHE_ENTRIES = 2048
 # Query embeddings of ours in flight at once. Past it a turn does not queue behind the others (~6-10 ms of
 # CPU each on this 2-core machine): it is ranked on keywords, recency and its call's earlier hits alone.
 EMBED_SLOTS = 2
+# How long a turn waits for the full ranking (embedding + keywords) once the keyword one is in, counted from
+# its arrival. Quiet, the full ranking takes ~10-20 ms here; under load it is what makes the tail, so past
+# this the turn goes on with keywords, recency and its call's earlier hits (the hard budget stays the cap
+# for a memory that is slow or failing).
+DENSE_WAIT_MS = 30
 
 
 class Expired(Exception):
@@ -112,10 +119,11 @@ Hits = list[tuple[Any, str]]  # (created_at, text), best first
 
 class Recaller:
     def __init__(self, store: MemoryStore, engine: MemoryEngine, *, budget_ms: int, default_region: str,
-                 scope: Scope = "caller") -> None:
+                 scope: Scope = "caller", dense_wait_ms: int = DENSE_WAIT_MS) -> None:
         self.store = store  # the caller's profile (memory count) lives here whichever engine runs
         self.engine = engine
         self.budget = budget_ms / 1000
+        self.dense_wait = dense_wait_ms / 1000
         self.default_region = default_region
         self.scope = scope
         self._keywords = engine if isinstance(engine, KeywordEngine) else None
@@ -158,22 +166,37 @@ class Recaller:
         if self._stuck >= STUCK_LIMIT:
             # Lookups abandoned at their deadline are still inside the store: memory is stuck right now,
             # so waiting the budget again would only delay the reply. Skip until one of them returns.
+            # (With fewer stuck, turns are ranked on keywords alone, which skips the dense search.)
             return Recall("", 0, "stuck", 0.0)
         deadline = (started if arrived is None else min(arrived, started)) + self.budget
         if deadline <= started:  # the budget went before recall could begin (a stalled loop): do not start
             return Recall("", 0, "timeout", 0.0)
         conversation = (owner, _conversation_id(messages))
+        # The embedder is saturated, or earlier lookups are stuck in the store: do not queue behind them.
+        dense = self._keywords is None or not (self._embedding >= EMBED_SLOTS or self._stuck)
+        partial = Partial()
+        future = self.pool().submit(self._lookup, owner, text, deadline, dense, partial)
+        waiting = asyncio.wrap_future(future)
+        waiting.add_done_callback(_retrieved)
+        full_by = min(deadline, started + self.dense_wait) if self._keywords is not None else deadline
         try:
-            if self._keywords is not None and self._embedding >= EMBED_SLOTS:
-                # The embedder is saturated: do not queue behind the others
-                found, status = await self._keywords_only(owner, text, deadline)
-                hits = None if found is None else self._with_earlier(found, conversation)
-            elif self._keywords is not None and (pending := self._embed(text)) is not None:
-                found, status = await self._both(owner, text, deadline, pending)
-                hits = found if found is None or status == "ok" else self._with_earlier(found, conversation)
-            else:  # no batcher (the engine embeds inside recall) or no keyword ranking (Mem0): one lookup
-                hits, status = await self._run(deadline, self._lookup, owner, text, deadline, None), "ok"
-        except (TimeoutError, Expired):
+            # Timers on the loop give the lookup up; never a wait on a thread. Past `full_by` the keyword
+            # ranking answers if it is in (the full one, finishing, still serves this call's later turns).
+            done, _ = await asyncio.wait({waiting}, timeout=_left(full_by))
+            if not done and partial.hits is None:
+                done, _ = await asyncio.wait({waiting}, timeout=_left(deadline))
+            if done:
+                hits, status = waiting.result(), partial.status
+            elif partial.hits is not None:
+                future.add_done_callback(functools.partial(self._late, owner, text, conversation, partial))
+                hits, status = partial.hits, "keywords_late"
+            else:
+                raise TimeoutError
+        except (TimeoutError, Expired, asyncio.CancelledError) as exc:
+            if not future.cancel():  # a queued lookup never starts; a running one stops at its next step
+                self._count_stuck(future)
+            if isinstance(exc, asyncio.CancelledError):
+                raise
             return Recall("", 0, "timeout", _ms(started))
         except Exception as exc:  # noqa: BLE001 - memory must never break the reply: forward unenriched
             log.warning("proxy recall failed", extra={"error": exc.__class__.__name__})
@@ -181,13 +204,58 @@ class Recaller:
         if hits is None:
             return Recall("", 0, "new_caller", _ms(started))
         if status == "ok":  # a full (embedding + keywords) ranking: good for the same turn again, and later ones
-            _put(self._recent, (owner, text), (started + REPEAT_SECS, hits))
-            _put(self._conversations, conversation, (started + CONVERSATION_SECS, hits))
+            self._remember(owner, text, conversation, hits)
+        else:
+            hits = self._with_earlier(hits, conversation)
         return self._result(hits, messages, started, status)
 
+    def _lookup(self, owner: str, text: str, deadline: float, dense: bool, partial: Partial) -> Hits | None:
+        """On a recall thread, one hop from the loop: the profile read, then (with a batcher) the query's
+        embedding started while the keyword ranking runs, then the full ranking with its vector. The keyword
+        ranking is left in `partial` for the loop, which takes it if the deadline comes first."""
+        checkpoint = _checkpoint(deadline)
+        checkpoint()
+        profile = self.store.caller(owner)  # one primary-key read: skips the embedding for new callers
+        if profile is None or profile.memory_count == 0:
+            return None
+        pending = self._embed(text) if dense and self._keywords is not None else None
+        try:
+            if self._keywords is not None and (pending is not None or not dense):
+                partial.hits = _kept(self._keywords.recall_keywords(owner, text, limit=CANDIDATES,
+                                                                    checkpoint=checkpoint), owner)
+                if pending is None:
+                    partial.status = "keywords"
+                    return partial.hits
+            vector = None
+            if pending is not None:
+                try:
+                    vector = pending.result(timeout=_left(deadline))
+                except FutureTimeout:
+                    raise Expired from None
+            hits = self.engine.recall(owner, text, limit=CANDIDATES, type=None, checkpoint=checkpoint, vector=vector)
+            partial.status = "ok"
+            return _kept(hits, owner)
+        finally:
+            if pending is not None:
+                pending.cancel()  # still queued in the batcher (given up): it never reaches the model
+
+    def _remember(self, owner: str, text: str, conversation: tuple[str, str], hits: Hits) -> None:
+        now = time.monotonic()
+        with self._lock:  # also called from a recall thread (`_late`)
+            _put(self._recent, (owner, text), (now + REPEAT_SECS, hits))
+            _put(self._conversations, conversation, (now + CONVERSATION_SECS, hits))
+
+    def _late(self, owner: str, text: str, conversation: tuple[str, str], partial: Partial,
+              future: Future[Hits | None]) -> None:
+        """A full ranking that finished after its turn went on with keywords: kept for the call's next turns."""
+        if not future.cancelled() and future.exception() is None and partial.status == "ok":
+            hits = future.result()
+            if hits is not None:
+                self._remember(owner, text, conversation, hits)
+
     def _embed(self, text: str) -> Future[Any] | None:
-        """The query's embedding, started now (on the loop: `prepare` never blocks); None when the engine
-        embeds inside `recall` (no batcher)."""
+        """The query's embedding, started now (`prepare` never blocks); None when the engine embeds inside
+        `recall` (no batcher)."""
         pending = self.engine.prepare(text)
         if pending is None:
             return None
@@ -201,42 +269,6 @@ class Recaller:
         pending.add_done_callback(done)
         return pending
 
-    async def _keywords_only(self, owner: str, text: str, deadline: float) -> tuple[Hits | None, str]:
-        return await self._run(deadline, self._lookup_keywords, owner, text, deadline), "keywords"
-
-    async def _both(self, owner: str, text: str, deadline: float, pending: Future[Any]) -> tuple[Hits | None, str]:
-        """The keyword ranking (with the profile read) runs while the query is embedded, the full ranking once
-        the vector is in. At the deadline the full one answers if it is done, else the keyword one."""
-        keywords = asyncio.ensure_future(self._run(deadline, self._lookup_keywords, owner, text, deadline))
-        vector = asyncio.wrap_future(pending)
-        try:
-            await asyncio.wait({keywords}, timeout=_left(deadline))
-            if keywords.done() and keywords.exception() is None and keywords.result() is None:
-                return None, "new_caller"  # no memories: the embedding is not needed
-            await asyncio.wait({vector}, timeout=_left(deadline))
-            if vector.done() and not vector.cancelled() and vector.exception() is None:
-                try:
-                    return await self._run(deadline, self._lookup, owner, text, deadline, vector.result()), "ok"
-                except (TimeoutError, Expired):
-                    pass
-            if keywords.done():
-                return keywords.result(), "keywords_late"  # raises the keyword lookup's error, if it failed
-            raise TimeoutError
-        finally:
-            pending.cancel()  # still queued in the batcher: it never reaches the model
-            vector.cancel()
-            keywords.cancel()
-
-    async def _run(self, deadline: float, lookup: Callable[..., Hits | None], *args: Any) -> Hits | None:
-        """`lookup` on the recall pool, given up at `deadline` by a timer on the loop (never a wait on a thread)."""
-        future = self.pool().submit(lookup, *args)
-        try:
-            return await asyncio.wait_for(asyncio.wrap_future(future), timeout=_left(deadline))
-        except (TimeoutError, Expired, asyncio.CancelledError):
-            if not future.cancel():  # a queued lookup never starts; a running one stops at its next step
-                self._count_stuck(future)
-            raise
-
     def _with_earlier(self, found: Hits, conversation: tuple[str, str]) -> Hits:
         """Keyword hits, then what full rankings found for this conversation's earlier turns: the topic of a
         call moves slowly, and the model no longer sees what was injected before (it is not in the history)."""
@@ -248,11 +280,8 @@ class Recaller:
 
     def _repeat(self, owner: str, text: str, now: float) -> Hits | None:
         entry = self._recent.get((owner, text))
-        if entry is None:
-            return None
-        if entry[0] < now:
-            del self._recent[(owner, text)]
-            return None
+        if entry is None or entry[0] < now:
+            return None  # an expired entry is dropped when the cache is full (the oldest goes first)
         return entry[1]
 
     @staticmethod
@@ -273,27 +302,24 @@ class Recaller:
 
         future.add_done_callback(returned)  # at once if it has just finished
 
-    def _has_memories(self, owner: str) -> bool:
-        profile = self.store.caller(owner)  # one primary-key read: skips the embedding for new callers
-        return profile is not None and profile.memory_count > 0
 
-    def _lookup(self, owner: str, text: str, deadline: float, vector: Any) -> Hits | None:
-        checkpoint = _checkpoint(deadline)
-        checkpoint()
-        if vector is None and not self._has_memories(owner):  # with a vector, the keyword lookup read it
-            return None
-        hits = self.engine.recall(owner, text, limit=CANDIDATES, type=None, checkpoint=checkpoint, vector=vector)
-        return [(hit.memory.created_at, hit.memory.text) for hit in hits
-                if hit.memory.caller_id == owner and hit.score >= MIN_SCORE]
+class Partial:
+    """What a lookup has found so far, read by the loop when the deadline comes first."""
 
-    def _lookup_keywords(self, owner: str, text: str, deadline: float) -> Hits | None:
-        checkpoint = _checkpoint(deadline)
-        checkpoint()
-        if self._keywords is None or not self._has_memories(owner):
-            return None
-        hits = self._keywords.recall_keywords(owner, text, limit=CANDIDATES, checkpoint=checkpoint)
-        return [(hit.memory.created_at, hit.memory.text) for hit in hits
-                if hit.memory.caller_id == owner and hit.score >= MIN_SCORE]
+    def __init__(self) -> None:
+        self.hits: Hits | None = None  # the keyword ranking, once done
+        self.status = "ok"
+
+
+def _kept(hits: list[MemoryHit], owner: str) -> Hits:
+    return [(hit.memory.created_at, hit.memory.text) for hit in hits
+            if hit.memory.caller_id == owner and hit.score >= MIN_SCORE]
+
+
+def _retrieved(waiting: asyncio.Future[Any]) -> None:
+    """Marks the outcome of a lookup nobody awaited any more as seen (no "never retrieved" warnings)."""
+    if not waiting.cancelled():
+        waiting.exception()
 
 
 def _left(deadline: float) -> float:
