@@ -131,6 +131,7 @@ class Recaller:
         self._lock = threading.Lock()
         self._stuck = 0  # lookups past their deadline and still running
         self._embedding = 0  # query embeddings started by recall and not yet done
+        self._lingering = 0  # full rankings still running after their turn went on with keywords
         # Both only touched on the loop:
         self._recent: dict[tuple[str, str], tuple[float, Hits]] = {}
         self._conversations: dict[tuple[str, str], tuple[float, Hits]] = {}
@@ -173,7 +174,8 @@ class Recaller:
             return Recall("", 0, "timeout", 0.0)
         conversation = (owner, _conversation_id(messages))
         # The embedder is saturated, or earlier lookups are stuck in the store: do not queue behind them.
-        dense = self._keywords is None or not (self._embedding >= EMBED_SLOTS or self._stuck)
+        dense = self._keywords is None or not (
+            self._embedding >= EMBED_SLOTS or self._lingering >= EMBED_SLOTS or self._stuck)
         partial = Partial()
         future = self.pool().submit(self._lookup, owner, text, deadline, dense, partial)
         waiting = asyncio.wrap_future(future)
@@ -183,11 +185,16 @@ class Recaller:
             # Timers on the loop give the lookup up; never a wait on a thread. Past `full_by` the keyword
             # ranking answers if it is in (the full one, finishing, still serves this call's later turns).
             done, _ = await asyncio.wait({waiting}, timeout=_left(full_by))
-            if not done and partial.hits is None:
-                done, _ = await asyncio.wait({waiting}, timeout=_left(deadline))
+            if not done and partial.hits is None:  # whichever comes first now: the keyword ranking or the full
+                ready = partial.notify(asyncio.get_running_loop())
+                either: set[asyncio.Future[Any]] = {waiting, ready}
+                await asyncio.wait(either, timeout=_left(deadline), return_when=asyncio.FIRST_COMPLETED)
+                ready.cancel()
+                done = {waiting} if waiting.done() else set()
             if done:
                 hits, status = waiting.result(), partial.status
             elif partial.hits is not None:
+                self._linger(future)
                 future.add_done_callback(functools.partial(self._late, owner, text, conversation, partial))
                 hits, status = partial.hits, "keywords_late"
             else:
@@ -221,8 +228,8 @@ class Recaller:
         pending = self._embed(text) if dense and self._keywords is not None else None
         try:
             if self._keywords is not None and (pending is not None or not dense):
-                partial.hits = _kept(self._keywords.recall_keywords(owner, text, limit=CANDIDATES,
-                                                                    checkpoint=checkpoint), owner)
+                partial.found(_kept(self._keywords.recall_keywords(owner, text, limit=CANDIDATES,
+                                                                   checkpoint=checkpoint), owner))
                 if pending is None:
                     partial.status = "keywords"
                     return partial.hits
@@ -292,6 +299,16 @@ class Recaller:
         injected = block.count("\n- ") if block else 0
         return Recall(block, injected, status if injected else "none", _ms(started))
 
+    def _linger(self, future: Future[Any]) -> None:
+        with self._lock:
+            self._lingering += 1
+
+        def returned(_: Future[Any]) -> None:
+            with self._lock:
+                self._lingering -= 1
+
+        future.add_done_callback(returned)
+
     def _count_stuck(self, future: Future[Any]) -> None:
         with self._lock:
             self._stuck += 1
@@ -304,11 +321,37 @@ class Recaller:
 
 
 class Partial:
-    """What a lookup has found so far, read by the loop when the deadline comes first."""
+    """What a lookup has found so far, read by the loop when the wait for the full ranking is over."""
 
     def __init__(self) -> None:
         self.hits: Hits | None = None  # the keyword ranking, once done
         self.status = "ok"
+        self._ready: tuple[asyncio.AbstractEventLoop, asyncio.Future[None]] | None = None
+        self._lock = threading.Lock()
+
+    def notify(self, loop: asyncio.AbstractEventLoop) -> asyncio.Future[None]:
+        """A future on `loop` resolved when the keyword ranking is in (at once if it already is). Only asked
+        for past the wait for the full ranking: before, the lookup wakes the loop once, when it returns."""
+        ready: asyncio.Future[None] = loop.create_future()
+        with self._lock:
+            if self.hits is None:
+                self._ready = (loop, ready)
+                return ready
+        ready.set_result(None)
+        return ready
+
+    def found(self, hits: Hits) -> None:
+        """On the recall thread."""
+        with self._lock:
+            self.hits = hits
+            waiter = self._ready
+        if waiter is not None:
+            waiter[0].call_soon_threadsafe(_resolve, waiter[1])
+
+
+def _resolve(ready: asyncio.Future[None]) -> None:
+    if not ready.done():
+        ready.set_result(None)
 
 
 def _kept(hits: list[MemoryHit], owner: str) -> Hits:
