@@ -179,7 +179,7 @@ def test_a_slow_embedding_leaves_the_turn_to_keywords_and_its_full_ranking_to_th
         assert asyncio.run(recaller.recall(CALLER, turn)).status == "repeat"
         # The embedder saturated: no embedding at all; keywords (none here) plus the call's earlier hits
         with pytest.MonkeyPatch.context() as patch:
-            patch.setattr(proxy, "EMBED_SLOTS", 0)
+            patch.setattr(proxy, "FULL_SLOTS", 0)
             later = asyncio.run(recaller.recall(CALLER, [*turn, {"role": "user", "content": "And the other thing?"}]))
             other_call = asyncio.run(recaller.recall(CALLER, [{"role": "user", "content": "And the other thing?"}]))
         assert later.status == "keywords"

@@ -45,9 +45,11 @@ STUCK_LIMIT = RECALL_THREADS // 2
 REPEAT_SECS = 120.0
 CONVERSATION_SECS = 3600.0  # what a call's earlier turns found, for its later ones (calls last minutes)
 CACHE_ENTRIES = 2048
-# Query embeddings of ours in flight at once. Past it a turn does not queue behind the others (~6-10 ms of
-# CPU each on this 2-core machine): it is ranked on keywords, recency and its call's earlier hits alone.
-EMBED_SLOTS = 2
+# Full rankings (query embedding + dense search) in flight at once. Past it a turn does not queue behind the
+# others (an embedding is ~6-10 ms of CPU on this 2-core machine; a slow store holds a thread each): it is
+# ranked on keywords, recency and its call's earlier hits alone. Counted from the submit, on the loop, so a
+# burst of turns cannot all start one before the first is seen.
+FULL_SLOTS = 2
 # How long a turn waits for the full ranking (embedding + keywords) once the keyword one is in, counted from
 # its arrival. Quiet, the full ranking takes ~10-20 ms here; under load it is what makes the tail, so past
 # this the turn goes on with keywords, recency and its call's earlier hits (the hard budget stays the cap
@@ -130,8 +132,7 @@ class Recaller:
         self._pool: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
         self._stuck = 0  # lookups past their deadline and still running
-        self._embedding = 0  # query embeddings started by recall and not yet done
-        self._lingering = 0  # full rankings still running after their turn went on with keywords
+        self._full = 0  # full rankings (embedding + dense search) started and not yet returned
         # Both only touched on the loop:
         self._recent: dict[tuple[str, str], tuple[float, Hits]] = {}
         self._conversations: dict[tuple[str, str], tuple[float, Hits]] = {}
@@ -174,10 +175,11 @@ class Recaller:
             return Recall("", 0, "timeout", 0.0)
         conversation = (owner, _conversation_id(messages))
         # The embedder is saturated, or earlier lookups are stuck in the store: do not queue behind them.
-        dense = self._keywords is None or not (
-            self._embedding >= EMBED_SLOTS or self._lingering >= EMBED_SLOTS or self._stuck)
+        dense = self._keywords is None or not (self._full >= FULL_SLOTS or self._stuck)
         partial = Partial()
         future = self.pool().submit(self._lookup, owner, text, deadline, dense, partial)
+        if dense:
+            self._count(future, "_full")
         waiting = asyncio.wrap_future(future)
         waiting.add_done_callback(_retrieved)
         full_by = min(deadline, started + self.dense_wait) if self._keywords is not None else deadline
@@ -194,7 +196,6 @@ class Recaller:
             if done:
                 hits, status = waiting.result(), partial.status
             elif partial.hits is not None:
-                self._linger(future)
                 future.add_done_callback(functools.partial(self._late, owner, text, conversation, partial))
                 hits, status = partial.hits, "keywords_late"
             else:
@@ -225,7 +226,8 @@ class Recaller:
         profile = self.store.caller(owner)  # one primary-key read: skips the embedding for new callers
         if profile is None or profile.memory_count == 0:
             return None
-        pending = self._embed(text) if dense and self._keywords is not None else None
+        # The embedding starts now (`prepare` never blocks); None when the engine embeds inside `recall`
+        pending = self.engine.prepare(text) if dense and self._keywords is not None else None
         try:
             if self._keywords is not None and (pending is not None or not dense):
                 partial.found(_kept(self._keywords.recall_keywords(owner, text, limit=CANDIDATES,
@@ -260,22 +262,6 @@ class Recaller:
             if hits is not None:
                 self._remember(owner, text, conversation, hits)
 
-    def _embed(self, text: str) -> Future[Any] | None:
-        """The query's embedding, started now (`prepare` never blocks); None when the engine embeds inside
-        `recall` (no batcher)."""
-        pending = self.engine.prepare(text)
-        if pending is None:
-            return None
-        with self._lock:
-            self._embedding += 1
-
-        def done(_: Future[Any]) -> None:
-            with self._lock:
-                self._embedding -= 1
-
-        pending.add_done_callback(done)
-        return pending
-
     def _with_earlier(self, found: Hits, conversation: tuple[str, str]) -> Hits:
         """Keyword hits, then what full rankings found for this conversation's earlier turns: the topic of a
         call moves slowly, and the model no longer sees what was injected before (it is not in the history)."""
@@ -299,25 +285,19 @@ class Recaller:
         injected = block.count("\n- ") if block else 0
         return Recall(block, injected, status if injected else "none", _ms(started))
 
-    def _linger(self, future: Future[Any]) -> None:
+    def _count_stuck(self, future: Future[Any]) -> None:
+        self._count(future, "_stuck")
+
+    def _count(self, future: Future[Any], counter: str) -> None:
+        """`counter` + 1 until `future` is done (at once if it has just finished)."""
         with self._lock:
-            self._lingering += 1
+            setattr(self, counter, getattr(self, counter) + 1)
 
         def returned(_: Future[Any]) -> None:
             with self._lock:
-                self._lingering -= 1
+                setattr(self, counter, getattr(self, counter) - 1)
 
         future.add_done_callback(returned)
-
-    def _count_stuck(self, future: Future[Any]) -> None:
-        with self._lock:
-            self._stuck += 1
-
-        def returned(_: Future[Any]) -> None:
-            with self._lock:
-                self._stuck -= 1
-
-        future.add_done_callback(returned)  # at once if it has just finished
 
 
 class Partial:
