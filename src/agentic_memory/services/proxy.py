@@ -4,7 +4,11 @@ Memory never delays or breaks the agent's reply: retrieval runs on its own small
 deadline; past it, or on any error, the request goes on unenriched. A retrieval still queued at the
 deadline is cancelled before it starts, and one already running stops at its next step (before the
 embedding, the dense search, the keyword search), so an abandoned lookup does not keep a core busy.
-While several abandoned lookups are still inside the store, turns skip recall at once.
+
+Speed over completeness under load: a turn ranks the caller's memories on keywords while its query is
+embedded, and takes the full ranking only if it is done within DENSE_WAIT_MS; while FULL_SLOTS full
+rankings are in flight (or a lookup is stuck in the store) it does not embed at all. Keyword turns also
+get what full rankings found on the call's earlier turns. With several lookups stuck, turns skip recall.
 """
 
 from __future__ import annotations
@@ -182,7 +186,7 @@ class Recaller:
             self._count(future, "_full")
         waiting = asyncio.wrap_future(future)
         waiting.add_done_callback(_retrieved)
-        full_by = min(deadline, started + self.dense_wait) if self._keywords is not None else deadline
+        full_by = min(deadline, started + self.dense_wait) if self._keywords is not None and dense else deadline
         try:
             # Timers on the loop give the lookup up; never a wait on a thread. Past `full_by` the keyword
             # ranking answers if it is in (the full one, finishing, still serves this call's later turns).
