@@ -225,10 +225,15 @@ def _log_stats(log_path: Path) -> dict[str, Any]:
     statuses: dict[str, int] = {}
     for line in recalls:
         statuses[line["recall"]] = statuses.get(line["recall"], 0) + 1
-    retrieval = [line["retrieval_ms"] for line in recalls if line.get("recall") in ("ok", "none")]
-    injected = [line["memories"] for line in recalls if line.get("recall") == "ok"]
+    looked_up = ("ok", "keywords", "keywords_late", "none")
+    retrieval = [line["retrieval_ms"] for line in recalls if line.get("recall") in looked_up]
+    by_status = {status: [line["retrieval_ms"] for line in recalls if line.get("recall") == status]
+                 for status in looked_up}
+    injected = [line["memories"] for line in recalls if line.get("recall") in looked_up[:3]]
     return {"recall": statuses, "retrieval_p50_ms": _percentile(retrieval, 0.5) if retrieval else None,
             "retrieval_p99_ms": _percentile(retrieval, 0.99) if retrieval else None,
+            "retrieval_by_status_p50_p99_ms": {status: [_percentile(v, 0.5), _percentile(v, 0.99)]
+                                               for status, v in by_status.items() if v},
             "memories_mean": round(statistics.fmean(injected), 2) if injected else None}
 
 

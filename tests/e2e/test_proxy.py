@@ -326,3 +326,27 @@ def test_a_slow_upstream_is_waited_for_and_cancelled_when_the_client_gives_up(se
     while llm.disconnects == before and time.monotonic() < deadline:
         time.sleep(0.02)
     assert llm.disconnects == before + 1
+
+
+def test_a_token_issued_for_an_agent_names_it_and_still_finds_the_callers_memories(server, llm):
+    answer = httpx.post(f"{server.url}/client-data", json={"caller_id": ALICE, "agent_id": "agent_dental_01"},
+                        headers=auth_headers()).json()
+    token = answer["custom_llm_extra_body"]["caller_token"]
+    assert token.startswith("amc2_")
+    assert caller_token.read(token, (caller_token.signing_key(WORKSPACE_KEY),), now=time.time()) == \
+        caller_token.Token(ALICE, "agent_dental_01")
+    messages = [{"role": "system", "content": f"{SYSTEM}\nCaller reference: {token}"},
+                {"role": "user", "content": "What is my order number?"}]
+    client(server).chat.completions.create(model="fake", messages=messages)
+    system = system_sent(llm)
+    assert "A-48213" in system  # AGENTIC_MEMORY_SCOPE=caller: the agent does not change what is read
+    assert "amc2_" not in system
+
+
+def test_a_withheld_number_gets_no_caller_token(server):
+    for withheld in ("", "anonymous"):
+        response = httpx.post(f"{server.url}/client-data", json={"caller_id": withheld, "agent_id": "agent_x"},
+                              headers=auth_headers())
+        assert response.status_code == 200, withheld
+        assert "custom_llm_extra_body" not in response.json()
+        assert "caller_token" not in response.json()["dynamic_variables"]

@@ -52,6 +52,14 @@ class SlowStore:
         return self.inner.dense_search(*args, **kwargs)
 
 
+class PortOnly:
+    """An engine with the MemoryEngine port's methods only."""
+
+    def __init__(self, inner: LocalMemoryEngine) -> None:
+        self.remember, self.prepare, self.recall = inner.remember, inner.prepare, inner.recall
+        self.forget, self.ping = inner.forget, inner.ping
+
+
 class SlowEmbedder:
     def __init__(self) -> None:
         self.inner = HashEmbedder()
@@ -149,7 +157,9 @@ def test_abandoned_lookups_stop_before_their_next_step_queued_ones_never_start_a
     _, deps = served
     embedder = SlowEmbedder()
     embedder.delay = 1.0
-    recaller = Recaller(deps.store, LocalMemoryEngine(deps.store, embedder), budget_ms=BUDGET_MS, default_region="US")
+    # The port alone (as Mem0's engine): no keyword ranking to fall back on, so every turn does the full lookup
+    recaller = Recaller(deps.store, PortOnly(LocalMemoryEngine(deps.store, embedder)), budget_ms=BUDGET_MS,
+                        default_region="US")
     messages = [{"role": "user", "content": "What is my order number again?"}]
     store = deps.store
     dense = store.dense_calls

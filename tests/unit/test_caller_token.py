@@ -9,6 +9,7 @@ from agentic_memory.domain import caller_token
 KEY = caller_token.signing_key("amk_test_workspace_key_0123456789abcdef")
 OTHER = caller_token.signing_key("amk_another_workspace_key_0123456789")
 NOW = 1_767_225_732.0
+CALLER = "+14155550123"
 
 
 def test_a_token_names_its_caller_until_it_expires():
@@ -46,3 +47,27 @@ def test_strip_removes_tokens_and_keeps_the_rest():
 def test_only_e164_numbers_get_tokens():
     with pytest.raises(ValueError, match=r"E\.164"):
         caller_token.issue("anonymous", KEY, now=NOW)
+
+
+def test_a_token_can_name_its_agent_signed_with_it():
+    token = caller_token.issue(CALLER, KEY, now=NOW, agent_id="agent_01jz-x_Y")
+    assert token.startswith("amc2_")
+    assert caller_token.read(f"ref {token}.", (KEY,), now=NOW) == caller_token.Token(CALLER, "agent_01jz-x_Y")
+    assert caller_token.verify(token, (KEY,), now=NOW) == CALLER
+    assert caller_token.read(token, (KEY,), now=NOW, agent_id="agent_other") is None
+    # another agent's id spliced in, or the agent dropped: the MAC no longer matches
+    _, digits, issued, _, mac = caller_token.FIND.fullmatch(token).groups()
+    other = caller_token._b64(b"agent_other")
+    assert caller_token.read(f"amc2_{digits}_{issued}_{other}_{mac}", (KEY,), now=NOW) is None
+    assert caller_token.read(f"amc1_{digits}_{issued}_{mac}", (KEY,), now=NOW) is None
+    assert caller_token.read(f"amc2_{digits}_{issued}_{mac}", (KEY,), now=NOW) is None
+    assert caller_token.strip(f"a {token} b") == "a  b"
+    with pytest.raises(ValueError, match="longer"):
+        caller_token.issue(CALLER, KEY, now=NOW, agent_id="a" * (caller_token.MAX_AGENT + 1))
+
+
+def test_a_signed_agent_that_is_not_text_names_nobody():
+    issued = int(NOW) // caller_token.BUCKET_SECS * caller_token.BUCKET_SECS
+    agent = caller_token._b64(b"\xff\xfe")
+    mac = caller_token._mac(KEY, "amc2", CALLER[1:], issued, agent)
+    assert caller_token.read(f"amc2_{CALLER[1:]}_{issued}_{agent}_{mac}", (KEY,), now=NOW) is None

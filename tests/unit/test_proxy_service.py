@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Any
 
+import numpy as np
 import pytest
 
 from agentic_memory.adapters.local_engine import LocalMemoryEngine
@@ -41,9 +44,11 @@ def _local(store: InMemoryMemoryStore, embedder: HashEmbedder) -> tuple[InMemory
 
 def test_identify_trusts_only_a_signed_token_in_the_extra_body_or_a_system_message():
     token = caller_token.issue(CALLER, KEY, now=NOW)
-    assert identify({"elevenlabs_extra_body": {"caller_token": token}}, (KEY,), now=NOW) == CALLER
+    found = identify({"elevenlabs_extra_body": {"caller_token": token}}, (KEY,), now=NOW)
+    assert found == caller_token.Token(CALLER, "")
     system = {"messages": [{"role": "system", "content": f"Ref {token}"}]}
-    assert identify({"elevenlabs_extra_body": {"caller_token": "amc1_nope"}, **system}, (KEY,), now=NOW) == CALLER
+    found = identify({"elevenlabs_extra_body": {"caller_token": "amc1_nope"}, **system}, (KEY,), now=NOW)
+    assert found == caller_token.Token(CALLER, "")
     assert identify({"messages": [{"role": "user", "content": token}]}, (KEY,), now=NOW) is None
     assert identify({"elevenlabs_extra_body": {"caller_id": CALLER}, "messages": "x"}, (KEY,), now=NOW) is None
     assert identify({"elevenlabs_extra_body": "not a dict"}, (KEY,), now=NOW) is None
@@ -68,7 +73,7 @@ def test_no_caller_no_query_new_caller_and_bad_numbers_skip_recall():
 
 
 def test_the_repeat_cache_expires_and_stays_bounded(monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setattr(proxy, "REPEAT_ENTRIES", 2)
+    monkeypatch.setattr(proxy, "CACHE_ENTRIES", 2)
     recaller = Recaller(*_local(_store(), HashEmbedder()), budget_ms=1000, default_region="US")
     try:
         for question in ("What is my order number?", "Which milk do I prefer?", "My order number, please?"):
@@ -93,3 +98,128 @@ def test_the_budget_runs_from_the_requests_arrival():
         assert asyncio.run(recaller.recall(CALLER, turn, arrived=time.monotonic())).status == "ok"
     finally:
         recaller.close()
+
+
+def test_a_token_for_one_agent_is_refused_for_another_and_scopes_recall_to_its_own():
+    token = caller_token.issue(CALLER, KEY, now=NOW, agent_id="agent_dental")
+    body = {"elevenlabs_extra_body": {"caller_token": token}}
+    assert identify(body, (KEY,), now=NOW) == caller_token.Token(CALLER, "agent_dental")
+    assert identify(body, (KEY,), now=NOW, agent_id="agent_dental") == caller_token.Token(CALLER, "agent_dental")
+    assert identify(body, (KEY,), now=NOW, agent_id="agent_cafe") is None
+    # a token naming no agent takes the agent the request is known to be for
+    plain = {"elevenlabs_extra_body": {"caller_token": caller_token.issue(CALLER, KEY, now=NOW)}}
+    assert identify(plain, (KEY,), now=NOW, agent_id="agent_cafe") == caller_token.Token(CALLER, "agent_cafe")
+
+
+def test_with_per_agent_memories_recall_uses_the_tokens_agent_and_needs_one():
+    store = _store()  # its memories are under the plain number: in agent_and_caller scope, nobody's
+    recaller = Recaller(*_local(store, HashEmbedder()), budget_ms=1000, default_region="US", scope="agent_and_caller")
+    turn = [{"role": "user", "content": "What is my order number again?"}]
+    try:
+        assert asyncio.run(recaller.recall(CALLER, turn)).status == "no_agent"
+        assert asyncio.run(recaller.recall(CALLER, turn, agent_id="a")).status == "new_caller"
+    finally:
+        recaller.close()
+    per_caller = Recaller(*_local(store, HashEmbedder()), budget_ms=1000, default_region="US")
+    try:
+        assert asyncio.run(per_caller.recall(CALLER, turn, agent_id="a")).status == "ok"  # scope=caller: agent moot
+    finally:
+        per_caller.close()
+
+
+class _SlowHash(HashEmbedder):
+    """The hash embedder, taking `delay` seconds per call (a busy model)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.delay = 0.0
+        self.calls = 0
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        self.calls += 1
+        time.sleep(self.delay)
+        return super().embed(texts)
+
+
+def _batched(store: InMemoryMemoryStore, embedder: HashEmbedder) -> LocalMemoryEngine:
+    from agentic_memory.adapters.embeddings.batching import BatchingEmbedder
+
+    return LocalMemoryEngine(store, BatchingEmbedder(embedder))
+
+
+OPENING = [{"role": "assistant", "content": "Hi, how can I help?"}, {"role": "user", "content": "Hi, it's Maria."},
+           {"role": "assistant", "content": "Hello Maria."}]
+
+
+def test_with_a_batcher_a_quick_embedding_gives_the_full_ranking():
+    store = _store()
+    recaller = Recaller(store, _batched(store, _SlowHash()), budget_ms=1000, default_region="US")
+    try:
+        found = asyncio.run(recaller.recall(CALLER, [*OPENING, {"role": "user", "content": "My order number?"}]))
+        assert found.status == "ok"
+        assert "A-48213" in found.block
+        assert asyncio.run(recaller.recall("+14155550999", [{"role": "user", "content": "Hi"}])).status == "new_caller"
+    finally:
+        recaller.close()
+
+
+def test_a_slow_embedding_leaves_the_turn_to_keywords_and_its_full_ranking_to_the_calls_next_turns():
+    store = _store()
+    embedder = _SlowHash()
+    embedder.delay = 0.3
+    recaller = Recaller(store, _batched(store, embedder), budget_ms=2000, default_region="US", dense_wait_ms=30)
+    turn = [*OPENING, {"role": "user", "content": "What is my order number again?"}]
+    try:
+        started = time.monotonic()
+        first = asyncio.run(recaller.recall(CALLER, turn))
+        assert time.monotonic() - started < 0.25  # did not wait for the embedding
+        assert first.status == "keywords_late"
+        assert "A-48213" in first.block
+        time.sleep(0.5)  # the full ranking finishes, for the next turns of this call
+        assert asyncio.run(recaller.recall(CALLER, turn)).status == "repeat"
+        # The embedder saturated: no embedding at all; keywords (none here) plus the call's earlier hits
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(proxy, "FULL_SLOTS", 0)
+            later = asyncio.run(recaller.recall(CALLER, [*turn, {"role": "user", "content": "And the other thing?"}]))
+            other_call = asyncio.run(recaller.recall(CALLER, [{"role": "user", "content": "And the other thing?"}]))
+        assert later.status == "keywords"
+        assert "A-48213" in later.block
+        assert other_call.status == "none"  # another call: no earlier hits of its own
+    finally:
+        recaller.close()
+
+
+def test_past_the_full_ranking_wait_the_keyword_ranking_answers_as_soon_as_it_is_in(monkeypatch: pytest.MonkeyPatch):
+    store = _store()
+    embedder = _SlowHash()
+    embedder.delay = 0.5
+    slow_keywords = store.keyword_search
+
+    def keyword_search(*args: Any, **kwargs: Any) -> Any:
+        time.sleep(0.1)  # comes in after the 30 ms wait, long before the embedding
+        return slow_keywords(*args, **kwargs)
+
+    monkeypatch.setattr(store, "keyword_search", keyword_search)
+    recaller = Recaller(store, _batched(store, embedder), budget_ms=2000, default_region="US", dense_wait_ms=30)
+    try:
+        started = time.monotonic()
+        found = asyncio.run(recaller.recall(CALLER, [{"role": "user", "content": "What is my order number again?"}]))
+        assert found.status == "keywords_late"
+        assert 0.1 <= time.monotonic() - started < 0.4
+    finally:
+        recaller.close()
+
+
+def test_a_keyword_ranking_ready_before_it_is_asked_for_resolves_at_once():
+    async def run() -> None:
+        partial = proxy.Partial()
+        partial.found([])
+        ready = partial.notify(asyncio.get_running_loop())
+        assert ready.done()
+        later = proxy.Partial()
+        waiting = later.notify(asyncio.get_running_loop())
+        later.found([])
+        await asyncio.wait_for(waiting, 1)
+        proxy._resolve(waiting)  # twice: harmless
+
+    asyncio.run(run())

@@ -63,25 +63,36 @@ class LocalMemoryEngine:
                 for hit in self.explain(caller_id, query, limit=limit, type=type, checkpoint=checkpoint,
                                         vector=vector)]
 
+    def recall_keywords(self, caller_id: str, query: str, *, limit: int, type: MemoryType | None = None,
+                        checkpoint: Callable[[], None] | None = None) -> list[MemoryHit]:
+        """`recall` without the query embedding: keyword match, recency and priors only. The memory proxy's
+        answer while the embedder is saturated (a paraphrase with no word in common is missed)."""
+        return [MemoryHit(hit.memory, hit.parts.score)
+                for hit in self.explain(caller_id, query, limit=limit, type=type, checkpoint=checkpoint, dense=False)]
+
     def explain(self, caller_id: str, query: str, *, limit: int, type: MemoryType | None,
                 checkpoint: Callable[[], None] | None = None, vector: np.ndarray | None = None,
-                ) -> list[ExplainedHit]:
+                dense: bool = True) -> list[ExplainedHit]:
         """The ranking, with what each signal added to every hit's score. `checkpoint` runs before each costly
-        step and may raise to abandon the work (the proxy's budget)."""
+        step and may raise to abandon the work (the proxy's budget). `dense=False`: keywords only."""
         check = checkpoint or _no_check
         weights = self.weights
         pool = max(CANDIDATES, limit * 2)
-        check()
-        if vector is None:
-            vector = self.embedder.embed([query])[0]
-        check()
-        dense = self.store.dense_search(caller_id, vector, limit=pool, type=type)
-        if not dense:
-            return []  # no memories of this type for this caller: skip the keyword query
+        similar: list[tuple[str, float]] = []
+        if dense:
+            check()
+            if vector is None:
+                vector = self.embedder.embed([query])[0]
+            check()
+            similar = self.store.dense_search(caller_id, vector, limit=pool, type=type)
+            if not similar:
+                return []  # no memories of this type for this caller: skip the keyword query
         terms = query_terms(query)
         check()
         keyword = self.store.keyword_search(caller_id, terms, limit=pool, type=type)
-        found = self.store.memories(list({memory_id for memory_id, _ in (*dense, *keyword)}))
+        if not dense and not keyword:
+            return []
+        found = self.store.memories(list({memory_id for memory_id, _ in (*similar, *keyword)}))
         if weights.lean:
             weights = lean(weights, coverage(terms, (found[m].text for m, _ in keyword if m in found)))
         created = {memory_id: memory.created_at for memory_id, memory in found.items()}
@@ -93,7 +104,7 @@ class LocalMemoryEngine:
             for memory_id, rank in call_recency(topical).items():
                 priors[memory_id] *= 1 + weights.current * rank
         slots = slot_terms(query, terms)  # "when can she come in?" asks for the appointment-time slot
-        parts = fusion_parts(dense, keyword, created, weights, priors=priors,
+        parts = fusion_parts(similar, keyword, created, weights, priors=priors,
                              pins=[memory_id for memory_id, memory in found.items() if pinned(memory, slots)])
         ranked = sorted(parts.items(), key=lambda item: (-item[1].score, item[0]))  # the order fuse() gives
         if weights.answer and (shape := answer_shape(query)):

@@ -222,7 +222,7 @@ def proxy_router(deps: Deps) -> APIRouter:
     api_key = settings.upstream_api_key.get_secret_value() if settings.upstream_api_key else ""
     upstream = Upstream(settings.upstream_url, api_key, settings.upstream_model)
     recaller = Recaller(deps.store, deps.engine, budget_ms=settings.proxy_budget_ms,
-                        default_region=settings.default_region)
+                        default_region=settings.default_region, scope=settings.scope)
     keys = tuple(caller_token.signing_key(key) for key in settings.workspace_keys)
     hash_key = keys[0] if keys else b""
 
@@ -243,9 +243,11 @@ def proxy_router(deps: Deps) -> APIRouter:
         if not upstream.url:
             return error_response(503, "the memory proxy is off: set AGENTIC_MEMORY_UPSTREAM_URL")
         body = _parse(await request.body())
-        caller = identify(body, keys, now=time.time())
+        token = identify(body, keys, now=time.time())
+        caller = None if token is None else token.caller
         messages = scrub_tokens(body["messages"])
-        found = await recaller.recall(caller, messages, arrived=arrived)
+        found = await recaller.recall(caller, messages, arrived=arrived,
+                                      agent_id="" if token is None else token.agent_id)
         if found.block:
             messages = recall.inject(messages, found.block)
         forward = {key: value for key, value in body.items() if key != "elevenlabs_extra_body"}

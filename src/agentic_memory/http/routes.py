@@ -90,7 +90,8 @@ def routes(deps: Deps, *, documented: bool = True) -> APIRouter:
         briefing = await run_blocking(brief_caller, body.caller_id, store=deps.store,
                                       default_region=settings.default_region, agent_id=body.agent_id,
                                       scope=settings.scope)
-        token = caller_token.issue(briefing.caller_id, token_key, now=time.time()) if token_key else ""
+        token = caller_token.issue(briefing.caller_id, token_key, now=time.time(), agent_id=body.agent_id or "") \
+            if token_key and briefing.caller_id else ""
         return Response(client_data_body(briefing, token), media_type="application/json")
 
     @router.post("/retrieve", dependencies=[Depends(require_retrieve_key)], summary="In-call memory search tool",

@@ -4,25 +4,33 @@ Memory never delays or breaks the agent's reply: retrieval runs on its own small
 deadline; past it, or on any error, the request goes on unenriched. A retrieval still queued at the
 deadline is cancelled before it starts, and one already running stops at its next step (before the
 embedding, the dense search, the keyword search), so an abandoned lookup does not keep a core busy.
-While several abandoned lookups are still inside the store, turns skip recall at once.
+
+Speed over completeness under load: a turn ranks the caller's memories on keywords while its query is
+embedded, and takes the full ranking only if it is done within DENSE_WAIT_MS; while FULL_SLOTS full
+rankings are in flight (or a lookup is stuck in the store) it does not embed at all. Keyword turns also
+get what full rankings found on the call's earlier turns. With several lookups stuck, turns skip recall.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import hmac
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from agentic_memory.domain import caller_token, recall
+from agentic_memory.domain.models import MemoryHit, MemoryType
+from agentic_memory.domain.phone import identify_caller
+from agentic_memory.domain.scope import Scope, owner_key
 from agentic_memory.ports import MemoryEngine, MemoryStore
-from agentic_memory.services.search import SearchQuery, search
 
 log = logging.getLogger(__name__)
 CANDIDATES = 10  # searched; the block keeps the best MAX_MEMORIES the model does not have yet
@@ -39,7 +47,18 @@ STUCK_LIMIT = RECALL_THREADS // 2
 # ElevenLabs calls the LLM again, with the same latest utterance, after every tool result (and when a turn
 # is retried): the same caller and query within this long get the memories just found, at no cost.
 REPEAT_SECS = 120.0
-REPEAT_ENTRIES = 2048
+CONVERSATION_SECS = 3600.0  # what a call's earlier turns found, for its later ones (calls last minutes)
+CACHE_ENTRIES = 2048
+# Full rankings (query embedding + dense search) in flight at once. Past it a turn does not queue behind the
+# others (an embedding is ~6-10 ms of CPU on this 2-core machine; a slow store holds a thread each): it is
+# ranked on keywords, recency and its call's earlier hits alone. Counted from the submit, on the loop, so a
+# burst of turns cannot all start one before the first is seen.
+FULL_SLOTS = 2
+# How long a turn waits for the full ranking (embedding + keywords) once the keyword one is in, counted from
+# its arrival. Quiet, the full ranking takes ~10-20 ms here; under load it is what makes the tail, so past
+# this the turn goes on with keywords, recency and its call's earlier hits (the hard budget stays the cap
+# for a memory that is slow or failing).
+DENSE_WAIT_MS = 30
 
 
 class Expired(Exception):
@@ -50,24 +69,28 @@ class Expired(Exception):
 class Recall:
     block: str  # "" when nothing is injected
     injected: int
-    status: str  # ok | repeat | none | no_caller | no_query | new_caller | timeout | stuck | error
+    # ok | keywords | keywords_late | repeat | none | no_caller | no_agent | no_query | new_caller | timeout
+    # | stuck | error
+    status: str
     ms: float
 
 
-def identify(body: dict[str, Any], keys: tuple[bytes, ...], *, now: float) -> str | None:
-    """The caller's E.164 number from a signed token: first `elevenlabs_extra_body.caller_token` (our
+def identify(body: dict[str, Any], keys: tuple[bytes, ...], *, now: float,
+             agent_id: str = "") -> caller_token.Token | None:
+    """The caller (E.164) and agent from a signed token: first `elevenlabs_extra_body.caller_token` (our
     `custom_llm_extra_body`, copied there by ElevenLabs), else a token rendered into a system message from
-    `{{caller_token}}`. Never from user, assistant or tool text, and never from an unsigned number."""
+    `{{caller_token}}`. Never from user, assistant or tool text, and never from an unsigned number.
+    `agent_id`: the agent the request is known to be for, if any; a token minted for another is refused."""
     extra = body.get("elevenlabs_extra_body")
     if isinstance(extra, dict):
         token = extra.get("caller_token")
         if isinstance(token, str):
-            caller = caller_token.verify(token, keys, now=now)
-            if caller is not None:
-                return caller
+            found = caller_token.read(token, keys, now=now, agent_id=agent_id)
+            if found is not None:
+                return found
     messages = body.get("messages")
     if isinstance(messages, list):
-        return caller_token.verify(recall.system_text(messages), keys, now=now)
+        return caller_token.read(recall.system_text(messages), keys, now=now, agent_id=agent_id)
     return None
 
 
@@ -89,16 +112,34 @@ def caller_hash(caller: str | None, key: bytes) -> str:
     return hmac.new(key, caller.encode(), hashlib.sha256).hexdigest()[:16]
 
 
+@runtime_checkable
+class KeywordEngine(Protocol):
+    """An engine that can rank without the query's embedding (the local one; Mem0 ranks on its side)."""
+
+    def recall_keywords(self, caller_id: str, query: str, *, limit: int, type: MemoryType | None = None,
+                        checkpoint: Callable[[], None] | None = None) -> list[MemoryHit]: ...
+
+
+Hits = list[tuple[Any, str]]  # (created_at, text), best first
+
+
 class Recaller:
-    def __init__(self, store: MemoryStore, engine: MemoryEngine, *, budget_ms: int, default_region: str) -> None:
+    def __init__(self, store: MemoryStore, engine: MemoryEngine, *, budget_ms: int, default_region: str,
+                 scope: Scope = "caller", dense_wait_ms: int = DENSE_WAIT_MS) -> None:
         self.store = store  # the caller's profile (memory count) lives here whichever engine runs
         self.engine = engine
         self.budget = budget_ms / 1000
+        self.dense_wait = dense_wait_ms / 1000
         self.default_region = default_region
+        self.scope = scope
+        self._keywords = engine if isinstance(engine, KeywordEngine) else None
         self._pool: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
         self._stuck = 0  # lookups past their deadline and still running
-        self._recent: dict[tuple[str, str], tuple[float, list[tuple[Any, str]]]] = {}  # only touched on the loop
+        self._full = 0  # full rankings (embedding + dense search) started and not yet returned
+        # Both only touched on the loop:
+        self._recent: dict[tuple[str, str], tuple[float, Hits]] = {}
+        self._conversations: dict[tuple[str, str], tuple[float, Hits]] = {}
 
     def pool(self) -> ThreadPoolExecutor:
         if self._pool is None:
@@ -110,53 +151,138 @@ class Recaller:
             self._pool.shutdown(wait=False, cancel_futures=True)
             self._pool = None
 
-    async def recall(self, caller: str | None, messages: Sequence[Any], *, arrived: float | None = None) -> Recall:
+    async def recall(self, caller: str | None, messages: Sequence[Any], *, arrived: float | None = None,
+                     agent_id: str = "") -> Recall:
         """`arrived`: when the request came in (time.monotonic()); the budget runs from then, so reading and
-        parsing the body, and any wait for the event loop, come out of it rather than on top of it."""
+        parsing the body, and any wait for the event loop, come out of it rather than on top of it.
+        `agent_id`: the agent the caller token names ("" when none), for AGENTIC_MEMORY_SCOPE=agent_and_caller."""
         started = time.monotonic()
+        caller = identify_caller(caller, self.default_region)
         if caller is None:
             return Recall("", 0, "no_caller", 0.0)
+        if self.scope != "caller" and not agent_id:
+            return Recall("", 0, "no_agent", 0.0)  # memories are per agent, and this token names none
+        owner = owner_key(caller, agent_id, self.scope)
         text = recall.query(messages)
         if not text:
             return Recall("", 0, "no_query", 0.0)
-        hits = self._repeat(caller, text, started)
+        hits = self._repeat(owner, text, started)
         if hits is not None:
             return self._result(hits, messages, started, "repeat")
         if self._stuck >= STUCK_LIMIT:
             # Lookups abandoned at their deadline are still inside the store: memory is stuck right now,
             # so waiting the budget again would only delay the reply. Skip until one of them returns.
+            # (With fewer stuck, turns are ranked on keywords alone, which skips the dense search.)
             return Recall("", 0, "stuck", 0.0)
         deadline = (started if arrived is None else min(arrived, started)) + self.budget
         if deadline <= started:  # the budget went before recall could begin (a stalled loop): do not start
             return Recall("", 0, "timeout", 0.0)
-        future = self.pool().submit(self._lookup, caller, text, deadline)
+        conversation = (owner, _conversation_id(messages))
+        # The embedder is saturated, or earlier lookups are stuck in the store: do not queue behind them.
+        dense = self._keywords is None or not (self._full >= FULL_SLOTS or self._stuck)
+        partial = Partial()
+        future = self.pool().submit(self._lookup, owner, text, deadline, dense, partial)
+        if dense:
+            self._count(future, "_full")
+        waiting = asyncio.wrap_future(future)
+        waiting.add_done_callback(_retrieved)
+        full_by = min(deadline, started + self.dense_wait) if self._keywords is not None and dense else deadline
         try:
-            hits = await asyncio.wait_for(asyncio.wrap_future(future), timeout=max(0.0, deadline - started))
-        except (TimeoutError, Expired):  # Expired: the lookup saw the deadline a moment before the loop did
+            # Timers on the loop give the lookup up; never a wait on a thread. Past `full_by` the keyword
+            # ranking answers if it is in (the full one, finishing, still serves this call's later turns).
+            done, _ = await asyncio.wait({waiting}, timeout=_left(full_by))
+            if not done and partial.hits is None:  # whichever comes first now: the keyword ranking or the full
+                ready = partial.notify(asyncio.get_running_loop())
+                either: set[asyncio.Future[Any]] = {waiting, ready}
+                await asyncio.wait(either, timeout=_left(deadline), return_when=asyncio.FIRST_COMPLETED)
+                ready.cancel()
+                done = {waiting} if waiting.done() else set()
+            if done:
+                hits, status = waiting.result(), partial.status
+            elif partial.hits is not None:
+                future.add_done_callback(functools.partial(self._late, owner, text, conversation, partial))
+                hits, status = partial.hits, "keywords_late"
+            else:
+                raise TimeoutError
+        except (TimeoutError, Expired, asyncio.CancelledError) as exc:
             if not future.cancel():  # a queued lookup never starts; a running one stops at its next step
                 self._count_stuck(future)
+            if isinstance(exc, asyncio.CancelledError):
+                raise
             return Recall("", 0, "timeout", _ms(started))
         except Exception as exc:  # noqa: BLE001 - memory must never break the reply: forward unenriched
             log.warning("proxy recall failed", extra={"error": exc.__class__.__name__})
             return Recall("", 0, "error", _ms(started))
         if hits is None:
             return Recall("", 0, "new_caller", _ms(started))
-        if len(self._recent) >= REPEAT_ENTRIES:
-            del self._recent[next(iter(self._recent))]  # the oldest
-        self._recent[(caller, text)] = (started + REPEAT_SECS, hits)
-        return self._result(hits, messages, started, "ok")
+        if status == "ok":  # a full (embedding + keywords) ranking: good for the same turn again, and later ones
+            self._remember(owner, text, conversation, hits)
+        else:
+            hits = self._with_earlier(hits, conversation)
+        return self._result(hits, messages, started, status)
 
-    def _repeat(self, caller: str, text: str, now: float) -> list[tuple[Any, str]] | None:
-        entry = self._recent.get((caller, text))
-        if entry is None:
+    def _lookup(self, owner: str, text: str, deadline: float, dense: bool, partial: Partial) -> Hits | None:
+        """On a recall thread, one hop from the loop: the profile read, then (with a batcher) the query's
+        embedding started while the keyword ranking runs, then the full ranking with its vector. The keyword
+        ranking is left in `partial` for the loop, which takes it if the deadline comes first."""
+        checkpoint = _checkpoint(deadline)
+        checkpoint()
+        profile = self.store.caller(owner)  # one primary-key read: skips the embedding for new callers
+        if profile is None or profile.memory_count == 0:
             return None
-        if entry[0] < now:
-            del self._recent[(caller, text)]
-            return None
+        # The embedding starts now (`prepare` never blocks); None when the engine embeds inside `recall`
+        pending = self.engine.prepare(text) if dense and self._keywords is not None else None
+        try:
+            if self._keywords is not None and (pending is not None or not dense):
+                partial.found(_kept(self._keywords.recall_keywords(owner, text, limit=CANDIDATES,
+                                                                   checkpoint=checkpoint), owner))
+                if pending is None:
+                    partial.status = "keywords"
+                    return partial.hits
+            vector = None
+            if pending is not None:
+                try:
+                    vector = pending.result(timeout=_left(deadline))
+                except FutureTimeout:
+                    raise Expired from None
+            hits = self.engine.recall(owner, text, limit=CANDIDATES, type=None, checkpoint=checkpoint, vector=vector)
+            partial.status = "ok"
+            return _kept(hits, owner)
+        finally:
+            if pending is not None:
+                pending.cancel()  # still queued in the batcher (given up): it never reaches the model
+
+    def _remember(self, owner: str, text: str, conversation: tuple[str, str], hits: Hits) -> None:
+        now = time.monotonic()
+        with self._lock:  # also called from a recall thread (`_late`)
+            _put(self._recent, (owner, text), (now + REPEAT_SECS, hits))
+            _put(self._conversations, conversation, (now + CONVERSATION_SECS, hits))
+
+    def _late(self, owner: str, text: str, conversation: tuple[str, str], partial: Partial,
+              future: Future[Hits | None]) -> None:
+        """A full ranking that finished after its turn went on with keywords: kept for the call's next turns."""
+        if not future.cancelled() and future.exception() is None and partial.status == "ok":
+            hits = future.result()
+            if hits is not None:
+                self._remember(owner, text, conversation, hits)
+
+    def _with_earlier(self, found: Hits, conversation: tuple[str, str]) -> Hits:
+        """Keyword hits, then what full rankings found for this conversation's earlier turns: the topic of a
+        call moves slowly, and the model no longer sees what was injected before (it is not in the history)."""
+        entry = self._conversations.get(conversation)
+        if entry is None or entry[0] < time.monotonic():
+            return found
+        seen = {text for _, text in found}
+        return [*found, *(hit for hit in entry[1] if hit[1] not in seen)]
+
+    def _repeat(self, owner: str, text: str, now: float) -> Hits | None:
+        entry = self._recent.get((owner, text))
+        if entry is None or entry[0] < now:
+            return None  # an expired entry is dropped when the cache is full (the oldest goes first)
         return entry[1]
 
     @staticmethod
-    def _result(hits: list[tuple[Any, str]], messages: Sequence[Any], started: float, status: str) -> Recall:
+    def _result(hits: Hits, messages: Sequence[Any], started: float, status: str) -> Recall:
         known = recall.context_words(messages)
         fresh = [(created, text) for created, text in hits if not recall.already_known(text, known)]
         block = recall.block(fresh)
@@ -164,27 +290,91 @@ class Recaller:
         return Recall(block, injected, status if injected else "none", _ms(started))
 
     def _count_stuck(self, future: Future[Any]) -> None:
+        self._count(future, "_stuck")
+
+    def _count(self, future: Future[Any], counter: str) -> None:
+        """`counter` + 1 until `future` is done (at once if it has just finished)."""
         with self._lock:
-            self._stuck += 1
+            setattr(self, counter, getattr(self, counter) + 1)
 
         def returned(_: Future[Any]) -> None:
             with self._lock:
-                self._stuck -= 1
+                setattr(self, counter, getattr(self, counter) - 1)
 
-        future.add_done_callback(returned)  # at once if it has just finished
+        future.add_done_callback(returned)
 
-    def _lookup(self, caller: str, text: str, deadline: float) -> list[tuple[Any, str]] | None:
-        def checkpoint() -> None:
-            if time.monotonic() >= deadline:
-                raise Expired
 
-        checkpoint()
-        profile = self.store.caller(caller)  # one primary-key read: skips the embedding for new callers
-        if profile is None or profile.memory_count == 0:
-            return None
-        _, hits = search(SearchQuery(query=text, user_id=caller, limit=CANDIDATES), engine=self.engine,
-                         default_region=self.default_region, checkpoint=checkpoint)
-        return [(hit.memory.created_at, hit.memory.text) for hit in hits if hit.score >= MIN_SCORE]
+class Partial:
+    """What a lookup has found so far, read by the loop when the wait for the full ranking is over."""
+
+    def __init__(self) -> None:
+        self.hits: Hits | None = None  # the keyword ranking, once done
+        self.status = "ok"
+        self._ready: tuple[asyncio.AbstractEventLoop, asyncio.Future[None]] | None = None
+        self._lock = threading.Lock()
+
+    def notify(self, loop: asyncio.AbstractEventLoop) -> asyncio.Future[None]:
+        """A future on `loop` resolved when the keyword ranking is in (at once if it already is). Only asked
+        for past the wait for the full ranking: before, the lookup wakes the loop once, when it returns."""
+        ready: asyncio.Future[None] = loop.create_future()
+        with self._lock:
+            if self.hits is None:
+                self._ready = (loop, ready)
+                return ready
+        ready.set_result(None)
+        return ready
+
+    def found(self, hits: Hits) -> None:
+        """On the recall thread."""
+        with self._lock:
+            self.hits = hits
+            waiter = self._ready
+        if waiter is not None:
+            waiter[0].call_soon_threadsafe(_resolve, waiter[1])
+
+
+def _resolve(ready: asyncio.Future[None]) -> None:
+    if not ready.done():
+        ready.set_result(None)
+
+
+def _kept(hits: list[MemoryHit], owner: str) -> Hits:
+    return [(hit.memory.created_at, hit.memory.text) for hit in hits
+            if hit.memory.caller_id == owner and hit.score >= MIN_SCORE]
+
+
+def _retrieved(waiting: asyncio.Future[Any]) -> None:
+    """Marks the outcome of a lookup nobody awaited any more as seen (no "never retrieved" warnings)."""
+    if not waiting.cancelled():
+        waiting.exception()
+
+
+def _left(deadline: float) -> float:
+    return max(0.0, deadline - time.monotonic())
+
+
+def _checkpoint(deadline: float) -> Callable[[], None]:
+    def checkpoint() -> None:
+        if time.monotonic() >= deadline:
+            raise Expired
+
+    return checkpoint
+
+
+def _conversation_id(messages: Sequence[Any]) -> str:
+    """This call, as far as its history tells: its first two non-system messages (the greeting and the caller's
+    first words), which ElevenLabs resends unchanged every turn. Two calls of one caller that begin with the
+    same words share earlier hits: they are that caller's own memories either way."""
+    opening = [recall.text_of(m.get("content")) for m in messages
+               if isinstance(m, dict) and m.get("role") in ("user", "assistant")][:2]
+    return hashlib.blake2b("\x1f".join(opening).encode(), digest_size=12).hexdigest()
+
+
+def _put(cache: dict[Any, Any], key: Any, value: Any) -> None:
+    cache.pop(key, None)
+    if len(cache) >= CACHE_ENTRIES:
+        del cache[next(iter(cache))]  # the oldest
+    cache[key] = value
 
 
 def _ms(started: float) -> float:
