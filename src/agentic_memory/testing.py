@@ -18,8 +18,8 @@ import numpy as np
 
 from agentic_memory.config import Settings, load_settings
 from agentic_memory.domain.keys import check_key
-from agentic_memory.domain.models import CallContext, CallerProfile, CallUpdate, Memory, MemoryType
 from agentic_memory.domain.keyword_score import Candidate, Corpus, bm25, index_terms, query_phrases
+from agentic_memory.domain.models import CallContext, CallerProfile, CallUpdate, Memory, MemoryType
 from agentic_memory.errors import ElevenLabsApiError
 from agentic_memory.ports import (
     DELETED,

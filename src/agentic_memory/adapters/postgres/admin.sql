@@ -61,7 +61,7 @@ WITH erased AS (
 SELECT count(*) FROM erased;
 
 -- name: delete_memories
--- Deleting the row deletes its tsvector, so its keyword index entries go with it.
+-- Deleting the row deletes its keyword terms with it.
 DELETE FROM memories WHERE caller_id = %(caller_id)s;
 
 -- name: delete_caller

@@ -41,7 +41,7 @@ def _fill_terms(conn: psycopg.Connection[Any]) -> None:
             cursor.executemany(
                 "UPDATE memories SET text_terms = %(text_terms)s, keyword_terms = %(keyword_terms)s, "
                 "term_count = %(term_count)s WHERE id = %(id)s",
-                [clean({"id": memory_id, **index_params(text, keywords)}) for memory_id, text, keywords in rows])
+                [clean({"id": memory_id, **index_params(text, keywords)}) or {} for memory_id, text, keywords in rows])
     conn.execute("ALTER TABLE memories ALTER COLUMN term_count SET NOT NULL")
 
 

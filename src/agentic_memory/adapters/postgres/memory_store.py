@@ -1,4 +1,4 @@
-"""PostgresMemoryStore: callers, conversations, memories (float32 vectors as bytea) and a tsvector index.
+"""PostgresMemoryStore: callers, conversations, memories (float32 vectors as bytea) and their keyword terms.
 
 Every read is scoped by caller in SQL. Dense scores are exact, in numpy, over that caller's active
 vectors, as on SQLite (no pgvector needed; a caller has hundreds of memories, not millions). Keyword

@@ -112,7 +112,7 @@ class Database:
         self._local = threading.local()
 
 
-def _migration_functions() -> dict[str, tuple[int, Callable[..., object]]]:
+def _migration_functions() -> dict[str, tuple[int, Callable[..., str | int]]]:
     """The Python functions migrations call (terms are the domain's, not SQL's)."""
     from agentic_memory.adapters.sqlite.scoped_terms import scoped_terms, scoped_text
     from agentic_memory.domain.keyword_score import index_terms
