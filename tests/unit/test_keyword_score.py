@@ -49,13 +49,17 @@ def test_stemmers_are_per_thread_and_agree():
 
 
 def test_bm25_is_okapi_with_the_callers_statistics():
-    docs = [doc("m1", "prefers oat milk"), doc("m2", "ordered a latte"), doc("m3", "milk milk milk please")]
+    docs = [doc("m1", "prefers oat milk"), doc("m2", "ordered a latte"), doc("m3", "milk milk milk please"),
+            doc("m4", "dog called Biscuit"), doc("m5", "call after six")]
     [(best, top), (second, low)] = bm25(query_phrases(["milk"]), docs, corpus(*docs), limit=10)
     assert (best, second) == ("m3", "m1")
-    idf = math.log(1 + (3 - 2 + 0.5) / (2 + 0.5))
-    average = 10 / 3
+    idf = math.log((5 - 2 + 0.5) / (2 + 0.5))
+    average = 16 / 5
     assert math.isclose(low, idf * 1 * 2.2 / (1 + 1.2 * (0.25 + 0.75 * 3 / average)))
     assert math.isclose(top, idf * 3 * 2.2 / (3 + 1.2 * (0.25 + 0.75 * 4 / average)))
+    # A word in most of the caller's memories still counts a little (FTS5's floor), never negatively.
+    [(_, common), _] = bm25(query_phrases(["milk"]), docs[:3], corpus(*docs[:3]), limit=10)
+    assert 0 < common < 1e-5
 
 
 def test_more_memories_without_the_word_make_it_rarer_and_worth_more():

@@ -6,10 +6,9 @@ array overlap on PostgreSQL, a scan in the fake); the score is computed here, so
 a query alike. The statistics (how many memories, their average length, how many hold a term) are the
 caller's own memories': another caller's words never shift a score.
 
-BM25 as SQLite's FTS5 computes it (k1 1.2, b 0.75, a term's frequency summed over the two fields with
-weights 1.0 for the text and 0.3 for the index-only keywords, the length unweighted), except the idf:
-Lucene's log(1 + (N - n + 0.5) / (n + 0.5)) stays positive in a caller's small corpus, where the classic
-form goes negative for any term in half the memories.
+BM25 as SQLite's FTS5 computed it (k1 1.2, b 0.75, idf log((N - n + 0.5) / (n + 0.5)) floored at 1e-6, a
+term's frequency summed over the two fields with weights 1.0 for the text and 0.3 for the index-only
+keywords, the length unweighted), with N, n and the average length taken from the caller's memories.
 """
 
 from __future__ import annotations
@@ -26,6 +25,7 @@ K1 = 1.2
 B = 0.75
 TEXT_WEIGHT = 1.0
 KEYWORD_WEIGHT = 0.3
+MIN_IDF = 1e-6  # FTS5's floor: a word in most of the caller's memories still counts a little
 
 _TOKEN = re.compile(r"[^\W_]+", re.UNICODE)
 _local = threading.local()  # PyStemmer's stemmers (and their caches) are not safe to share between threads
@@ -104,7 +104,7 @@ def bm25(phrases: Sequence[Phrase], candidates: Iterable[Candidate], corpus: Cor
     # The prefilter and the corpus count come from one snapshot; max() only guards a store that breaks that.
     documents = max(corpus.documents, len(found))
     average = max(corpus.terms / documents, 1.0)
-    idf = [math.log(1 + (documents - n + 0.5) / (n + 0.5)) for n in holding]
+    idf = [max(math.log((documents - n + 0.5) / (n + 0.5)), MIN_IDF) for n in holding]
     scored = []
     for candidate, freqs in found:
         norm = K1 * (1 - B + B * (len(candidate.text) + len(candidate.keywords)) / average)
