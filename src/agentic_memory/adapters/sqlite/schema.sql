@@ -125,6 +125,7 @@ CREATE VIRTUAL TABLE memory_fts USING fts5(
     tokenize = 'unicode61 remove_diacritics 0'
 );
 UPDATE memories SET term_count = am_term_count(text) + am_term_count(keywords);
+CREATE INDEX memories_terms ON memories (caller_id, type, term_count) WHERE superseded_by IS NULL;
 INSERT INTO memory_fts (rowid, text, keywords)
 SELECT rowid, am_scoped_terms(caller_id, text), am_scoped_terms(caller_id, keywords)
 FROM memories WHERE superseded_by IS NULL;
