@@ -2,7 +2,8 @@
 
 The server is the tests' own (tests/postgres_server.py: initdb + pg_ctl in a temp dir, 127.0.0.1). Each
 cached SQLite level (bench/scale.py) is moved into it with `agentic-memory copy`'s service, so both
-backends answer over exactly the same callers and memories.
+backends answer over exactly the same callers and memories. The scale part keeps each level's
+PostgreSQL cluster under bench/results/cache/ too (`ensure_level`), so 100k callers are copied once.
 """
 
 from __future__ import annotations
@@ -30,14 +31,69 @@ def temporary_server(*, log: Any = print) -> Iterator[Any]:
         server.close()
 
 
-def database_from_level(server: Any, data_dir: Path, *, log: Any = print) -> str:
-    """A new database on `server` holding a copy of the SQLite database in `data_dir`; returns its URL."""
+# While a cached level is built: the cluster is a cache that is rebuilt if lost, so no fsync; a clean stop
+# at the end still writes everything out.
+BUILD_OPTIONS = "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_wal_size=4GB"
+DATABASE = "agentic_memory"
+
+
+def level_dir(n: int) -> Path:
+    """Where level `n`'s PostgreSQL cluster is cached: keyed by the SQLite level it copies and the schema."""
+    from agentic_memory.adapters.postgres.database import latest_version
+    from bench import scale
+
+    return scale.CACHE / f"pg-{scale.level_dir(n).name}-p{latest_version()}"
+
+
+def ensure_level(n: int, *, log: Any = print) -> tuple[Path, dict[str, Any]]:
+    """The cached PostgreSQL cluster for `n` callers (a copy of the SQLite level), building it when missing."""
+    import json
+    import shutil
+
+    from bench import scale
+    from tests.postgres_server import PostgresServer
+
+    root = level_dir(n)
+    marker = root / "loaded.json"
+    if marker.exists():
+        return root, {**json.loads(marker.read_text()), "reused_cache": True}
+    sqlite_dir, info = scale.ensure_level(n, log=log)
+    shutil.rmtree(root, ignore_errors=True)
+    log(f"  building the PostgreSQL copy of {n} callers in {root} ...")
+    server = PostgresServer(root, options=BUILD_OPTIONS)
+    server.start()
+    try:
+        _, copy_secs = database_from_level(server, sqlite_dir, name=DATABASE, log=log)
+    finally:
+        server.close()
+    info = {**info, "copy_secs": copy_secs}
+    marker.write_text(json.dumps(info))
+    return root, {**info, "reused_cache": False}
+
+
+@contextmanager
+def cached_server(n: int, *, log: Any = print) -> Iterator[str]:
+    """Level `n`'s cached cluster started on a free port (stopped cleanly after); yields the database URL."""
+    from tests.postgres_server import PostgresServer
+
+    root, _ = ensure_level(n, log=log)
+    server = PostgresServer(root)
+    server.resume()
+    try:
+        yield server.url.rsplit("/", 1)[0] + "/" + DATABASE
+    finally:
+        server.close()
+
+
+def database_from_level(server: Any, data_dir: Path, *, name: str = "", log: Any = print) -> tuple[str, float]:
+    """A new database on `server` holding a copy of the SQLite database in `data_dir`; returns its URL and
+    the seconds the copy took."""
     import psycopg
 
     from agentic_memory.bootstrap import copy_database
     from agentic_memory.config import Settings
 
-    name = f"am_bench_{next(_DATABASES)}"
+    name = name or f"am_bench_{next(_DATABASES)}"
     with psycopg.connect(server.url, autocommit=True) as conn:
         conn.execute(f"CREATE DATABASE {name}")
     url = server.url.rsplit("/", 1)[0] + "/" + name
@@ -48,9 +104,9 @@ def database_from_level(server: Any, data_dir: Path, *, log: Any = print) -> str
         raise RuntimeError(f"copy into PostgreSQL: counts differ for {report.mismatched}")
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("VACUUM ANALYZE")  # planner statistics, as a restored database gets them
-    log(f"  copied {data_dir.name} into PostgreSQL in {time.perf_counter() - started:.1f} s "
-        f"({report.target['memories']} memories)")
-    return url
+    secs = round(time.perf_counter() - started, 1)
+    log(f"  copied {data_dir.name} into PostgreSQL in {secs} s ({report.target['memories']} memories)")
+    return url, secs
 
 
 def throughput(data_dir: Path, env: dict[str, str], *, callers: int, processes: int, concurrency: int, secs: float,
@@ -75,7 +131,7 @@ def latency(data_dir: Path, ack_dir: Path, *, callers: int, rounds: int, round_s
     from bench import latency as sqlite_latency
 
     with temporary_server(log=log) as server:
-        urls = [database_from_level(server, d, log=log) for d in (data_dir, ack_dir)]
+        urls = [database_from_level(server, d, log=log)[0] for d in (data_dir, ack_dir)]
         envs = ({"AGENTIC_MEMORY_DATABASE_URL": urls[0]}, {"AGENTIC_MEMORY_DATABASE_URL": urls[1]})
         out = sqlite_latency.run(data_dir, ack_dir, callers=callers, rounds=rounds, round_secs=round_secs,
                                  log=log, envs=envs)

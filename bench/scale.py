@@ -25,14 +25,18 @@ def db_size_mb(data_dir: Path) -> float:
     return round(sum(p.stat().st_size for p in data_dir.glob("agentic_memory.sqlite3*")) / 2**20, 1)
 
 
-def ensure_level(n: int, *, log: Any = print) -> tuple[Path, dict[str, Any]]:
-    """The cached data dir for `n` callers, building it when missing."""
+def level_dir(n: int) -> Path:
+    """Keyed by the schema too: a server would otherwise migrate a stale cache at startup (for 1M memories a
+    long re-index), and the level would no longer be what the loader built."""
     from agentic_memory.adapters.sqlite.database import _migrations
 
-    # Keyed by the schema too: a server would otherwise migrate a stale cache at startup (for 1M memories a
-    # long re-index), and the level would no longer be what the loader built.
     schema = max(version for version, _ in _migrations())
-    data_dir = CACHE / f"callers-{n}-g{bulk.GENERATOR_VERSION}-s{schema}"
+    return CACHE / f"callers-{n}-g{bulk.GENERATOR_VERSION}-s{schema}"
+
+
+def ensure_level(n: int, *, log: Any = print) -> tuple[Path, dict[str, Any]]:
+    """The cached data dir for `n` callers, building it when missing."""
+    data_dir = level_dir(n)
     marker = data_dir / "loaded.json"
     if marker.exists():
         info = json.loads(marker.read_text())

@@ -78,6 +78,7 @@ class PostgresDatabase:
         kwargs: dict[str, Any] = {"autocommit": True}
         if "connect_timeout" not in params:
             kwargs["connect_timeout"] = CONNECT_TIMEOUT_SECS
+        self._url, self._kwargs = url, kwargs
         self.pool = ConnectionPool(url, min_size=min_size, max_size=max_size, timeout=pool_timeout,
                                    kwargs=kwargs, configure=self._configure,
                                    check=ConnectionPool.check_connection, open=True,
@@ -161,6 +162,11 @@ class PostgresDatabase:
         if version > latest:
             raise ConfigurationError(f"the PostgreSQL schema is at version {version}, newer than this code "
                                      f"knows ({latest}): upgrade agentic-memory (or point it at another database)")
+
+    def dedicated_connection(self) -> psycopg.Connection[Any]:
+        """A connection outside the pool, for a session that must stay open (LISTEN): the pool would
+        recycle it. The caller closes it; failures raise psycopg's own errors."""
+        return psycopg.connect(self._url, **self._kwargs)
 
     def ping(self) -> None:
         with self.connection() as conn:
