@@ -85,6 +85,14 @@ def cached_server(n: int, *, log: Any = print) -> Iterator[str]:
         server.close()
 
 
+def database_mb(url: str) -> float:
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        row = conn.execute("SELECT pg_database_size(current_database())").fetchone()
+    return round(int(row[0]) / 2**20, 1) if row else 0.0
+
+
 def database_from_level(server: Any, data_dir: Path, *, name: str = "", log: Any = print) -> tuple[str, float]:
     """A new database on `server` holding a copy of the SQLite database in `data_dir`; returns its URL and
     the seconds the copy took."""
