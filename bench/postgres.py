@@ -149,13 +149,16 @@ def latency(data_dir: Path, ack_dir: Path, *, callers: int, rounds: int, round_s
     return out
 
 
-def drain(server: Any, *, calls: int = 200, processes: tuple[int, ...] = (1, 2), log: Any = print) -> dict[str, float]:
-    """Seconds for `processes` `agentic-memory worker` processes to drain a backlog of `calls` calls
-    (each run on a fresh database with the same backlog, the real embedding model)."""
+def _cpu_secs(pid: int) -> float:
+    """User + system CPU seconds of a process and its threads so far (/proc/<pid>/stat)."""
     import os
-    import subprocess
-    import sys
-    import tempfile
+
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _backlog(server: Any, calls: int) -> str:
+    """A fresh database holding `calls` queued 20-turn calls that no worker may claim yet; returns its URL."""
     from datetime import UTC, datetime
 
     import psycopg
@@ -164,37 +167,120 @@ def drain(server: Any, *, calls: int = 200, processes: tuple[int, ...] = (1, 2),
     from agentic_memory.adapters.postgres.queue import PostgresJobQueue
     from bench.ingest import _webhook
 
-    out = {}
+    name = f"am_bench_{next(_DATABASES)}"
+    with psycopg.connect(server.url, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    url = server.url.rsplit("/", 1)[0] + "/" + name
+    db = PostgresDatabase(url)
+    db.migrate()
+    queue = PostgresJobQueue(db)
+    with db.connection() as conn:  # the gate: closed until every worker process is up
+        conn.execute("ALTER TABLE jobs ALTER COLUMN run_after SET DEFAULT 'infinity'")
+    for i in range(calls):
+        body = _webhook(900_000 + i, "drain")[1]  # a 20-turn call, as the ingest part sends
+        queue.accept(event_type="post_call_transcription", conversation_id=f"conv_ingest_drain_{900_000 + i}",
+                     body=body, received_at=datetime.now(UTC)).result()
+    with db.connection() as conn:
+        conn.execute("UPDATE jobs SET run_after = 'infinity'")
+        conn.execute("ALTER TABLE jobs ALTER COLUMN run_after DROP DEFAULT")
+    queue.close()
+    db.close()
+    return url
+
+
+def drain(server: Any, *, calls: int = 200, processes: tuple[int, ...] = (1, 2), concurrency: int = 1,
+          embed_threads: int = 1, log: Any = print) -> dict[str, Any]:
+    """Seconds for `processes` `agentic-memory worker --concurrency <concurrency>` processes to drain a
+    backlog of `calls` calls (each run on a fresh database with the same backlog, the real embedding model).
+
+    Start-up (loading the model) is left out: the backlog is held back until every worker listens, then
+    released at once. Beside the time: each process's CPU share while draining (CPU seconds / wall
+    seconds; 1.0 = one core busy all along), the mean seconds a job held its lease (claim to done), the
+    mean gap between one worker thread's jobs (done to next claim), and the load average."""
+    import os
+    import subprocess
+    import sys
+    import tempfile
+
+    import psycopg
+
+    out: dict[str, Any] = {"calls": calls, "concurrency": concurrency, "embed_threads": embed_threads}
     for n in processes:
-        name = f"am_bench_{next(_DATABASES)}"
-        with psycopg.connect(server.url, autocommit=True) as conn:
-            conn.execute(f"CREATE DATABASE {name}")
-        url = server.url.rsplit("/", 1)[0] + "/" + name
-        db = PostgresDatabase(url)
-        db.migrate()
-        queue = PostgresJobQueue(db)
-        for i in range(calls):
-            body = _webhook(900_000 + i, "drain")[1]  # a 20-turn call, as the ingest part sends
-            queue.accept(event_type="post_call_transcription", conversation_id=f"conv_ingest_drain_{900_000 + i}",
-                         body=body, received_at=datetime.now(UTC)).result()
-        queue.close()
+        url = _backlog(server, calls)
         with tempfile.TemporaryDirectory(prefix="agentic-bench-drain-") as tmp:
             env = {**{k: v for k, v in os.environ.items() if not k.startswith(("ELEVENLABS_", "AGENTIC_MEMORY_"))},
                    "AGENTIC_MEMORY_DATABASE_URL": url, "AGENTIC_MEMORY_DATA_DIR": tmp,
+                   "AGENTIC_MEMORY_EMBED_THREADS": str(embed_threads),
                    "ELEVENLABS_WORKSPACE_KEY": "wk_bench_" + "x" * 32, "ELEVENLABS_HMAC_KEY": "wsec_bench_" + "y" * 32}
-            command = [sys.executable, "-c", "from agentic_memory.cli import main; main()", "worker"]
-            started = time.perf_counter()
+            command = [sys.executable, "-c", "from agentic_memory.cli import main; main()", "worker",
+                       "--concurrency", str(concurrency)]
+            launched = time.perf_counter()
             workers = [subprocess.Popen(command, env=env, cwd=tmp, stdout=subprocess.DEVNULL,
                                         stderr=subprocess.DEVNULL) for _ in range(n)]
             try:
-                with db.connection() as conn:
+                with psycopg.connect(url, autocommit=True) as conn:
+                    listening = "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() " \
+                                "AND query LIKE 'LISTEN %%'"
+                    while conn.execute(listening).fetchone() != (n,):
+                        if any(w.poll() is not None for w in workers):
+                            raise RuntimeError("a worker process exited before it was ready")
+                        time.sleep(0.1)
+                    startup = time.perf_counter() - launched
+                    time.sleep(1.0)  # past each worker's first (empty) claim
+                    cpu = [_cpu_secs(w.pid) for w in workers]
+                    load = os.getloadavg()[0]
+                    started = time.perf_counter()
+                    conn.execute("UPDATE jobs SET run_after = now()")
+                    conn.execute("NOTIFY agentic_memory_jobs")
                     while conn.execute("SELECT count(*) FROM jobs WHERE status = 'done'").fetchone() != (calls,):
                         time.sleep(0.1)
-                out[str(n)] = round(time.perf_counter() - started, 1)
+                    secs = time.perf_counter() - started
+                    cpu = [round((_cpu_secs(w.pid) - before) / secs, 2) for w, before in zip(workers, cpu, strict=True)]
+                    row = conn.execute(
+                        "WITH j AS (SELECT worker, heartbeat_at, finished_at, lag(finished_at) OVER "
+                        "(PARTITION BY worker ORDER BY heartbeat_at) AS previous FROM jobs) "
+                        "SELECT avg(extract(epoch FROM finished_at - heartbeat_at)), "
+                        "avg(extract(epoch FROM heartbeat_at - previous)) FROM j").fetchone()
             finally:
                 for worker in workers:
                     worker.terminate()
                     worker.wait(30)
-        db.close()
-        log(f"  {n} worker process(es) drained {calls} calls in {out[str(n)]} s (start-up included)")
+        result = {"secs": round(secs, 1), "startup_secs": round(startup, 1), "cpu_share": cpu,
+                  "job_secs": round(float(row[0]), 3) if row and row[0] is not None else None,
+                  "gap_secs": round(float(row[1]), 3) if row and row[1] is not None else None,
+                  "load_before": round(load, 2), "load_after": round(os.getloadavg()[0], 2)}
+        out[str(n)] = result
+        log(f"  {n} worker process(es) x {concurrency}: {calls} calls in {result['secs']} s {result}")
+    first, last = str(processes[0]), str(processes[-1])
+    if len(processes) > 1:
+        out["speedup"] = round(out[first]["secs"] / out[last]["secs"], 2)
+        log(f"  {last} processes vs {first}: {out['speedup']}x")
     return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m bench.postgres drain [--calls 200] [--processes 1,2] [--concurrency 1] [--embed-threads 1]`"""
+    import argparse
+    import json
+    import sys
+
+    p = argparse.ArgumentParser(prog="python -m bench.postgres", description=main.__doc__)
+    p.add_argument("part", choices=("drain",))
+    p.add_argument("--calls", type=int, default=200)
+    p.add_argument("--processes", default="1,2", help="worker process counts, measured in this order")
+    p.add_argument("--concurrency", type=int, default=1, help="jobs at once per worker process")
+    p.add_argument("--embed-threads", type=int, default=1, help="ONNX intra-op threads per worker process")
+    args = p.parse_args(argv)
+
+    def log(message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+
+    with temporary_server(log=log) as server:
+        result = drain(server, calls=args.calls, processes=tuple(int(n) for n in args.processes.split(",")),
+                       concurrency=args.concurrency, embed_threads=args.embed_threads, log=log)
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
