@@ -50,8 +50,9 @@ def ensure_level(n: int, *, log: Any = print) -> tuple[Path, dict[str, Any]]:
     import json
     import shutil
 
-    from bench import scale
     from tests.postgres_server import PostgresServer
+
+    from bench import scale
 
     root = level_dir(n)
     marker = root / "loaded.json"

@@ -76,7 +76,6 @@ def run(levels: tuple[int, ...], *, concurrencies: tuple[int, ...] = (1, 8), rou
     for n in levels:
         dirs[n], info = ensure_level(n, log=log)
         out[str(n)] = {"load": info, "db_mb": db_size_mb(dirs[n]), "endpoints": {}, "database": "sqlite"}
-    backends = ("sqlite", "postgresql") if database == "postgresql" else ("sqlite",)
     with ExitStack() as stack:
         servers = {("sqlite", n): stack.enter_context(Server(data_dir=dirs[n])) for n in levels}
         if database == "postgresql":

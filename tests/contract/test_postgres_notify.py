@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ import psycopg
 import pytest
 
 from agentic_memory.adapters.postgres.database import PostgresDatabase
+from agentic_memory.adapters.postgres.notify import JobNotices
 from agentic_memory.adapters.postgres.queue import PostgresJobQueue
 from agentic_memory.bootstrap import Deps, build
 from agentic_memory.elevenlabs import builders
@@ -42,6 +44,12 @@ def api_queue(pg_url: str) -> Iterator[PostgresJobQueue]:
     db.close()
 
 
+def notices_of(deps: Deps) -> JobNotices:
+    assert isinstance(deps.queue, PostgresJobQueue)
+    return deps.queue.notices
+
+
+@contextmanager
 def running_worker(pg_url: str, tmp_path: Path, *, poll_secs: float) -> Iterator[Deps]:
     deps = build(make_settings(tmp_path, database_url=pg_url, poll_secs=poll_secs), embedder=HashEmbedder(),
                  with_worker=True)
@@ -56,11 +64,10 @@ def running_worker(pg_url: str, tmp_path: Path, *, poll_secs: float) -> Iterator
 
 
 @pytest.fixture
-def idle_worker(pg_url: str, tmp_path: Path) -> Iterator[Deps]:
+def _idle_worker(pg_url: str, tmp_path: Path) -> Iterator[Deps]:
     """A worker thread polling only every LONG_POLL_SECS, listening, and asleep (its first look is over)."""
-    for deps in running_worker(pg_url, tmp_path, poll_secs=LONG_POLL_SECS):
-        notices = deps.queue.notices  # type: ignore[attr-defined]
-        wait_for(notices.listening.is_set, timeout=10)
+    with running_worker(pg_url, tmp_path, poll_secs=LONG_POLL_SECS) as deps:
+        wait_for(notices_of(deps).listening.is_set, timeout=10)
         time.sleep(1.0)  # the wake-up LISTEN itself sends has been spent on an empty queue
         yield deps
 
@@ -78,7 +85,8 @@ def status(pg_url: str, conversation_id: str) -> Any:
     return row[0] if row else None
 
 
-def test_a_queued_job_wakes_an_idle_worker_long_before_its_poll_interval(idle_worker, api_queue, pg_url):
+@pytest.mark.usefixtures("_idle_worker")
+def test_a_queued_job_wakes_an_idle_worker_long_before_its_poll_interval(api_queue, pg_url):
     for n in range(3):  # every job, not only the first after start-up
         enqueue(api_queue, f"conv_notify_{n}")
         took = wait_for(lambda n=n: status(pg_url, f"conv_notify_{n}") == "done", timeout=10)
@@ -86,8 +94,8 @@ def test_a_queued_job_wakes_an_idle_worker_long_before_its_poll_interval(idle_wo
 
 
 def test_a_job_whose_notification_was_lost_is_still_found_by_polling(pg_url, tmp_path, api_queue):
-    for deps in running_worker(pg_url, tmp_path, poll_secs=1.0):
-        notices = deps.queue.notices  # type: ignore[attr-defined]
+    with running_worker(pg_url, tmp_path, poll_secs=1.0) as deps:
+        notices = notices_of(deps)
         wait_for(notices.listening.is_set, timeout=10)
         notices.reconnect_secs = 3600  # once its connection is gone, it stays gone for this test
         with psycopg.connect(pg_url, autocommit=True) as admin:  # a failover, a proxy dropping idle sessions
@@ -99,8 +107,8 @@ def test_a_job_whose_notification_was_lost_is_still_found_by_polling(pg_url, tmp
 
 
 def test_the_listener_reconnects_after_losing_its_connection(pg_url, tmp_path, api_queue):
-    for deps in running_worker(pg_url, tmp_path, poll_secs=LONG_POLL_SECS):
-        notices = deps.queue.notices  # type: ignore[attr-defined]
+    with running_worker(pg_url, tmp_path, poll_secs=LONG_POLL_SECS) as deps:
+        notices = notices_of(deps)
         notices.reconnect_secs = 0.2
         wait_for(notices.listening.is_set, timeout=10)
         with psycopg.connect(pg_url, autocommit=True) as admin:
