@@ -150,12 +150,17 @@ def latency(data_dir: Path, ack_dir: Path, *, callers: int, rounds: int, round_s
     return out
 
 
-def _cpu_secs(pid: int) -> float:
-    """User + system CPU seconds of a process and its threads so far (/proc/<pid>/stat)."""
-    import os
-
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+def _sched_secs(pid: int) -> tuple[float, float]:
+    """Seconds a process's threads have run on a CPU, and waited runnable for one (the kernel's schedstat):
+    what is left of the wall time was spent blocked (database round trips, commits, sleeps)."""
+    ran = waited = 0
+    for stat in Path(f"/proc/{pid}/task").glob("*/schedstat"):
+        try:
+            fields = stat.read_text().split()
+        except OSError:  # the thread ended meanwhile
+            continue
+        ran, waited = ran + int(fields[0]), waited + int(fields[1])
+    return ran / 1e9, waited / 1e9
 
 
 def _backlog(server: Any, calls: int) -> str:
@@ -196,7 +201,8 @@ def drain(server: Any, *, calls: int = 200, processes: tuple[int, ...] = (1, 2),
 
     Start-up (loading the model) is left out: the backlog is held back until every worker listens, then
     released at once. Beside the time: each process's CPU share while draining (CPU seconds / wall
-    seconds; 1.0 = one core busy all along), the mean seconds a job held its lease (claim to done), the
+    seconds; 1.0 = one core busy all along) and its run-queue share (seconds its threads were ready to run
+    but every core was taken: other tenants of the machine), the mean seconds a job held its lease (claim to done), the
     mean gap between one worker thread's jobs (done to next claim), and the load average."""
     import os
     import subprocess
@@ -228,7 +234,7 @@ def drain(server: Any, *, calls: int = 200, processes: tuple[int, ...] = (1, 2),
                         time.sleep(0.1)
                     startup = time.perf_counter() - launched
                     time.sleep(1.0)  # past each worker's first (empty) claim
-                    cpu = [_cpu_secs(w.pid) for w in workers]
+                    sched = [_sched_secs(w.pid) for w in workers]
                     load = os.getloadavg()[0]
                     started = time.perf_counter()
                     conn.execute("UPDATE jobs SET run_after = now()")
@@ -236,7 +242,9 @@ def drain(server: Any, *, calls: int = 200, processes: tuple[int, ...] = (1, 2),
                     while conn.execute("SELECT count(*) FROM jobs WHERE status = 'done'").fetchone() != (calls,):
                         time.sleep(0.1)
                     secs = time.perf_counter() - started
-                    cpu = [round((_cpu_secs(w.pid) - before) / secs, 2) for w, before in zip(workers, cpu, strict=True)]
+                    after = [_sched_secs(w.pid) for w in workers]
+                    cpu = [round((a[0] - b[0]) / secs, 2) for a, b in zip(after, sched, strict=True)]
+                    queued = [round((a[1] - b[1]) / secs, 2) for a, b in zip(after, sched, strict=True)]
                     row = conn.execute(
                         "WITH j AS (SELECT worker, heartbeat_at, finished_at, lag(finished_at) OVER "
                         "(PARTITION BY worker ORDER BY heartbeat_at) AS previous FROM jobs) "
@@ -246,7 +254,7 @@ def drain(server: Any, *, calls: int = 200, processes: tuple[int, ...] = (1, 2),
                 for worker in workers:
                     worker.terminate()
                     worker.wait(30)
-        result = {"secs": round(secs, 1), "startup_secs": round(startup, 1), "cpu_share": cpu,
+        result = {"secs": round(secs, 1), "startup_secs": round(startup, 1), "cpu_share": cpu, "runqueue_share": queued,
                   "job_secs": round(float(row[0]), 3) if row and row[0] is not None else None,
                   "gap_secs": round(float(row[1]), 3) if row and row[1] is not None else None,
                   "load_before": round(load, 2), "load_after": round(os.getloadavg()[0], 2)}
