@@ -264,7 +264,7 @@ def drain(server: Any, *, calls: int = 200, processes: tuple[int, ...] = (1, 2, 
     # `--processes 1,2,1,2` alternates, so that other tenants' load lands on both counts alike: each count's
     # median time, and the speed-up of the largest count over the smallest.
     for n in sorted(set(processes)):
-        out[str(n)] = statistics.median(r["secs"] for r in out["runs"] if r["processes"] == n)
+        out[str(n)] = round(statistics.median(r["secs"] for r in out["runs"] if r["processes"] == n), 1)
     low, high = str(min(processes)), str(max(processes))
     if low != high:
         out["speedup"] = round(out[low] / out[high], 2)
