@@ -60,7 +60,7 @@ def _ingest(args: argparse.Namespace) -> dict[str, Any]:
 def _scale(args: argparse.Namespace) -> dict[str, Any]:
     from bench import scale
 
-    return scale.run(tuple(args.scale), rounds=args.rounds, log=log)
+    return scale.run(tuple(args.scale), rounds=args.rounds, database=args.database, log=log)
 
 
 def _locomo(args: argparse.Namespace) -> dict[str, Any]:
@@ -124,7 +124,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks.md", help="Markdown report")
     p.add_argument("--json", type=Path, help="JSON results (default: --out with .json)")
     p.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite",
-                   help="backend of the latency part (postgresql: a temporary server, the same callers copied in)")
+                   help="backend of the latency and scale parts (postgresql: a temporary server, the same callers "
+                        "copied in; the scale part caches each level's copy and measures SQLite beside it)")
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--round-secs", type=float, default=2.0)
     p.add_argument("--latency-callers", type=int, default=1000, help="database size of the latency part")

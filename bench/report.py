@@ -94,10 +94,11 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
     scale = results.get("scale") or {}
     if scale:
         low, high = min(scale, key=int), max(scale, key=int)
+        backend = " on PostgreSQL" if scale[high].get("database") == "postgresql" else ""
         for endpoint in ("retrieve", "client-data"):
             a = _get(scale, low, "endpoints", endpoint, "1", "p50")
             b = _get(scale, high, "endpoints", endpoint, "1", "p50")
-            add(f"/{endpoint} p50 at {int(high):,} callers ≤ 1.5× {int(low):,}", None if not a or b is None
+            add(f"/{endpoint} p50 at {int(high):,} callers ≤ 1.5× {int(low):,}{backend}", None if not a or b is None
                 else round(b / a, 2), 1.5 if int(high) >= 100_000 else None, how=f"c=1: {b} ms / {a} ms")
     servers = [lat, results.get("ingest") or {}, *scale.values(), results.get("locomo") or {},
                results.get("voice-dev") or {}]
@@ -244,6 +245,20 @@ def markdown(results: dict[str, Any], *, notes: str = "") -> str:
                     lines.append(f"| {int(n):,} | {row['load']['calls']:,} | {row['load']['memories']:,} | "
                                  f"{row['db_mb']} | `{endpoint}` | {c} | {r['p50']:.2f} | {r['p95']:.2f} | "
                                  f"{r['p99']:.2f} | {r['rps']:.0f} | {row['rss_mb'].get('VmRSS')} |")
+        if any("sqlite" in row for row in scale.values()):
+            lines += ["", ("PostgreSQL above (each level copied from the SQLite level with `agentic-memory copy`'s "
+                           "service into a cluster cached under bench/results/cache/), SQLite beside it in the same "
+                           "alternating rounds:"), "",
+                      "| callers | endpoint | conc. | SQLite p50 ms | PostgreSQL p50 ms | SQLite req/s | "
+                      "PostgreSQL req/s |", "|---:|---|---:|---:|---:|---:|---:|"]
+            for n, row in scale.items():
+                for endpoint, rows in row["endpoints"].items():
+                    for c, r in rows.items():
+                        lite = _get(row, "sqlite", "endpoints", endpoint, c) or {}
+                        lines.append(f"| {int(n):,} | `{endpoint}` | {c} | {lite.get('p50', 0):.2f} | {r['p50']:.2f} | "
+                                     f"{lite.get('rps', 0):.0f} | {r['rps']:.0f} |")
+            lines += ["", "Copy into PostgreSQL: " + "; ".join(
+                f"{int(n):,}: {row['load'].get('copy_secs')} s" for n, row in scale.items())]
         lines += ["", "Bulk-load times: " + "; ".join(
             f"{int(n):,}: {row['load'].get('load_secs')} s" + (" (cached from an earlier run)"
                                                                if row['load'].get('reused_cache') else "")

@@ -39,12 +39,18 @@ def _bin_dir() -> Path:
 
 
 class PostgresServer:
-    """One cluster in a temp dir; `url` reaches its `postgres` database as superuser `agentic`."""
+    """One cluster in a temp dir; `url` reaches its `postgres` database as superuser `agentic`.
 
-    def __init__(self) -> None:
+    `root` keeps the cluster in that folder instead (the benchmark's cached levels): `close` stops it and
+    leaves the folder; `resume` starts it again on a fresh port. `options` are extra `postgres -c` flags."""
+
+    def __init__(self, root: Path | None = None, *, options: str = "") -> None:
         self.bin = _bin_dir()
         self.port = _free_port()
-        self.root = Path(tempfile.mkdtemp(prefix="am-pg-"))
+        self.keep = root is not None
+        self.root = root or Path(tempfile.mkdtemp(prefix="am-pg-"))
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.options = options
         self.data = self.root / "data"
         self.user: str | None = None
         if os.geteuid() == 0:
@@ -73,7 +79,7 @@ class PostgresServer:
     def resume(self) -> None:
         # fsync stays on: the durability tests kill processes, and acked webhooks must survive them.
         options = (f"-p {self.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={self.root} "
-                   "-c max_connections=200 -c shared_buffers=32MB")
+                   f"-c max_connections=200 -c shared_buffers=32MB {self.options}")
         self._run(self.bin / "pg_ctl", "-D", str(self.data), "-l", str(self.root / "server.log"), "-o",
                   options, "-w", "-t", str(START_TIMEOUT_SECS), "start")
 
@@ -81,6 +87,10 @@ class PostgresServer:
         self._run(self.bin / "pg_ctl", "-D", str(self.data), "-m", mode, "-w", "stop")
 
     def close(self) -> None:
+        if self.keep:
+            if (self.data / "postmaster.pid").exists():
+                self.stop("fast")  # a clean shutdown: the next resume needs no recovery
+            return
         try:
             if (self.data / "postmaster.pid").exists():
                 self.stop("immediate")

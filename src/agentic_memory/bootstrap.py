@@ -112,7 +112,8 @@ class Deps:
 
         sweeper = Sweeper(self.admin_deps(), policy_from(self.settings)) if self.admin is not None else None
         return Worker(self.queue, self.worker_deps(), max_attempts=self.settings.max_attempts,
-                      lease_secs=self.settings.lease_secs, metrics=self.metrics, sweeper=sweeper)
+                      lease_secs=self.settings.lease_secs, idle_wait=self.settings.poll_secs,
+                      metrics=self.metrics, sweeper=sweeper)
 
     def close(self) -> None:
         for close in reversed(self.closers):

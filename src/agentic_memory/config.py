@@ -64,6 +64,9 @@ class Settings(BaseSettings):
     max_attempts: int = Field(8, ge=1, validation_alias=AliasChoices(
         "AGENTIC_MEMORY_MAX_ATTEMPTS", "max_attempts"))
     lease_secs: int = Field(300, ge=5, validation_alias=AliasChoices("AGENTIC_MEMORY_LEASE_SECS", "lease_secs"))
+    # How long an idle worker sleeps before it looks for jobs again. On PostgreSQL a NOTIFY wakes it sooner.
+    poll_secs: float = Field(0.5, gt=0, le=600, validation_alias=AliasChoices(
+        "AGENTIC_MEMORY_POLL_SECS", "poll_secs"))
     # onnxruntime threads of the one model session; 0: every core the process may use.
     embed_threads: int = Field(0, ge=0, le=16, validation_alias=AliasChoices(
         "AGENTIC_MEMORY_EMBED_THREADS", "embed_threads"))

@@ -9,10 +9,10 @@ import secrets
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from agentic_memory.errors import EngineUnavailable, InvalidInput
 from agentic_memory.ports import Clock, Job, JobQueue
@@ -77,6 +77,13 @@ def worker_is_alive(name: str) -> bool:
     return True
 
 
+@runtime_checkable
+class EnqueueNotices(Protocol):
+    """A queue that can wake its workers when any process queues a job (PostgreSQL's LISTEN/NOTIFY)."""
+
+    def on_enqueue(self, wake: Callable[[], None]) -> None: ...
+
+
 class Worker:
     def __init__(self, queue: JobQueue, deps: WorkerDeps, *, max_attempts: int = 8, lease_secs: int = 300,
                  idle_wait: float = 0.5, metrics: Metrics | None = None, sweeper: Sweeper | None = None) -> None:
@@ -90,6 +97,8 @@ class Worker:
         self.name = f"{socket.gethostname()}:{os.getpid()}:{_INCARNATION}:{threading.get_ident()}"
         self.wake = threading.Event()
         self.stopping = threading.Event()
+        if isinstance(queue, EnqueueNotices):  # woken at once by other processes' jobs; still polls
+            queue.on_enqueue(self.wake.set)
 
     def run_once(self) -> bool:
         """Process one ready job; False when there was none."""
@@ -162,6 +171,8 @@ class Worker:
                 self.stopping.wait(2.0)
             if not busy:
                 self.sweep()
+                # A job queued after the claim that found nothing sets `wake` before this wait ends, or
+                # is found by the next claim: no wake-up is lost between the two.
                 self.wake.wait(self.idle_wait)
                 self.wake.clear()
         log.info("worker stopped", extra={"worker": self.name})

@@ -1,12 +1,16 @@
 -- name: accept
 -- The job row and its body in one statement; a (conversation_id, event_type) seen before inserts nothing.
+-- A new job also NOTIFYs the listening workers (notify.py), delivered when this statement commits; the
+-- statement returns one row per job it queued.
 WITH job AS (
     INSERT INTO jobs (event_type, conversation_id, received_at, run_after)
     VALUES (%(event_type)s, %(conversation_id)s, %(received_at)s, %(received_at)s)
     ON CONFLICT (conversation_id, event_type) DO NOTHING
     RETURNING id
+), body AS (
+    INSERT INTO job_bodies (job_id, body) SELECT id, %(body)s FROM job RETURNING job_id
 )
-INSERT INTO job_bodies (job_id, body) SELECT id, %(body)s FROM job;
+SELECT pg_notify('agentic_memory_jobs', '') FROM body;
 
 -- name: claim
 -- The oldest ready job, or one whose lease expired (its worker died or stalled). SKIP LOCKED: concurrent

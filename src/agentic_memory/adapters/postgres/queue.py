@@ -2,7 +2,8 @@
 
 Raw webhook bodies live in `job_bodies`, beside the hot `jobs` table that claims scan. Storing a webhook
 and queueing its job is still one statement, so one commit. `accept` runs it on a small thread pool of
-its own (a network round trip never runs on the event loop) and resolves once PostgreSQL committed it.
+its own (a network round trip never runs on the event loop) and resolves once PostgreSQL committed it,
+which also NOTIFYs the workers listening through `on_enqueue` (notify.py).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timedelta
 
 from agentic_memory.adapters.postgres.database import PostgresDatabase
+from agentic_memory.adapters.postgres.notify import JobNotices
 from agentic_memory.clock import SystemClock
 from agentic_memory.errors import StorageError
 from agentic_memory.ports import Clock, Job, QueueStats
@@ -25,6 +27,7 @@ class PostgresJobQueue:
         self.clock = clock or SystemClock()
         self._acks = ThreadPoolExecutor(max_workers=ack_threads, thread_name_prefix="pg-ack")
         self._closed = False
+        self.notices = JobNotices(db)
 
     def accept(self, *, event_type: str, conversation_id: str, body: bytes,
                received_at: datetime) -> Future[bool]:
@@ -42,10 +45,15 @@ class PostgresJobQueue:
     def _accept(self, params: dict[str, object]) -> bool:
         return self.db.execute("accept", params) == 1
 
+    def on_enqueue(self, wake: Callable[[], None]) -> None:
+        """Call `wake` whenever any process queues a job (LISTEN/NOTIFY; the worker still polls)."""
+        self.notices.subscribe(wake)
+
     def close(self) -> None:
         """Finish the acks already submitted (each commits or fails with StorageError), then stop."""
         self._closed = True
         self._acks.shutdown(wait=True)
+        self.notices.close()
 
     def claim(self, *, worker: str, now: datetime, lease_secs: int) -> Job | None:
         row = self.db.fetchone("claim", {"now": now, "lease_until": now + timedelta(seconds=lease_secs),
