@@ -18,8 +18,8 @@ import numpy as np
 
 from agentic_memory.config import Settings, load_settings
 from agentic_memory.domain.keys import check_key
+from agentic_memory.domain.keyword_score import Candidate, Corpus, bm25, index_terms, query_phrases
 from agentic_memory.domain.models import CallContext, CallerProfile, CallUpdate, Memory, MemoryType
-from agentic_memory.domain.ranking import stem  # a stand-in for FTS5's porter stemmer: plurals
 from agentic_memory.errors import ElevenLabsApiError
 from agentic_memory.ports import (
     DELETED,
@@ -40,7 +40,6 @@ from agentic_memory.ports import (
 if TYPE_CHECKING:
     from agentic_memory.bootstrap import Deps
 
-_TOKEN = re.compile(r"[^\W_]+")
 TEST_WORKSPACE_KEY = "amk_fake_workspace_key_0123456789abcdef"
 TEST_HMAC_KEY = "wsec_fake_hmac_key_0123456789abcdefghij"
 
@@ -243,14 +242,14 @@ class InMemoryMemoryStore:
 
     def keyword_search(self, caller_id: str, terms: Sequence[str], *, limit: int,
                        type: MemoryType | None) -> list[tuple[str, float]]:
-        wanted = {stem(t) for term in terms for t in _TOKEN.findall(term.lower())}
-        scored = []
-        for memory, _, keywords in self._active(caller_id, type):
-            words = {stem(t) for t in _TOKEN.findall(f"{memory.text} {keywords}".lower())}
-            overlap = len(wanted & words)
-            if overlap:
-                scored.append((memory.id, float(overlap)))
-        return sorted(scored, key=lambda s: -s[1])[:limit]
+        """The SQL stores' scoring (domain/keyword_score.py) over a scan of the caller's memories."""
+        phrases = query_phrases(terms)
+        rows = self._active(caller_id, type)
+        if not phrases or not rows:
+            return []
+        candidates = [Candidate(m.id, index_terms(m.text), index_terms(keywords)) for m, _, keywords in rows]
+        corpus = Corpus(documents=len(candidates), terms=sum(len(c.text) + len(c.keywords) for c in candidates))
+        return bm25(phrases, candidates, corpus, limit=limit)
 
     def memories(self, ids: Sequence[str]) -> dict[str, Memory]:
         return {i: self.rows[i][0] for i in ids if i in self.rows}

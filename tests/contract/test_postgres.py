@@ -137,6 +137,31 @@ def test_migrate_from_two_processes_at_once_applies_each_migration_once(pg_empty
     assert versions == list(range(1, latest_version() + 1))
 
 
+def test_migration_3_keeps_the_keywords_and_fills_the_index_terms(pg_empty_url):
+    from agentic_memory.adapters.postgres.database import migrations
+    from agentic_memory.adapters.postgres.memory_store import PostgresMemoryStore
+
+    with psycopg.connect(pg_empty_url, autocommit=True) as conn:  # a database at version 2, with one memory
+        conn.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ)")
+        for version, sql in migrations()[:2]:
+            conn.execute(sql.encode())
+            conn.execute("INSERT INTO schema_migrations (version) VALUES (%s)", (version,))
+        conn.execute("INSERT INTO memories (id, caller_id, type, text, conversation_id, created_at, vector, search) "
+                     "VALUES ('m1', '+1555', 'factual', 'prefers oat milk', 'c1', now(), '\\x00', "
+                     "setweight(to_tsvector('am_english', 'prefers oat milk'), 'A') "
+                     "|| setweight(to_tsvector('am_english', 'lattes'), 'B'))")
+    db = PostgresDatabase(pg_empty_url)
+    try:
+        assert db.migrate() == list(range(3, latest_version() + 1))
+        with db.connection() as conn:
+            row = conn.execute("SELECT keywords, text_terms, keyword_terms, term_count FROM memories").fetchone()
+        assert row == ("latt", "prefer oat milk", "latt", 4)  # the old index kept stems, not the words
+        store = PostgresMemoryStore(db)
+        assert [i for i, _ in store.keyword_search("+1555", ["milk"], limit=5, type=None)] == ["m1"]
+    finally:
+        db.close()
+
+
 def test_the_server_refuses_an_unmigrated_or_newer_schema(pg_empty_url, tmp_path):
     url = pg_empty_url
     settings = make_settings(tmp_path, database_url=url)

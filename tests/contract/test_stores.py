@@ -113,6 +113,30 @@ def test_searches_are_scoped_to_one_caller_and_type(store):
     assert store.keyword_search("+1777", ["oat"], limit=10, type=None) == []
 
 
+def test_keyword_scores_are_the_domains_bm25_over_the_callers_own_memories(store):
+    from agentic_memory.domain.keyword_score import Candidate, Corpus, bm25, index_terms, query_phrases
+
+    mine = [(memory("m1", "+1555", "prefers oat milk in a large latte"), "coffee order"),
+            (memory("m2", "+1555", "Caller: the milk was cold, more milk please", type="semantic"), "latte milk"),
+            (memory("m3", "+1555", "Caller: my dog is called Biscuit", type="semantic"), "March 2026 Monday")]
+    store.save_call(CallUpdate(conversation_id="conv_1", caller_id="+1555", agent_id="a", started_at=T0,
+                               profile=None, new_memories=[StoredMemory(m, EMBED.embed([m.text])[0], keywords=k)
+                                                           for m, k in mine]))
+
+    def expected(kind):
+        rows = [(m, k) for m, k in mine if kind is None or m.type == kind]
+        docs = [Candidate(m.id, index_terms(m.text), index_terms(k)) for m, k in rows]
+        return bm25(query_phrases(["milk", "latte"]), docs,
+                    Corpus(len(docs), sum(len(d.text) + len(d.keywords) for d in docs)), limit=10)
+
+    for kind in (None, "semantic"):
+        assert store.keyword_search("+1555", ["milk", "latte"], limit=10, type=kind) == expected(kind)
+    # Another caller's memories full of the same words change nothing for this caller.
+    store.save_call(update("conv_2", "+1666", [memory(f"b{i}", "+1666", "milk latte milk") for i in range(5)]))
+    assert store.keyword_search("+1555", ["milk", "latte"], limit=10, type=None) == expected(None)
+    assert [i for i, _ in store.keyword_search("+1555", ["march"], limit=10, type=None)] == ["m3"]
+
+
 def test_superseded_memories_leave_search_but_stay_stored(store):
     store.save_call(update("conv_1", "+1555", [memory("m1", "+1555", "prefers oat milk", slot="preference:milk")]))
     later = memory("m2", "+1555", "prefers almond milk", slot="preference:milk", at=T0 + timedelta(days=1),
@@ -401,8 +425,10 @@ def test_migration_2_moves_old_keyword_rows_to_per_caller_terms(tmp_path):
     conn.execute("INSERT INTO memory_fts (rowid, text, keywords, owner) VALUES (1, 'prefers oat milk', 'latte', "
                  "'o1555')")
     db.migrate()
+    # Migration 5 keeps the keywords in `memories` and indexes the domain's terms.
+    assert conn.execute("SELECT keywords, term_count FROM memories").fetchone() == ("latte", 4)
     store = SqliteMemoryStore(db)
-    hits = store.keyword_search("+1555", ["latte"], limit=5, type=None)
+    hits = store.keyword_search("+1555", ["lattes"], limit=5, type=None)
     assert [i for i, _ in hits] == ["m1"]
     assert [i for i, _ in store.keyword_search("+1555", ["milk"], limit=5, type=None)] == ["m1"]
     assert store.keyword_search("+1666", ["milk"], limit=5, type=None) == []

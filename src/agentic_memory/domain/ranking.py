@@ -146,7 +146,7 @@ def fusion_parts(dense: Sequence[tuple[str, float]], keyword: Sequence[tuple[str
             item["keyword"] = weights.keyword * max(score, 0.0) / top_keyword
             item["score"] += item["keyword"]
     if created:
-        order = sorted(created, key=lambda m: created[m])
+        order = sorted(created, key=lambda m: (created[m], m))  # ties by id: the same on every store
         span = max(len(order) - 1, 1)
         for rank, memory_id in enumerate(order):
             if memory_id in parts:

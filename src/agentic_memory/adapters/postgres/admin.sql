@@ -30,9 +30,8 @@ ORDER BY c.started_at DESC, c.conversation_id;
 UPDATE callers SET first_name = %(first_name)s, name_source = %(source)s WHERE caller_id = %(caller_id)s;
 
 -- name: retire_memory
--- A retired memory leaves the keyword index (its tsvector is emptied); its text stays in the history.
-UPDATE memories SET superseded_by = %(by)s, retired_at = %(at)s, retired_reason = %(reason)s,
-    search = ''::tsvector
+-- A retired memory leaves the keyword search (which reads active memories only); its text stays in the history.
+UPDATE memories SET superseded_by = %(by)s, retired_at = %(at)s, retired_reason = %(reason)s
 WHERE id = %(id)s AND caller_id = %(caller_id)s AND superseded_by IS NULL;
 
 -- name: refresh_profile
@@ -62,7 +61,7 @@ WITH erased AS (
 SELECT count(*) FROM erased;
 
 -- name: delete_memories
--- Deleting the row deletes its tsvector, so its keyword index entries go with it.
+-- Deleting the row deletes its keyword terms with it.
 DELETE FROM memories WHERE caller_id = %(caller_id)s;
 
 -- name: delete_caller

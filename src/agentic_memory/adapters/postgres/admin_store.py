@@ -1,7 +1,7 @@
 """PostgresAdminStore: the operator's reads (shared with SQLite, `sql.AdminReads`) and changes, SQL in `admin.sql`.
 
-Erasure deletes the caller's rows in one transaction (a memory's tsvector lives in its row, so its keyword
-index entries go with it). PostgreSQL keeps a deleted row's bytes in its page until VACUUM reclaims it,
+Erasure deletes the caller's rows in one transaction (a memory's keyword terms live in its row, so they go
+with it). PostgreSQL keeps a deleted row's bytes in its page until VACUUM reclaims it,
 and in the write-ahead log until the segment is recycled: `compact` VACUUMs the tables an erasure touches
 (docs/security.md says what is left to the operator).
 """

@@ -45,23 +45,17 @@ ON CONFLICT (conversation_id, kind) DO NOTHING;
 SELECT count(*) FROM memories;
 
 -- name: read_memories
--- The index-only keywords are the lexemes of weight B (stemmed: the original words are not kept).
 SELECT id, caller_id, type, text, category, slot, conversation_id, agent_id, created_at, turn_start, turn_end,
-       superseded_by, retired_at, retired_reason, vector,
-       array_to_string(tsvector_to_array(ts_filter(search, '{b}')), ' ')
+       superseded_by, retired_at, retired_reason, vector, keywords
 FROM memories WHERE %(after)s::text IS NULL OR id > %(after)s ORDER BY id LIMIT %(limit)s;
 
 -- name: write_memories
--- Only an active memory is in the keyword index (a retired one's tsvector is empty, as on retirement).
 INSERT INTO memories (id, caller_id, type, text, category, slot, conversation_id, agent_id, created_at,
-                      turn_start, turn_end, superseded_by, retired_at, retired_reason, vector, search)
+                      turn_start, turn_end, superseded_by, retired_at, retired_reason, vector, keywords,
+                      text_terms, keyword_terms, term_count)
 VALUES (%(id)s, %(caller_id)s, %(type)s, %(text)s, %(category)s, %(slot)s, %(conversation_id)s, %(agent_id)s,
         %(created_at)s, %(turn_start)s, %(turn_end)s, %(superseded_by)s, %(retired_at)s, %(retired_reason)s,
-        %(vector)s,
-        CASE WHEN %(superseded_by)s::text IS NULL
-             THEN setweight(to_tsvector('am_english', %(text_terms)s), 'A')
-                  || setweight(to_tsvector('am_english', %(keyword_terms)s), 'B')
-             ELSE ''::tsvector END)
+        %(vector)s, %(keywords)s, %(text_terms)s, %(keyword_terms)s, %(term_count)s)
 ON CONFLICT (id) DO NOTHING;
 
 -- name: count_inbox

@@ -28,6 +28,23 @@ def queries() -> dict[str, str]:
     return named_queries(__package__, "queries.sql")
 
 
+TERMS_MIGRATION = 3  # schema.sql's step that adds the keyword terms, which Python fills
+
+
+def _fill_terms(conn: psycopg.Connection[Any]) -> None:
+    """Each memory's index terms (domain/keyword_score.py): computed here, as on every insert."""
+    from agentic_memory.adapters.postgres.memory_store import index_params
+
+    while rows := conn.execute("SELECT id, text, keywords FROM memories WHERE term_count IS NULL LIMIT 1000"
+                               ).fetchall():  # pages: a large table is never all in memory at once
+        with conn.cursor() as cursor:
+            cursor.executemany(
+                "UPDATE memories SET text_terms = %(text_terms)s, keyword_terms = %(keyword_terms)s, "
+                "term_count = %(term_count)s WHERE id = %(id)s",
+                [clean({"id": memory_id, **index_params(text, keywords)}) or {} for memory_id, text, keywords in rows])
+    conn.execute("ALTER TABLE memories ALTER COLUMN term_count SET NOT NULL")
+
+
 def migrations() -> tuple[tuple[int, str], ...]:
     return schema_migrations(__package__)
 
@@ -133,6 +150,8 @@ class PostgresDatabase:
                         continue
                     with conn.transaction():
                         conn.execute(sql.encode())  # several statements: the simple query protocol
+                        if version == TERMS_MIGRATION:
+                            _fill_terms(conn)
                         conn.execute("INSERT INTO schema_migrations (version) VALUES (%s)", (version,))
                     applied.append(version)
             finally:

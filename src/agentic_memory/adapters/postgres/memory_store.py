@@ -1,15 +1,13 @@
-"""PostgresMemoryStore: callers, conversations, memories (float32 vectors as bytea) and a tsvector index.
+"""PostgresMemoryStore: callers, conversations, memories (float32 vectors as bytea) and their keyword terms.
 
 Every read is scoped by caller in SQL. Dense scores are exact, in numpy, over that caller's active
-vectors, as on SQLite (no pgvector needed; a caller has hundreds of memories, not millions). Text is split
-into the same tokens as SQLite's FTS5 and stripped of diacritics before PostgreSQL stems it, so both
-backends match the same words.
+vectors, as on SQLite (no pgvector needed; a caller has hundreds of memories, not millions). Keyword
+scores are the domain's BM25 (domain/keyword_score.py) over the index terms each memory keeps, as on SQLite:
+the database only finds the caller's memories that hold a query term.
 """
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -19,31 +17,25 @@ import psycopg
 from agentic_memory.adapters.postgres.database import PostgresDatabase, clean, queries
 from agentic_memory.adapters.sql import Rows
 from agentic_memory.clock import SystemClock
+from agentic_memory.domain.keyword_score import (
+    Candidate,
+    Corpus,
+    bm25,
+    index_terms,
+    phrase_tokens,
+    query_phrases,
+)
 from agentic_memory.domain.models import CallContext, CallerProfile, CallUpdate, Memory, MemoryType
 from agentic_memory.ports import Clock
 
 if TYPE_CHECKING:  # annotations only; numpy is imported with the first vector (a greeting needs none)
     import numpy as np
 
-_TOKEN = re.compile(r"[^\W_]+", re.UNICODE)  # what FTS5's unicode61 tokenizer keeps as one token
-
-
-def _tokens(text: str) -> list[str]:
-    folded = unicodedata.normalize("NFKD", text)
-    return _TOKEN.findall("".join(ch for ch in folded if not unicodedata.combining(ch)))
-
-
-def search_text(text: str) -> str:
-    return " ".join(_tokens(text))
-
-
-def search_query(terms: Sequence[str]) -> str:
-    """A to_tsquery expression: any of `terms`; a term of several tokens must match as a phrase.
-
-    Tokens hold only letters and digits, so no tsquery operator can come from the caller's words.
-    """
-    phrases = [" <-> ".join(tokens) for tokens in map(_tokens, terms) if tokens]
-    return " | ".join(f"({phrase})" for phrase in phrases)
+def index_params(text: str, keywords: str) -> dict[str, Any]:
+    """A memory's keyword columns: its raw keywords and the index terms of its text and keywords."""
+    text_terms, keyword_terms = index_terms(text), index_terms(keywords)
+    return {"keywords": keywords, "text_terms": " ".join(text_terms), "keyword_terms": " ".join(keyword_terms),
+            "term_count": len(text_terms) + len(keyword_terms)}
 
 
 def _utc(value: datetime) -> datetime:
@@ -107,8 +99,7 @@ class PostgresMemoryStore:
             "id": m.id, "caller_id": m.caller_id, "type": m.type, "text": m.text, "category": m.category,
             "slot": m.slot, "conversation_id": m.conversation_id, "agent_id": m.agent_id,
             "created_at": m.created_at, "turn_start": m.turn_start, "turn_end": m.turn_end,
-            "vector": np.asarray(vector, dtype=np.float32).tobytes(), "text_terms": search_text(m.text),
-            "keyword_terms": search_text(keywords)}))
+            "vector": np.asarray(vector, dtype=np.float32).tobytes(), **index_params(m.text, keywords)}))
 
     def _upsert_caller(self, conn: psycopg.Connection[Any], p: CallerProfile) -> None:
         conn.execute(queries()["upsert_caller"], clean({
@@ -141,12 +132,15 @@ class PostgresMemoryStore:
 
     def keyword_search(self, caller_id: str, terms: Sequence[str], *, limit: int,
                        type: MemoryType | None) -> list[tuple[str, float]]:
-        query = search_query(terms)
-        if not query:
+        phrases = query_phrases(terms)
+        if not phrases:
             return []
-        rows = self.db.fetchall("keyword_search", {"query": query, "caller_id": caller_id, "type": type,
-                                                   "limit": limit})
-        return [(row[0], float(row[1])) for row in rows]
+        rows = self.db.fetchall("keyword_search", {"tokens": phrase_tokens(phrases), "caller_id": caller_id,
+                                                   "type": type})
+        if not rows:
+            return []
+        candidates = [Candidate(row[0], row[1].split(), row[2].split()) for row in rows]
+        return bm25(phrases, candidates, Corpus(documents=rows[0][3], terms=rows[0][4]), limit=limit)
 
     def memories(self, ids: Sequence[str]) -> dict[str, Memory]:
         if not ids:

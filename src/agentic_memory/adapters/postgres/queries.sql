@@ -90,11 +90,10 @@ ON CONFLICT (conversation_id) DO NOTHING;
 
 -- name: insert_memory
 INSERT INTO memories (id, caller_id, type, text, category, slot, conversation_id, agent_id, created_at,
-                      turn_start, turn_end, vector, search)
+                      turn_start, turn_end, vector, keywords, text_terms, keyword_terms, term_count)
 VALUES (%(id)s, %(caller_id)s, %(type)s, %(text)s, %(category)s, %(slot)s, %(conversation_id)s, %(agent_id)s,
-        %(created_at)s, %(turn_start)s, %(turn_end)s, %(vector)s,
-        setweight(to_tsvector('am_english', %(text_terms)s), 'A')
-        || setweight(to_tsvector('am_english', %(keyword_terms)s), 'B'));
+        %(created_at)s, %(turn_start)s, %(turn_end)s, %(vector)s, %(keywords)s, %(text_terms)s,
+        %(keyword_terms)s, %(term_count)s);
 
 -- name: supersede_memory
 UPDATE memories SET superseded_by = %(by)s
@@ -111,14 +110,17 @@ SELECT id, vector FROM memories
 WHERE caller_id = %(caller_id)s AND superseded_by IS NULL AND (%(type)s::text IS NULL OR type = %(type)s);
 
 -- name: keyword_search
--- Weights {D, C, B, A}: index-only keywords (B) count 0.3 of the text (A), as in SQLite's bm25 call.
--- Cover density divided by 1 + log(length): of PostgreSQL's rankings the closest to SQLite's BM25 order
--- (tests/e2e/test_backends_agree.py measures how close).
-SELECT m.id, ts_rank_cd('{0.1, 0.2, 0.3, 1.0}', m.search, q, 1) AS rank
-FROM memories m, to_tsquery('am_english', %(query)s) q
-WHERE m.caller_id = %(caller_id)s AND m.superseded_by IS NULL AND m.search @@ q
-  AND (%(type)s::text IS NULL OR m.type = %(type)s)
-ORDER BY rank DESC, m.id LIMIT %(limit)s;
+-- The caller's memories holding any index term of the query, with their terms, and the caller's corpus
+-- statistics (one statement: one snapshot); domain/keyword_score.py scores them (and drops a memory that
+-- holds a phrase's words but not the phrase). The caller's rows come from memories_active.
+WITH corpus AS (
+    SELECT count(*) AS documents, coalesce(sum(term_count), 0) AS terms FROM memories
+    WHERE caller_id = %(caller_id)s AND superseded_by IS NULL AND (%(type)s::text IS NULL OR type = %(type)s)
+)
+SELECT m.id, m.text_terms, m.keyword_terms, corpus.documents, corpus.terms
+FROM corpus, memories m
+WHERE m.caller_id = %(caller_id)s AND m.superseded_by IS NULL AND (%(type)s::text IS NULL OR m.type = %(type)s)
+  AND string_to_array(m.text_terms || ' ' || m.keyword_terms, ' ') && %(tokens)s::text[];
 
 -- name: memories
 SELECT id, caller_id, type, text, conversation_id, agent_id, created_at, category, slot, turn_start, turn_end

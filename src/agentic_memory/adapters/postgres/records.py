@@ -14,7 +14,7 @@ from importlib import resources
 from typing import Any
 
 from agentic_memory.adapters.postgres.database import PostgresDatabase, clean
-from agentic_memory.adapters.postgres.memory_store import search_text
+from agentic_memory.adapters.postgres.memory_store import index_params
 from agentic_memory.ports import COPY_FIELDS, COPY_TIMES
 
 _NAME = re.compile(r"^-- name: (\w+)\s*$", re.MULTILINE)
@@ -48,8 +48,7 @@ def _params(kind: str, record: dict[str, Any]) -> dict[str, Any]:
     if kind == "callers":
         params["top_facts"] = list(record["top_facts"])
     if kind == "memories":
-        params["text_terms"] = search_text(record["text"])
-        params["keyword_terms"] = search_text(record["keywords"])
+        params.update(index_params(record["text"], record["keywords"]))
     return params
 
 

@@ -107,3 +107,19 @@ CREATE TABLE audit_events (
     caller_ref TEXT        NOT NULL DEFAULT '',
     detail     TEXT        NOT NULL DEFAULT '{}'
 );
+
+-- migration: 3
+-- One keyword scorer for both backends (domain/keyword_score.py): each memory keeps its raw keywords and
+-- the domain's index terms of its text and keywords (space-separated), filled by `migrate` itself after
+-- this step (adapters/postgres/database.py: the terms come from Python, not from a text search config);
+-- the database only finds a caller's candidates, the domain scores them. Old keywords are recovered from
+-- the tsvector (as stemmed lexemes: the original words were not kept).
+ALTER TABLE memories ADD COLUMN keywords TEXT NOT NULL DEFAULT '';
+ALTER TABLE memories ADD COLUMN text_terms TEXT NOT NULL DEFAULT '';
+ALTER TABLE memories ADD COLUMN keyword_terms TEXT NOT NULL DEFAULT '';
+ALTER TABLE memories ADD COLUMN term_count INTEGER;
+UPDATE memories SET keywords = array_to_string(tsvector_to_array(ts_filter(search, '{b}')), ' ');
+DROP INDEX memories_search;
+ALTER TABLE memories DROP COLUMN search;
+DROP TEXT SEARCH CONFIGURATION am_english;
+DROP TEXT SEARCH DICTIONARY am_english_stem;

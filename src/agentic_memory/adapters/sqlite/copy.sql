@@ -45,18 +45,16 @@ ON CONFLICT (conversation_id, kind) DO NOTHING;
 SELECT count(*) FROM memories;
 
 -- name: read_memories
--- Index-only keywords live in the keyword index (active memories only), namespaced per caller.
-SELECT m.id, m.caller_id, m.type, m.text, m.category, m.slot, m.conversation_id, m.agent_id, m.created_at,
-       m.turn_start, m.turn_end, m.superseded_by, m.retired_at, m.retired_reason, m.vector,
-       coalesce(f.keywords, '')
-FROM memories m LEFT JOIN memory_fts f ON f.rowid = m.rowid
-WHERE :after IS NULL OR m.id > :after ORDER BY m.id LIMIT :limit;
+SELECT id, caller_id, type, text, category, slot, conversation_id, agent_id, created_at, turn_start, turn_end,
+       superseded_by, retired_at, retired_reason, vector, keywords
+FROM memories WHERE :after IS NULL OR id > :after ORDER BY id LIMIT :limit;
 
 -- name: write_memories
 INSERT INTO memories (id, caller_id, type, text, category, slot, conversation_id, agent_id, created_at,
-                      turn_start, turn_end, superseded_by, retired_at, retired_reason, vector)
+                      turn_start, turn_end, superseded_by, retired_at, retired_reason, vector, keywords,
+                      term_count)
 VALUES (:id, :caller_id, :type, :text, :category, :slot, :conversation_id, :agent_id, :created_at,
-        :turn_start, :turn_end, :superseded_by, :retired_at, :retired_reason, :vector)
+        :turn_start, :turn_end, :superseded_by, :retired_at, :retired_reason, :vector, :keywords, :term_count)
 ON CONFLICT (id) DO NOTHING;
 
 -- name: count_inbox

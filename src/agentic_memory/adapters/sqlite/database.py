@@ -7,9 +7,10 @@ process kill *and* a power cut. NORMAL would only survive the former.
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from agentic_memory.adapters.sql import named_queries, schema_migrations
 from agentic_memory.errors import StorageError
 
 BUSY_TIMEOUT_MS = 30_000
+_NAMESPACE = re.compile(r"\bz\d*z")  # scoped_terms.prefix
 
 
 def queries() -> dict[str, str]:
@@ -80,10 +82,9 @@ class Database:
 
     def migrate(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        from agentic_memory.adapters.sqlite.scoped_terms import scoped_text
-
         with self.transaction() as conn:
-            conn.create_function("am_scoped_text", 2, scoped_text, deterministic=True)
+            for name, (arity, function) in _migration_functions().items():
+                conn.create_function(name, arity, function, deterministic=True)
             conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
                          "applied_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP)")
             done = {row[0] for row in conn.execute("SELECT version FROM schema_migrations")}
@@ -109,6 +110,16 @@ class Database:
                     conn.close()
             self._all.clear()
         self._local = threading.local()
+
+
+def _migration_functions() -> dict[str, tuple[int, Callable[..., str | int]]]:
+    """The Python functions migrations call (terms are the domain's, not SQL's)."""
+    from agentic_memory.adapters.sqlite.scoped_terms import scoped_terms, scoped_text
+    from agentic_memory.domain.keyword_score import index_terms
+
+    return {"am_scoped_text": (2, scoped_text), "am_scoped_terms": (2, scoped_terms),
+            "am_term_count": (1, lambda text: len(index_terms(text or ""))),
+            "am_unscoped_words": (1, lambda value: _NAMESPACE.sub("", value or ""))}
 
 
 def _statements(sql: str) -> list[str]:

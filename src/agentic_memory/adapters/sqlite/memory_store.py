@@ -14,8 +14,9 @@ from typing import TYPE_CHECKING
 
 from agentic_memory.adapters.sql import Rows
 from agentic_memory.adapters.sqlite.database import Database, queries, translate_errors
-from agentic_memory.adapters.sqlite.scoped_terms import scoped_match, scoped_text
+from agentic_memory.adapters.sqlite.scoped_terms import scoped_match, scoped_terms, unscoped
 from agentic_memory.clock import SystemClock
+from agentic_memory.domain.keyword_score import Candidate, Corpus, bm25, index_terms, query_phrases
 from agentic_memory.domain.models import CallContext, CallerProfile, CallUpdate, Memory, MemoryType
 from agentic_memory.ports import Clock
 
@@ -39,6 +40,16 @@ def _top_facts(raw: str) -> tuple[str, ...]:
 
 
 ROWS = Rows(time=_ts, facts=_top_facts)
+
+
+def term_count(text: str, keywords: str) -> int:
+    return len(index_terms(text)) + len(index_terms(keywords))
+
+
+def index(conn: sqlite3.Connection, rowid: int | None, caller_id: str, text: str, keywords: str) -> None:
+    """Add an active memory to the keyword index."""
+    conn.execute(queries()["index_memory"], {
+        "rowid": rowid, "text": scoped_terms(caller_id, text), "keywords": scoped_terms(caller_id, keywords)})
 
 
 def _profile(conn: sqlite3.Connection, caller_id: str) -> CallerProfile | None:
@@ -108,10 +119,9 @@ class SqliteMemoryStore:
             "id": m.id, "caller_id": m.caller_id, "type": m.type, "text": m.text, "category": m.category,
             "slot": m.slot, "conversation_id": m.conversation_id, "agent_id": m.agent_id,
             "created_at": m.created_at.timestamp(), "turn_start": m.turn_start, "turn_end": m.turn_end,
-            "vector": np.asarray(vector, dtype=np.float32).tobytes()})
-        conn.execute(queries()["index_memory"], {
-            "rowid": cursor.lastrowid, "text": scoped_text(m.caller_id, m.text),
-            "keywords": scoped_text(m.caller_id, keywords)})
+            "vector": np.asarray(vector, dtype=np.float32).tobytes(), "keywords": keywords,
+            "term_count": term_count(m.text, keywords)})
+        index(conn, cursor.lastrowid, m.caller_id, m.text, keywords)
 
     def _upsert_caller(self, conn: sqlite3.Connection, p: CallerProfile) -> None:
         conn.execute(queries()["upsert_caller"], {
@@ -151,14 +161,16 @@ class SqliteMemoryStore:
 
     def keyword_search(self, caller_id: str, terms: Sequence[str], *, limit: int,
                        type: MemoryType | None) -> list[tuple[str, float]]:
-        match = scoped_match(caller_id, terms)
-        if not match:
+        phrases = query_phrases(terms)
+        if not phrases:
             return []
         with translate_errors():
             rows = self.db.connection().execute(queries()["keyword_search"], {
-                "match": match, "caller_id": caller_id, "type": type,
-                "limit": limit}).fetchall()
-        return [(row[0], -float(row[1])) for row in rows]
+                "match": scoped_match(caller_id, phrases), "caller_id": caller_id, "type": type}).fetchall()
+        if not rows:
+            return []
+        candidates = [Candidate(row[0], unscoped(caller_id, row[1]), unscoped(caller_id, row[2])) for row in rows]
+        return bm25(phrases, candidates, Corpus(documents=rows[0][3], terms=rows[0][4]), limit=limit)
 
     def memories(self, ids: Sequence[str]) -> dict[str, Memory]:
         if not ids:

@@ -72,9 +72,9 @@ ON CONFLICT (conversation_id) DO NOTHING;
 
 -- name: insert_memory
 INSERT INTO memories (id, caller_id, type, text, category, slot, conversation_id, agent_id, created_at,
-                      turn_start, turn_end, vector)
+                      turn_start, turn_end, vector, keywords, term_count)
 VALUES (:id, :caller_id, :type, :text, :category, :slot, :conversation_id, :agent_id, :created_at,
-        :turn_start, :turn_end, :vector);
+        :turn_start, :turn_end, :vector, :keywords, :term_count);
 
 -- name: index_memory
 INSERT INTO memory_fts (rowid, text, keywords) VALUES (:rowid, :text, :keywords);
@@ -97,10 +97,15 @@ SELECT id, vector, created_at FROM memories
 WHERE caller_id = :caller_id AND superseded_by IS NULL AND (:type IS NULL OR type = :type);
 
 -- name: keyword_search
-SELECT m.id, bm25(memory_fts, 1.0, 0.3) AS rank
-FROM memory_fts JOIN memories m ON m.rowid = memory_fts.rowid
-WHERE memory_fts MATCH :match AND m.caller_id = :caller_id AND (:type IS NULL OR m.type = :type)
-ORDER BY rank LIMIT :limit;
+-- The caller's memories holding any of the query's phrases, with their index terms, and the caller's
+-- corpus statistics (one statement: one snapshot); domain/keyword_score.py scores them.
+WITH corpus AS (
+    SELECT count(*) AS documents, coalesce(sum(term_count), 0) AS terms FROM memories
+    WHERE caller_id = :caller_id AND superseded_by IS NULL AND (:type IS NULL OR type = :type)
+)
+SELECT m.id, memory_fts.text, memory_fts.keywords, corpus.documents, corpus.terms
+FROM corpus, memory_fts JOIN memories m ON m.rowid = memory_fts.rowid
+WHERE memory_fts MATCH :match AND m.caller_id = :caller_id AND (:type IS NULL OR m.type = :type);
 
 -- name: link_file
 INSERT INTO call_files (conversation_id, kind, key) VALUES (:conversation_id, :kind, :key)

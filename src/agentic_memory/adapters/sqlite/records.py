@@ -1,7 +1,7 @@
 """SqliteRecords: the SQLite database's rows as the plain records `agentic-memory copy` moves (copy.sql).
 
-Times are stored as POSIX seconds already; top facts as JSON text; index-only keywords live in the
-keyword index, namespaced per caller (scoped_terms.py), and are read back without their namespace.
+Times are stored as POSIX seconds already; top facts as JSON text; the keyword index is rebuilt from the
+text and keywords on write.
 """
 
 from __future__ import annotations
@@ -14,11 +14,10 @@ from importlib import resources
 from typing import Any
 
 from agentic_memory.adapters.sqlite.database import Database, translate_errors
-from agentic_memory.adapters.sqlite.scoped_terms import scoped_text
+from agentic_memory.adapters.sqlite.memory_store import index, term_count
 from agentic_memory.ports import COPY_FIELDS
 
 _NAME = re.compile(r"^-- name: (\w+)\s*$", re.MULTILINE)
-_NAMESPACE = re.compile(r"\bz\d*z")
 
 
 @cache
@@ -33,8 +32,6 @@ def _record(kind: str, row: Sequence[Any]) -> dict[str, Any]:
     if kind == "callers":
         value = json.loads(record["top_facts"] or "[]")
         record["top_facts"] = [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
-    elif kind == "memories":
-        record["keywords"] = _NAMESPACE.sub("", record["keywords"])
     elif kind == "inbox":
         record["body"] = bytes(record["body"])
     return record
@@ -62,12 +59,12 @@ class SqliteRecords:
                 params = dict(record)
                 if kind == "callers":
                     params["top_facts"] = json.dumps(list(record["top_facts"]), ensure_ascii=False)
-                cursor = conn.execute(_sql()[f"write_{kind}"], {k: v for k, v in params.items() if k != "keywords"})
+                if kind == "memories":
+                    params["term_count"] = term_count(record["text"], record["keywords"])
+                cursor = conn.execute(_sql()[f"write_{kind}"], params)
                 inserted += cursor.rowcount
                 if kind == "memories" and cursor.rowcount == 1 and record["superseded_by"] is None:
-                    conn.execute("INSERT INTO memory_fts (rowid, text, keywords) VALUES (?, ?, ?)", (
-                        cursor.lastrowid, scoped_text(record["caller_id"], record["text"]),
-                        scoped_text(record["caller_id"], record["keywords"])))
+                    index(conn, cursor.lastrowid, record["caller_id"], record["text"], record["keywords"])
         return inserted
 
     def finish(self) -> None:

@@ -109,3 +109,22 @@ CREATE TABLE backups (
     path       TEXT PRIMARY KEY,
     created_at REAL NOT NULL
 );
+
+-- migration: 5
+-- One keyword scorer for both backends (domain/keyword_score.py): the index holds the domain's stemmed
+-- terms (namespaced per caller) under FTS5's plain tokenizer and only finds candidates; raw keywords and
+-- each memory's term count move to `memories` (the count is the caller's BM25 statistics). Old keywords
+-- are recovered from the index (active memories only: the others were never kept).
+ALTER TABLE memories ADD COLUMN keywords TEXT NOT NULL DEFAULT '';
+ALTER TABLE memories ADD COLUMN term_count INTEGER NOT NULL DEFAULT 0;
+UPDATE memories SET keywords = coalesce(
+    (SELECT am_unscoped_words(f.keywords) FROM memory_fts f WHERE f.rowid = memories.rowid), '');
+DROP TABLE memory_fts;
+CREATE VIRTUAL TABLE memory_fts USING fts5(
+    text, keywords,
+    tokenize = 'unicode61 remove_diacritics 0'
+);
+UPDATE memories SET term_count = am_term_count(text) + am_term_count(keywords);
+INSERT INTO memory_fts (rowid, text, keywords)
+SELECT rowid, am_scoped_terms(caller_id, text), am_scoped_terms(caller_id, keywords)
+FROM memories WHERE superseded_by IS NULL;

@@ -1,15 +1,18 @@
 """Keyword terms namespaced by their owner, so each caller has a keyword index of their own.
 
-Every word indexed for a caller is stored as `z<digits of their number>z<word>`, and every query term is
+Every term indexed for a caller is stored as `z<digits of their number>z<term>`, and every query term is
 rewritten the same way. A caller's search then reads only that caller's postings: its cost does not grow
 with other callers (an unscoped "order" matched ~200k rows at 100k callers), and another caller's text
-cannot match at all. The prefix has no vowels, so FTS5's porter stemmer treats the word as it would alone.
+cannot match at all. The terms are `domain/keyword_score.index_terms` (already stemmed), indexed by FTS5's
+plain unicode61 tokenizer, so the index matches exactly the memories the domain's scorer counts.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+
+from agentic_memory.domain.keyword_score import Phrase, index_terms
 
 _TOKEN = re.compile(r"[^\W_]+", re.UNICODE)  # what FTS5's unicode61 tokenizer keeps as one token
 
@@ -19,16 +22,24 @@ def prefix(caller_id: str) -> str:
 
 
 def scoped_text(caller_id: str, text: str) -> str:
+    """Migration 2's form (raw words; migration 5 replaces it with `scoped_terms`)."""
     head = prefix(caller_id)
     return " ".join(head + token for token in _TOKEN.findall(text))
 
 
-def scoped_match(caller_id: str, terms: Sequence[str]) -> str:
-    """An FTS5 MATCH expression: any of `terms`; a term FTS5 splits in several tokens becomes a phrase."""
+def scoped_terms(caller_id: str, text: str) -> str:
+    """The index terms of `text`, each namespaced: one FTS5 column's value."""
     head = prefix(caller_id)
-    phrases = []
-    for term in terms:
-        tokens = _TOKEN.findall(term)
-        if tokens:
-            phrases.append('"' + " ".join(head + token for token in tokens) + '"')
-    return " OR ".join(phrases)
+    return " ".join(head + term for term in index_terms(text))
+
+
+def unscoped(caller_id: str, value: str) -> list[str]:
+    """An FTS5 column's value back as the index terms."""
+    size = len(prefix(caller_id))
+    return [term[size:] for term in value.split()]
+
+
+def scoped_match(caller_id: str, phrases: Sequence[Phrase]) -> str:
+    """An FTS5 MATCH expression: any of the phrases, each of its index terms namespaced."""
+    head = prefix(caller_id)
+    return " OR ".join('"' + " ".join(head + term for term in phrase) + '"' for phrase in phrases)
