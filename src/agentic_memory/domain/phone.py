@@ -8,6 +8,7 @@ callers to us.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 import phonenumbers
 
@@ -21,6 +22,14 @@ def normalise_phone(raw: object, default_region: str = "US") -> str:
     """Return the E.164 form of `raw`, or raise InvalidPhoneNumber."""
     if not isinstance(raw, str):
         raise InvalidPhoneNumber("caller id must be a string phone number")
+    return _e164(raw, default_region)
+
+
+# A caller's number arrives again on every turn of a call (/retrieve) and on every call (/client-data);
+# parsing it costs ~0.1 ms of CPU (phonenumbers' regexes), a cache hit ~1 µs. A rejected number raises and is
+# not cached. Bounded: 4096 numbers x ~0.2 kB.
+@lru_cache(maxsize=4096)
+def _e164(raw: str, default_region: str) -> str:
     text = _SIP.sub("", raw.strip()).split("@", 1)[0].split(";", 1)[0]
     if not _ALLOWED.match(text) or sum(ch.isdigit() for ch in text) < 7:
         raise InvalidPhoneNumber("not a phone number")

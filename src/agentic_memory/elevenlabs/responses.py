@@ -56,9 +56,10 @@ def client_data_response(briefing: CallerBriefing, *, prompt_template: str = "",
 
 def memory_json(hit: MemoryHit) -> dict[str, Any]:
     m = hit.memory
+    created = m.created_at.isoformat()  # twice in the answer, formatted once
     # Every field of schemas.MemoryMetadata, nulls included: the route sends these bytes without the model.
     metadata: dict[str, Any] = {"type": m.type, "conversation_id": m.conversation_id, "agent_id": m.agent_id,
-                                "timestamp": m.created_at.isoformat(), "category": m.category,
+                                "timestamp": created, "category": m.category,
                                 "turn_start": m.turn_start, "turn_end": m.turn_end}
     return {"id": m.id, "memory": m.text, "user_id": split_key(m.caller_id)[0], "score": round(hit.score, 6),
-            "metadata": metadata, "created_at": m.created_at.isoformat()}
+            "metadata": metadata, "created_at": created}

@@ -98,15 +98,16 @@ WHERE caller_id = :caller_id AND superseded_by IS NULL AND (:type IS NULL OR typ
 
 -- name: keyword_search
 -- The caller's memories holding any of the query's phrases, with their index terms, and the caller's
--- corpus statistics (one statement: one snapshot); domain/keyword_score.py scores them. CROSS JOIN keeps
--- the MATCH as the outer loop (else SQLite re-runs it for each of the caller's rows); the statistics read
--- only the memories_terms index.
+-- corpus statistics (one statement: one snapshot); domain/keyword_score.py scores them. CROSS JOIN fixes the
+-- order: the MATCH runs once and its rows are looked up by rowid. Left to itself the planner walks the caller's
+-- memories and re-runs the MATCH for each one (12x the CPU at 11 memories a caller, PERF_NOTES item 20). The
+-- statistics read only the memories_terms index.
 WITH corpus AS (
     SELECT count(*) AS documents, coalesce(sum(term_count), 0) AS terms FROM memories
     WHERE caller_id = :caller_id AND superseded_by IS NULL AND (:type IS NULL OR type = :type)
 )
 SELECT m.id, memory_fts.text, memory_fts.keywords, corpus.documents, corpus.terms
-FROM memory_fts CROSS JOIN memories m ON m.rowid = memory_fts.rowid CROSS JOIN corpus
+FROM corpus CROSS JOIN memory_fts CROSS JOIN memories m ON m.rowid = memory_fts.rowid
 WHERE memory_fts MATCH :match AND m.caller_id = :caller_id AND (:type IS NULL OR m.type = :type);
 
 -- name: link_file

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from functools import lru_cache
 
 from agentic_memory.domain.keyword_score import Phrase, index_terms
 
 _TOKEN = re.compile(r"[^\W_]+", re.UNICODE)  # what FTS5's unicode61 tokenizer keeps as one token
 
 
+@lru_cache(maxsize=4096)  # built for every row a keyword search reads (`unscoped`): the same few callers
 def prefix(caller_id: str) -> str:
     return "z" + "".join(ch for ch in caller_id if ch.isascii() and ch.isdigit()) + "z"
 
