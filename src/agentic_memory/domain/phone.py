@@ -25,9 +25,9 @@ def normalise_phone(raw: object, default_region: str = "US") -> str:
     return _e164(raw, default_region)
 
 
-# A caller's number arrives again on every turn of a call (/retrieve) and on every call (/client-data);
-# parsing it costs ~0.1 ms of CPU (phonenumbers' regexes), a cache hit ~1 µs. A rejected number raises and is
-# not cached. Bounded: 4096 numbers x ~0.2 kB.
+# A caller's number arrives again on every turn of a call (/retrieve) and on every call (/client-data), and
+# phonenumbers' regexes are the costly part of a request's own work (bench/PERF_NOTES.md item 20). A rejected
+# number raises and is not cached. Bounded to 4096 numbers.
 @lru_cache(maxsize=4096)
 def _e164(raw: str, default_region: str) -> str:
     text = _SIP.sub("", raw.strip()).split("@", 1)[0].split(";", 1)[0]

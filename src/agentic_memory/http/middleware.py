@@ -37,7 +37,7 @@ class RequestMiddleware:
         headers = dict(scope.get("headers") or [])
         incoming = headers.get(b"x-request-id", b"")
         # A log correlation id, not a secret: no getrandom syscall per request (under load the loop lost the
-        # CPU there, ~1 ms a request in a cProfile of the proxy at c=8)
+        # CPU there; bench/PERF_NOTES.md, proxy, session 20)
         rid = incoming.decode() if _SAFE_ID.match(incoming) else f"{random.getrandbits(64):016x}"
         token = request_id.set(rid)
         fields: dict[str, object] = {}

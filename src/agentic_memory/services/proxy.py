@@ -50,12 +50,12 @@ REPEAT_SECS = 120.0
 CONVERSATION_SECS = 3600.0  # what a call's earlier turns found, for its later ones (calls last minutes)
 CACHE_ENTRIES = 2048
 # Full rankings (query embedding + dense search) in flight at once. Past it a turn does not queue behind the
-# others (an embedding is ~6-10 ms of CPU on this 2-core machine; a slow store holds a thread each): it is
+# others (an embedding is the costliest step of a turn; a slow store holds a thread each): it is
 # ranked on keywords, recency and its call's earlier hits alone. Counted from the submit, on the loop, so a
 # burst of turns cannot all start one before the first is seen.
 FULL_SLOTS = 2
 # How long a turn waits for the full ranking (embedding + keywords) once the keyword one is in, counted from
-# its arrival. Quiet, the full ranking takes ~10-20 ms here; under load it is what makes the tail, so past
+# its arrival. Under load the full ranking is what makes the tail (bench/PERF_NOTES.md, proxy), so past
 # this the turn goes on with keywords, recency and its call's earlier hits (the hard budget stays the cap
 # for a memory that is slow or failing).
 DENSE_WAIT_MS = 30

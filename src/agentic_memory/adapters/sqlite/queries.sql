@@ -100,7 +100,7 @@ WHERE caller_id = :caller_id AND superseded_by IS NULL AND (:type IS NULL OR typ
 -- The caller's memories holding any of the query's phrases, with their index terms, and the caller's
 -- corpus statistics (one statement: one snapshot); domain/keyword_score.py scores them. CROSS JOIN fixes the
 -- order: the MATCH runs once and its rows are looked up by rowid. Left to itself the planner walks the caller's
--- memories and re-runs the MATCH for each one (12x the CPU at 11 memories a caller, PERF_NOTES item 20). The
+-- memories and re-runs the MATCH for each one (bench/PERF_NOTES.md item 20). The
 -- statistics read only the memories_terms index.
 WITH corpus AS (
     SELECT count(*) AS documents, coalesce(sum(term_count), 0) AS terms FROM memories
