@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import socket
 import threading
 import time
@@ -198,3 +199,12 @@ def test_an_embedding_outage_is_a_503_not_a_500():
                                headers=HEADERS)
     assert response.status_code == 503
     assert response.json() == {"error": "embedding model unavailable, retry later"}
+
+
+def test_a_running_app_keeps_its_startup_objects_out_of_the_collectors_sight():
+    """A full collection under load then scans only what came after startup (bench/PERF_NOTES.md, item 22),
+    and the objects are handed back when the app stops (a test process builds many apps)."""
+    with TestClient(create_app(in_memory_deps())) as client:
+        assert gc.get_freeze_count() > 10_000  # the imported modules, the app, its dependencies
+        assert client.get("/health").status_code == 200
+    assert gc.get_freeze_count() == 0
