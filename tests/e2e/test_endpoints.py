@@ -6,12 +6,16 @@ import json
 import sqlite3
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 
 import pytest
 
+from agentic_memory.adapters.embeddings.batching import BatchingEmbedder
+from agentic_memory.bootstrap import local_engine
 from agentic_memory.elevenlabs import builders
 from agentic_memory.http.schemas import RetrieveResponse
-from tests.conftest import HMAC_KEY, auth, drain, example, post_signed
+from tests.conftest import HMAC_KEY, app_client, auth, drain, example, post_signed
 from tests.e2e.conftest import inbox_body_sizes
 
 
@@ -223,3 +227,28 @@ def test_post_call_answers_503_when_storage_fails_so_elevenlabs_retries(client, 
     assert response.status_code == 503
     assert response.json()["error"] == "storage unavailable, retry later"
     breaker.close()
+
+
+def test_retrieve_with_the_batching_embedder_answers_as_the_direct_path_does(client, worker, deps):
+    """The served configuration: the query waits for a model batch and is searched on the model thread
+    (offload.then). Concurrent queries share batches and each gets its own caller's answer."""
+    now = int(time.time())
+    for caller, order in (("+14155550111", "A-48213"), ("+14155550122", "Z-99999")):
+        turns = [("agent", "Hello!"), ("user", f"My order number is {order} and I prefer oat milk.")]
+        post_signed(client, builders.transcription(conversation_id=f"conv_{order}", caller=caller, turns=turns,
+                                                   start_time=now - 100))
+    drain(worker)
+    asks = [{"query": query, "user_id": caller} for query in ("what is my order number", "which milk do I like")
+            for caller in ("+14155550111", "+14155550122", "+14155550199")]  # the last one never called
+    direct = [client.post("/retrieve", json=ask, headers=auth()).json()["memories"] for ask in asks]
+    batching = BatchingEmbedder(deps.embedder)
+    with app_client(replace(deps, engine=local_engine(deps.store, batching))) as batched, \
+            ThreadPoolExecutor(len(asks)) as pool:
+        responses = list(pool.map(lambda ask: batched.post("/retrieve", json=ask, headers=auth()), asks * 3))
+    assert all(r.status_code == 200 for r in responses)
+    for i, response in enumerate(responses):
+        memories, expected = response.json()["memories"], direct[i % len(asks)]
+        assert {m["id"] for m in memories} == {m["id"] for m in expected}
+        assert all(m["user_id"] == asks[i % len(asks)]["user_id"] for m in memories)
+    assert any("A-48213" in m["memory"] for m in responses[0].json()["memories"][:5])
+    assert responses[2].json()["memories"] == []

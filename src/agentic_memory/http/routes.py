@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from functools import lru_cache
 from typing import Any, TypeVar
@@ -20,7 +21,7 @@ from agentic_memory.elevenlabs.responses import client_data_response, memory_jso
 from agentic_memory.http import schemas
 from agentic_memory.http.auth import WorkspaceKey
 from agentic_memory.logs import annotate
-from agentic_memory.offload import run_blocking, settled
+from agentic_memory.offload import run_blocking, settled, then
 from agentic_memory.services.client_data import brief_caller
 from agentic_memory.services.ingest import accept_webhook
 from agentic_memory.services.search import SearchQuery, search
@@ -100,14 +101,16 @@ def routes(deps: Deps, *, documented: bool = True) -> APIRouter:
         body = _parse(schemas.RetrieveRequest, await request.body())
         command = SearchQuery(query=body.query, user_id=body.user_id, limit=body.limit, type=body.type,
                               agent_id=body.agent_id)
-        # The query's embedding is awaited here, on the loop: a query waiting for the model holds no pool
-        # thread, so all concurrent queries can share one model call (adapters/embeddings/batching.py).
+        find = functools.partial(search, command, engine=deps.engine, default_region=settings.default_region,
+                                 scope=settings.scope)
+        # A query waiting for the model holds no pool thread, so all concurrent queries can share one model
+        # call (adapters/embeddings/batching.py); its search then runs on the model thread, right after the
+        # batch, and the loop is woken once, for the answer (offload.then).
         pending = deps.engine.prepare(body.query)
-        vector = None
-        if pending is not None:
-            vector = await settled(pending)
-        _, hits = await run_blocking(search, command, engine=deps.engine, default_region=settings.default_region,
-                                     scope=settings.scope, vector=vector)
+        if pending is None:
+            _, hits = await run_blocking(find)
+        else:
+            _, hits = await settled(then(pending, lambda vector: find(vector=vector)))
         # Serialised directly: re-validating our own dicts through the response model cost more than the JSON
         # (the model still documents /docs; a test checks these bytes against it).
         body_bytes = orjson.dumps({"memories": [memory_json(hit) for hit in hits]})
