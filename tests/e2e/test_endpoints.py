@@ -230,8 +230,9 @@ def test_post_call_answers_503_when_storage_fails_so_elevenlabs_retries(client, 
 
 
 def test_retrieve_with_the_batching_embedder_answers_as_the_direct_path_does(client, worker, deps):
-    """The served configuration: the query waits for a model batch and is searched on the model thread
-    (offload.then). Concurrent queries share batches and each gets its own caller's answer."""
+    """The served configuration: the query waits for a model batch, then is searched on the model thread
+    (SQLite: offload.then) or on the pool (PostgreSQL). Concurrent queries share batches and each gets its own
+    caller's answer."""
     now = int(time.time())
     for caller, order in (("+14155550111", "A-48213"), ("+14155550122", "Z-99999")):
         turns = [("agent", "Hello!"), ("user", f"My order number is {order} and I prefer oat milk.")]

@@ -66,6 +66,12 @@ def routes(deps: Deps, *, documented: bool = True) -> APIRouter:
     router = APIRouter()
     greeting = GreetingPolicy.of(settings.first_message, settings.first_message_templates)
 
+    # A local store's search is CPU work under the GIL: on the model thread, right after the batch, it skips
+    # a hop through the loop and the pool and costs less CPU (offload.then; bench/PERF_NOTES.md, item 21).
+    # A network database's search waits on I/O, which the pool's threads overlap; a model thread waiting
+    # on the network would start no batch meanwhile, so PostgreSQL keeps the pool.
+    search_on_model_thread = getattr(deps.engine, "probe_inline", False) is True
+
     # The memory proxy's caller token, issued only when the proxy is on (see docs/elevenlabs.md).
     token_key = caller_token.signing_key(settings.workspace_keys[0]) if settings.upstream_url else b""
 
@@ -104,13 +110,14 @@ def routes(deps: Deps, *, documented: bool = True) -> APIRouter:
         find = functools.partial(search, command, engine=deps.engine, default_region=settings.default_region,
                                  scope=settings.scope)
         # A query waiting for the model holds no pool thread, so all concurrent queries can share one model
-        # call (adapters/embeddings/batching.py); its search then runs on the model thread, right after the
-        # batch, and the loop is woken once, for the answer (offload.then).
+        # call (adapters/embeddings/batching.py).
         pending = deps.engine.prepare(body.query)
         if pending is None:
             _, hits = await run_blocking(find)
-        else:
+        elif search_on_model_thread:
             _, hits = await settled(then(pending, lambda vector: find(vector=vector)))
+        else:
+            _, hits = await run_blocking(find, vector=await settled(pending))
         # Serialised directly: re-validating our own dicts through the response model cost more than the JSON
         # (the model still documents /docs; a test checks these bytes against it).
         body_bytes = orjson.dumps({"memories": [memory_json(hit) for hit in hits]})
