@@ -33,7 +33,7 @@ def then(source: Future[T], step: Callable[[T], R]) -> Future[R]:
     """A future of `step(source's result)`, computed by the thread that resolves `source`, right after it.
 
     A /retrieve's search runs on the model thread that embedded its query: no second hop through the loop
-    and the thread pool, and a search there costs ~0.8 ms of CPU instead of ~1.25 ms on a pool thread
+    and the thread pool, and a search there costs ~0.8-1.0 ms of CPU instead of ~1.25-1.4 ms on a pool thread
     contending for the GIL (bench/PERF_NOTES.md, item 21). An error in `source` or `step` is the result's.
     Cancelling the result cancels `source` if it has not started (a batcher then skips it), and skips `step`.
     """
