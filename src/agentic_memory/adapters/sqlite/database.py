@@ -20,10 +20,10 @@ from agentic_memory.errors import StorageError
 BUSY_TIMEOUT_MS = 30_000
 _NAMESPACE = re.compile(r"\bz\d*z")  # scoped_terms.prefix
 # FTS5's merge policy for the keyword index. Each call's transaction adds a segment and a MATCH reads every
-# segment; FTS5's defaults (automerge 4, crisismerge 16) let up to 15 pile up per level. These keep about
-# half as many for a little more merging per commit (bench/PERF_NOTES.md item 40). FTS5 keeps them in
-# memory_fts_config; they are set on every migrate, so an index rebuilt by any migration gets them too.
-FTS_MERGE = {"automerge": 2, "crisismerge": 4}
+# segment; FTS5's default crisismerge (16) lets up to 15 pile up on a level before merging them at once.
+# At 4 there are about half as many, for a little more merging per commit (bench/PERF_NOTES.md item 40).
+# FTS5 keeps it in memory_fts_config; it is set on every migrate, so an index any migration rebuilds has it.
+FTS_MERGE = {"crisismerge": 4}
 
 
 def queries() -> dict[str, str]:
