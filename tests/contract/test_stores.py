@@ -459,3 +459,48 @@ def test_an_ack_after_the_queue_closed_fails_with_a_storage_error_instead_of_han
     queue.close()
     with pytest.raises(StorageError):
         accept(queue)
+
+
+def _fts_segments(db):
+    return db.connection().execute("SELECT count(DISTINCT segid) FROM memory_fts_idx").fetchone()[0]
+
+
+def test_sqlite_keyword_index_keeps_fewer_segments_and_merging_changes_no_answer(tmp_path):
+    """The merge policy `migrate` sets (database.FTS_MERGE) against FTS5's defaults, fed the same calls one
+    transaction each as the worker writes them: fewer segments to read, the same answers; and a full merge
+    of the index (what `compact` runs) changes no answer either."""
+    from agentic_memory.domain.ranking import query_terms
+
+    words = ["oat milk", "window seat", "order A-4821", "peanuts", "Denver trip", "text message", "aisle",
+             "Tuesday delivery", "blue scarf", "refund"]
+    dbs = [Database(tmp_path / "tuned.sqlite3"), Database(tmp_path / "defaults.sqlite3")]
+    for db in dbs:
+        db.migrate()
+    with dbs[1].transaction() as conn:
+        conn.execute("INSERT INTO memory_fts (memory_fts, rank) VALUES ('automerge', 4)")
+        conn.execute("INSERT INTO memory_fts (memory_fts, rank) VALUES ('crisismerge', 16)")
+    stores = [SqliteMemoryStore(db) for db in dbs]
+    callers = [f"+1555000{n:04d}" for n in range(8)]
+    for i in range(60):
+        caller = callers[i % len(callers)]
+        texts = [f"caller likes {words[(i + k) % len(words)]} and {words[(i * 3 + k) % len(words)]}" for k in range(3)]
+        new = [memory(f"m{i}_{k}", caller, text, conversation=f"conv_{i}") for k, text in enumerate(texts)]
+        # Every fourth call replaces a fact of the caller's previous call: the index gets deletions too.
+        old = [(f"m{i - len(callers)}_0", f"m{i}_0")] if i >= len(callers) and i % 4 == 0 else []
+        for store in stores:
+            assert store.save_call(update(f"conv_{i}", caller, new, superseded=old))
+
+    def answers(store):
+        return [store.keyword_search(caller, query_terms(f"what about {word}?"), limit=20, type=None)
+                for caller in callers for word in words]
+
+    before = answers(stores[0])
+    assert sum(map(len, before)) > 100
+    assert before == answers(stores[1])
+    assert _fts_segments(dbs[0]) < _fts_segments(dbs[1])
+    with dbs[0].transaction() as conn:
+        conn.execute("INSERT INTO memory_fts (memory_fts) VALUES ('optimize')")
+    assert _fts_segments(dbs[0]) == 1
+    assert answers(stores[0]) == before
+    for db in dbs:
+        db.close()

@@ -10,7 +10,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -70,10 +70,11 @@ class Server:
         base.update(env or {})
         self.env = base
 
-    def start(self, *, timeout: float = 60.0) -> None:
+    def start(self, *, timeout: float = 60.0, args: Sequence[str] = ()) -> None:
+        """Starts it (`args` added to `serve`'s) and waits for a 200 from /health."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as log:
-            self.proc = subprocess.Popen([*_command(), "--host", "127.0.0.1", "--port", str(self.port)],
+            self.proc = subprocess.Popen([*_command(), "--host", "127.0.0.1", "--port", str(self.port), *args],
                                          env=self.env, cwd=self.data_dir.parent, stdout=log, stderr=log,
                                          start_new_session=True)
         deadline = time.monotonic() + timeout

@@ -108,6 +108,20 @@ def test_the_request_is_a_json_schema_chat_completion_with_the_key_and_the_call_
     assert "0 agent: Thanks for calling" in user
 
 
+def test_the_prompt_names_every_fixed_slot_the_rules_give_contact_facts():
+    # A slot the prompt does not name comes back under another name, and then never supersedes (or is
+    # superseded by) the same fact the rules stored on a call where the LLM was down.
+    said = call("Please text me from now on.", "Call me in the morning after nine.",
+                "The new address is 58 Elm Hill Road in Springfield.")
+    slots = {f.slot for f in RULES.extract(said) if f.category == "contact"}
+    assert slots == {"contact:channel", "contact:time", "contact:address"}
+    with serve(FakeLlm(answer=ANSWER)) as fake:
+        extractor(fake).extract(said)
+    system = fake.requests[0][2]["messages"][0]["content"]
+    assert all(f'"{slot}"' in system for slot in slots)
+    assert "fact:<topic>\" (pharmacy" in system  # the address is no longer offered as a `fact:` topic
+
+
 def test_without_a_key_no_authorization_header_is_sent():
     with serve(FakeLlm(answer=ANSWER)) as fake:
         extractor(fake, url=fake.url + "/", key="").extract(CALL)
@@ -259,6 +273,21 @@ def test_the_worker_stores_the_llm_facts_and_a_newer_slot_supersedes_the_older(c
                       "Caller wants to be texted from now on."]
     assert "HTTP 500" in caplog.text
     assert "Oak Avenue" not in caplog.text
+
+
+def test_an_address_from_the_llm_replaces_the_one_the_rules_stored_in_the_same_slot():
+    store = InMemoryMemoryStore()
+    moved = {"caller_name": {"first_name": None, "full_name": None},
+             "facts": [{"kind": "contact", "text": "Caller's address is now 41 Elm Court in Springfield.",
+                        "slot": "contact:address", "turn": 0}]}
+    with serve(FakeLlm(mode="error", answer=moved)) as fake:
+        deps = WorkerDeps(store=store, blobs=InMemoryBlobStore(), engine=local_engine(store, HashEmbedder()),
+                          extractor=extractor(fake), clock=FixedClock())
+        process_job(_job("c1", "It's 58 Elm Hill Road in Springfield."), deps)  # the LLM is down: the rules
+        fake.mode = "fixed"
+        process_job(_job("c2", "We moved, it's 41 Elm Court in Springfield now."), deps)
+    active = [(m.text, m.slot) for m, _ in store.load_call("unseen", WORKER_CALLER).active_facts]
+    assert active == [("Caller's address is now 41 Elm Court in Springfield.", "contact:address")]
 
 
 WORKER_CALLER = "+16129782029"

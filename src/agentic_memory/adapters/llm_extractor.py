@@ -67,11 +67,12 @@ Answer only with the JSON object the schema describes.
   Never the agent's, a relative's or another person's name; null when the caller gave none.
 - facts: short third-person English sentences starting with "Caller" ("Caller prefers text messages."),
   whatever language the call was in. Only what the caller said or confirmed; nothing the agent guessed.
-  kind: preference (likes, dislikes, wants, allergies), contact (channel or time to reach them),
-  identifier (order, ticket, claim, booking numbers), plan (appointments, reschedules), fact (anything else).
+  kind: preference (likes, dislikes, wants, allergies), contact (channel or time to reach them, their
+  street address), identifier (order, ticket, claim, booking numbers), plan (appointments, reschedules),
+  fact (anything else).
   slot: what the fact is about, so a newer fact in the same slot replaces an older one:
-  "preference:<topic>", "contact:channel", "contact:time", "identifier:<kind>", "plan:<event>",
-  "fact:<topic>" (address, pharmacy, employer...); lowercase; null when the fact stands alone.
+  "preference:<topic>", "contact:channel", "contact:time", "contact:address", "identifier:<kind>",
+  "plan:<event>", "fact:<topic>" (pharmacy, employer...); lowercase; null when the fact stands alone.
   Write dates as calendar dates using the call date; turn: the index of the turn that says it, or null."""
 
 

@@ -19,6 +19,11 @@ from agentic_memory.errors import StorageError
 
 BUSY_TIMEOUT_MS = 30_000
 _NAMESPACE = re.compile(r"\bz\d*z")  # scoped_terms.prefix
+# FTS5's merge policy for the keyword index. Each call's transaction adds a segment and a MATCH reads every
+# segment; FTS5's default crisismerge (16) lets up to 15 pile up on a level before merging them at once.
+# At 4 there are about half as many, for a little more merging per commit (bench/PERF_NOTES.md item 40).
+# FTS5 keeps it in memory_fts_config; it is set on every migrate, so an index any migration rebuilds has it.
+FTS_MERGE = {"crisismerge": 4}
 
 
 def queries() -> dict[str, str]:
@@ -94,6 +99,8 @@ class Database:
                 for statement in _statements(sql):
                     conn.execute(statement)
                 conn.execute("INSERT INTO schema_migrations (version) VALUES (?)", (version,))
+            for option, value in FTS_MERGE.items():
+                conn.execute("INSERT INTO memory_fts (memory_fts, rank) VALUES (?, ?)", (option, value))
 
     def integrity_check(self) -> str:
         with translate_errors():
