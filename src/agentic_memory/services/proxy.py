@@ -190,7 +190,8 @@ class Recaller:
         # The embedder is saturated, or earlier lookups are stuck in the store: do not queue behind them.
         dense = self._keywords is None or not (self._full >= FULL_SLOTS or self._stuck)
         partial = Partial()
-        future = self.pool().submit(self._lookup, owner, text, deadline, dense, partial)
+        future = self.pool().submit(self._lookup, owner, text, deadline, dense, partial,
+                                    recall.embedding_query(messages))
         if dense:
             self._count(future, "_full")
         waiting = asyncio.wrap_future(future)
@@ -230,17 +231,19 @@ class Recaller:
             hits = self._with_earlier(hits, conversation)
         return self._result(hits, messages, started, status)
 
-    def _lookup(self, owner: str, text: str, deadline: float, dense: bool, partial: Partial) -> Hits | None:
-        """On a recall thread, one hop from the loop: the profile read, then (with a batcher) the query's
-        embedding started while the keyword ranking runs, then the full ranking with its vector. The keyword
-        ranking is left in `partial` for the loop, which takes it if the deadline comes first."""
+    def _lookup(self, owner: str, text: str, deadline: float, dense: bool, partial: Partial,
+                embed: str) -> Hits | None:
+        """On a recall thread, one hop from the loop: the profile read, then (with a batcher) the embedding of
+        `embed` (the query with less context) started while the keyword ranking runs, then the full ranking
+        with its vector. The keyword ranking is left in `partial` for the loop, which takes it if the
+        deadline comes first."""
         checkpoint = _checkpoint(deadline)
         checkpoint()
         profile = self.store.caller(owner)  # one primary-key read: skips the embedding for new callers
         if profile is None or profile.memory_count == 0:
             return None
         # The embedding starts now (`prepare` never blocks); None when the engine embeds inside `recall`
-        pending = self.engine.prepare(text) if dense and self._keywords is not None else None
+        pending = self.engine.prepare(embed) if dense and self._keywords is not None else None
         try:
             if self._keywords is not None and pending is not None:
                 def vector() -> Any:
