@@ -26,7 +26,8 @@ def test_the_embedded_query_keeps_only_the_agents_last_sentence_before_a_short_u
     assert recall.embedding_query(messages) == "Is it the order from Monday? yes that one"
     assert recall.query(messages) == f"{question} yes that one"  # the keywords keep the whole turn
     rambling = "and " * 100 + "so which one is it"
-    short = recall.embedding_query([{"role": "assistant", "content": rambling}, {"role": "user", "content": "the first"}])
+    short = recall.embedding_query([{"role": "assistant", "content": rambling},
+                                    {"role": "user", "content": "the first"}])
     assert short.endswith("so which one is it the first")
     assert len(short) <= recall.EMBED_CONTEXT + len(" the first")
     long_turn = [messages[0], {"role": "user", "content": "I want to change my delivery address for the order"}]
