@@ -317,12 +317,12 @@ def summarise(rows: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
 def proxy_rankings(data_dir: Path, workspace_key: str, hmac_key: str, dev: DevSet) -> dict[str, Any]:
     """Every question as the memory proxy ranks it, with the query embedding (its `ok` turns) and without it
     (its `keywords` turns, when the embedder is busy): is an expected memory among what it would inject
-    (score >= MIN_SCORE, at most MAX_MEMORIES of its CANDIDATES), and in the plain top k as `/retrieve` has it.
-    In process, on the server's database (read only: the questions write nothing)."""
+    (score >= MIN_SCORE, or KEYWORD_MIN_SCORE for keywords; at most MAX_MEMORIES of its CANDIDATES), and in
+    the plain top k as `/retrieve` has it. In process, on the server's database (read only: the questions write nothing)."""
     from agentic_memory.bootstrap import build
     from agentic_memory.config import load_settings
     from agentic_memory.domain.recall import MAX_MEMORIES
-    from agentic_memory.services.proxy import CANDIDATES, MIN_SCORE
+    from agentic_memory.services.proxy import CANDIDATES, KEYWORD_MIN_SCORE, MIN_SCORE
 
     settings = load_settings({"AGENTIC_MEMORY_DATA_DIR": str(data_dir), "ELEVENLABS_WORKSPACE_KEY": workspace_key,
                               "ELEVENLABS_HMAC_KEY": hmac_key, "AGENTIC_MEMORY_LOG_LEVEL": "WARNING"}, env_file=None)
@@ -335,9 +335,9 @@ def proxy_rankings(data_dir: Path, workspace_key: str, hmac_key: str, dev: DevSe
         rows: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for q in dev.questions:
             half, k = dev.callers[q["caller"]].half, q.get("k", 5)
-            for name, rank in (("full", engine.recall), ("keywords", keywords)):
+            for name, rank, floor in (("full", engine.recall, MIN_SCORE), ("keywords", keywords, KEYWORD_MIN_SCORE)):
                 hits = rank(q["caller"], q["query"], limit=max(CANDIDATES, k), type=None)
-                injected = [h.memory.text for h in hits if h.score >= MIN_SCORE][:MAX_MEMORIES]
+                injected = [h.memory.text for h in hits if h.score >= floor][:MAX_MEMORIES]
                 rows[f"{name}_injected"].append({"half": half, "ok": check_question(q, injected),
                                                  "kind": q["kind"]})
                 rows[f"{name}_top{k}"].append({"half": half, "ok": check_question(q, [h.memory.text for h in hits][:k]),
