@@ -318,7 +318,8 @@ def proxy_rankings(data_dir: Path, workspace_key: str, hmac_key: str, dev: DevSe
     """Every question as the memory proxy ranks it, with the query embedding (its `ok` turns) and without it
     (its `keywords` turns, when the embedder is busy): is an expected memory among what it would inject
     (score >= MIN_SCORE, or KEYWORD_MIN_SCORE for keywords; at most MAX_MEMORIES of its CANDIDATES), and in
-    the plain top k as `/retrieve` has it. In process, on the server's database (read only: the questions write nothing)."""
+    the plain top k as `/retrieve` has it. In process, on the server's database (read only: the questions
+    write nothing)."""
     from agentic_memory.bootstrap import build
     from agentic_memory.config import load_settings
     from agentic_memory.domain.recall import MAX_MEMORIES
