@@ -314,6 +314,62 @@ def summarise(rows: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
     return out
 
 
+def proxy_rankings(data_dir: Path, workspace_key: str, hmac_key: str, dev: DevSet) -> dict[str, Any]:
+    """Every question as the memory proxy ranks it, with the query embedding (its `ok` turns) and without it
+    (its `keywords` turns, when the embedder is busy): is an expected memory among what it would inject
+    (score >= MIN_SCORE, or KEYWORD_MIN_SCORE for keywords; at most MAX_MEMORIES of its CANDIDATES), and in
+    the plain top k as `/retrieve` has it. In process, on the server's database (read only: the questions
+    write nothing)."""
+    from agentic_memory.bootstrap import build
+    from agentic_memory.config import load_settings
+    from agentic_memory.domain.recall import MAX_MEMORIES
+    from agentic_memory.services.proxy import CANDIDATES, KEYWORD_MIN_SCORE, MIN_SCORE
+
+    settings = load_settings({"AGENTIC_MEMORY_DATA_DIR": str(data_dir), "ELEVENLABS_WORKSPACE_KEY": workspace_key,
+                              "ELEVENLABS_HMAC_KEY": hmac_key, "AGENTIC_MEMORY_LOG_LEVEL": "WARNING"}, env_file=None)
+    deps = build(settings, with_worker=False)
+    try:
+        engine = deps.engine
+        keywords = getattr(engine, "recall_keywords", None)
+        if keywords is None:
+            return {"skipped": "the engine has no keyword-only ranking"}
+        rows: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for q in dev.questions:
+            half, k = dev.callers[q["caller"]].half, q.get("k", 5)
+            for name, rank, floor in (("full", engine.recall, MIN_SCORE), ("keywords", keywords, KEYWORD_MIN_SCORE)):
+                hits = rank(q["caller"], q["query"], limit=max(CANDIDATES, k), type=None)
+                injected = [h.memory.text for h in hits if h.score >= floor][:MAX_MEMORIES]
+                rows[f"{name}_injected"].append({"half": half, "ok": check_question(q, injected),
+                                                 "kind": q["kind"]})
+                rows[f"{name}_top{k}"].append({"half": half, "ok": check_question(q, [h.memory.text for h in hits][:k]),
+                                               "kind": q["kind"]})
+    finally:
+        deps.close()
+    out = summarise(rows)["measures"]
+    kinds = sorted({r["kind"] for r in rows["full_injected"]})
+    out["by_kind"] = {kind: {name: sum(r["ok"] for r in rows[name] if r["kind"] == kind)
+                             for name in ("full_injected", "keywords_injected")}
+                      | {"total": sum(1 for r in rows["full_injected"] if r["kind"] == kind)} for kind in kinds}
+    return out
+
+
+def proxy_table(ranked: dict[str, Any]) -> str:
+    if "skipped" in ranked:
+        return f"Proxy rankings: skipped ({ranked['skipped']})."
+    lines = ["The same questions ranked as the memory proxy ranks a turn (`bench/voice_dev.py` `proxy_rankings`): "
+             "with the query embedding (`ok` turns) and on keywords, recency and priors alone (`keywords` turns, "
+             "while the embedder is busy). Injected: an expected memory among what the proxy would inject.", "",
+             "| ranking | half A | half B | held-out (mean) | all |", "|---|---:|---:|---:|---:|"]
+    for name, m in ranked.items():
+        if name != "by_kind":
+            lines.append(f"| {name.replace('_', ' ')} | {m.get('A', '–')} | {m.get('B', '–')} | **{m['held_out']}** | "
+                         f"{m['passed']} / {m['total']} |")
+    lines += ["", "| question kind | injected, full | injected, keywords only | questions |", "|---|---:|---:|---:|"]
+    for kind, m in ranked["by_kind"].items():
+        lines.append(f"| {kind} | {m['full_injected']} | {m['keywords_injected']} | {m['total']} |")
+    return "\n".join(lines)
+
+
 def table(result: dict[str, Any]) -> str:
     lines = ["| measure | half A | half B | held-out (mean) | all |", "|---|---:|---:|---:|---:|"]
     for name, m in result["measures"].items():
@@ -322,6 +378,8 @@ def table(result: dict[str, Any]) -> str:
     lines += ["", "| question kind | half A | half B | all |", "|---|---:|---:|---:|"]
     for kind, m in result["by_kind"].items():
         lines.append(f"| {kind} | {m.get('A')} | {m.get('B')} | {m['passed']} / {m['total']} |")
+    if result.get("proxy_rankings"):
+        lines += ["", proxy_table(result["proxy_rankings"])]
     return "\n".join(lines)
 
 
@@ -338,6 +396,8 @@ def run(root: Path = DATASET, *, show: str = "", log: Callable[[str], None] = pr
     with Server(data_dir=data_dir, env={"AGENTIC_MEMORY_LOG_LEVEL": "WARNING"}) as server:
         result = run_voice_dev(server.url, server.workspace_key, server.hmac_key, root, log=log, show=show)
         result["rss_mb"] = server.rss()
+        assert server.data_dir is not None
+        result["proxy_rankings"] = proxy_rankings(server.data_dir, server.workspace_key, server.hmac_key, dev)
     result["table"] = table(result)
     return result
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from agentic_memory.adapters.embeddings.batching import BatchingEmbedder
+from agentic_memory.adapters.local_engine import LocalMemoryEngine
 from agentic_memory.bootstrap import Deps, build
 from agentic_memory.domain.facts import RuleFactExtractor
 from agentic_memory.domain.models import Conversation, Turn
@@ -123,3 +124,26 @@ def test_a_prepared_query_recalls_what_an_unprepared_one_does(deps):
     assert (pending is None) == (not local)
     prepared = deps.engine.recall(ALICE, "order number", limit=10, type=None, vector=vector)
     assert [h.memory.text for h in prepared] == texts(deps.engine, ALICE, "order number")
+
+
+def test_a_staged_recall_ranks_as_the_keyword_and_the_full_recall_do(deps):
+    """The proxy's turn: one keyword search serves the keyword ranking (handed over first) and the full one."""
+    if deps.settings.memory_engine != "local":  # Mem0 ranks on its side: the proxy calls its plain recall
+        assert not hasattr(deps.engine, "recall_staged")
+        return
+    remember(deps, "conv_a1", ALICE, ["My order number is A-48213.", "I prefer oat milk.", "My dentist is Dr. Lee."])
+    engine = deps.engine
+    assert isinstance(engine, LocalMemoryEngine)
+    vector = engine.embedder.embed(["which milk do I take"])[0]
+    first: list[list[str]] = []
+    staged = engine.recall_staged(ALICE, "which milk do I take", limit=10, vector=lambda: vector,
+                                  on_keywords=lambda hits: first.append([h.memory.text for h in hits]))
+    full = engine.recall(ALICE, "which milk do I take", limit=10, type=None, vector=vector)
+    keywords = engine.recall_keywords(ALICE, "which milk do I take", limit=10)
+    assert [(h.memory.id, h.score) for h in staged] == [(h.memory.id, h.score) for h in full]
+    assert first == [[h.memory.text for h in keywords]]
+    assert "oat" in first[0][0]
+    nothing: list[list[str]] = []
+    assert engine.recall_staged(BOB, "which milk", limit=10, vector=lambda: vector,
+                                on_keywords=nothing.append) == []
+    assert nothing == [[]]  # a caller with no memories: an empty keyword ranking, then nothing

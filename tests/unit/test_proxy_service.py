@@ -189,6 +189,22 @@ def test_a_slow_embedding_leaves_the_turn_to_keywords_and_its_full_ranking_to_th
         recaller.close()
 
 
+def test_an_embedding_slower_than_the_budget_is_given_up_at_the_deadline_and_keywords_answer():
+    store = _store()
+    embedder = _SlowHash()
+    embedder.delay = 0.5
+    recaller = Recaller(store, _batched(store, embedder), budget_ms=150, default_region="US", dense_wait_ms=30)
+    turn = [{"role": "user", "content": "What is my order number again?"}]
+    try:
+        found = asyncio.run(recaller.recall(CALLER, turn))
+        assert found.status == "keywords_late"
+        assert "A-48213" in found.block
+        time.sleep(0.6)  # the lookup stopped waiting for its vector at the deadline: nothing kept for the call
+        assert asyncio.run(recaller.recall(CALLER, turn)).status != "repeat"
+    finally:
+        recaller.close()
+
+
 def test_past_the_full_ranking_wait_the_keyword_ranking_answers_as_soon_as_it_is_in(monkeypatch: pytest.MonkeyPatch):
     store = _store()
     embedder = _SlowHash()

@@ -20,6 +20,22 @@ def test_the_query_is_the_latest_utterance_with_the_agents_question_when_short()
     assert len(recall.query([{"role": "user", "content": "word " * 500}])) == recall.QUERY_LIMIT
 
 
+def test_the_embedded_query_keeps_only_the_agents_last_sentence_before_a_short_utterance():
+    question = "Sure, I can help with that. I see two orders on your account. Is it the order from Monday?"
+    messages = [{"role": "assistant", "content": question}, {"role": "user", "content": "yes that one"}]
+    assert recall.embedding_query(messages) == "Is it the order from Monday? yes that one"
+    assert recall.query(messages) == f"{question} yes that one"  # the keywords keep the whole turn
+    rambling = "and " * 100 + "so which one is it"
+    short = recall.embedding_query([{"role": "assistant", "content": rambling},
+                                    {"role": "user", "content": "the first"}])
+    assert short.endswith("so which one is it the first")
+    assert len(short) <= recall.EMBED_CONTEXT + len(" the first")
+    long_turn = [messages[0], {"role": "user", "content": "I want to change my delivery address for the order"}]
+    assert recall.embedding_query(long_turn) == recall.query(long_turn) == long_turn[1]["content"]
+    assert recall.embedding_query([{"role": "user", "content": "hi"}]) == "hi"
+    assert recall.embedding_query([{"role": "system", "content": "Be brief."}]) == ""
+
+
 def test_what_the_model_was_told_or_said_counts_as_known_but_not_the_callers_question():
     messages = [{"role": "system", "content": "Front desk."},
                 {"role": "user", "content": "Which milk do I take, and what is my order number?"},

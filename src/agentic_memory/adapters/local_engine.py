@@ -70,13 +70,35 @@ class LocalMemoryEngine:
         return [MemoryHit(hit.memory, hit.parts.score)
                 for hit in self.explain(caller_id, query, limit=limit, type=type, checkpoint=checkpoint, dense=False)]
 
+    def recall_staged(self, caller_id: str, query: str, *, limit: int, vector: Callable[[], np.ndarray],
+                      on_keywords: Callable[[list[MemoryHit]], None],
+                      checkpoint: Callable[[], None] | None = None) -> list[MemoryHit]:
+        """`recall_keywords`, handed to `on_keywords` as soon as it is ranked, then `recall` with the vector
+        `vector()` waits for (the query's embedding, started before): the memory proxy's turn. The keyword
+        search and the memories it found serve both rankings (one search, one read, rather than two)."""
+        check = checkpoint or _no_check
+        pool = max(CANDIDATES, limit * 2)
+        terms = query_terms(query)
+        check()
+        keyword = self.store.keyword_search(caller_id, terms, limit=pool, type=None)
+        found = self.store.memories(list({memory_id for memory_id, _ in keyword})) if keyword else {}
+        on_keywords(_hits(self._rank(query, terms, [], keyword, found, limit)) if keyword else [])
+        query_vector = vector()
+        check()
+        similar = self.store.dense_search(caller_id, query_vector, limit=pool, type=None)
+        if not similar:
+            return []
+        unread = list({memory_id for memory_id, _ in similar} - found.keys())
+        if unread:
+            found = {**found, **self.store.memories(unread)}
+        return _hits(self._rank(query, terms, similar, keyword, found, limit))
+
     def explain(self, caller_id: str, query: str, *, limit: int, type: MemoryType | None,
                 checkpoint: Callable[[], None] | None = None, vector: np.ndarray | None = None,
                 dense: bool = True) -> list[ExplainedHit]:
         """The ranking, with what each signal added to every hit's score. `checkpoint` runs before each costly
         step and may raise to abandon the work (the proxy's budget). `dense=False`: keywords only."""
         check = checkpoint or _no_check
-        weights = self.weights
         pool = max(CANDIDATES, limit * 2)
         similar: list[tuple[str, float]] = []
         if dense:
@@ -93,6 +115,11 @@ class LocalMemoryEngine:
         if not dense and not keyword:
             return []
         found = self.store.memories(list({memory_id for memory_id, _ in (*similar, *keyword)}))
+        return self._rank(query, terms, similar, keyword, found, limit)
+
+    def _rank(self, query: str, terms: list[str], similar: list[tuple[str, float]], keyword: list[tuple[str, float]],
+              found: dict[str, Memory], limit: int) -> list[ExplainedHit]:
+        weights = self.weights
         if weights.lean:
             weights = lean(weights, coverage(terms, (found[m].text for m, _ in keyword if m in found)))
         created = {memory_id: memory.created_at for memory_id, memory in found.items()}
@@ -137,6 +164,10 @@ def _answer_boost(ranked: list[tuple[str, Parts]], found: dict[str, Memory], hol
             p = replace(p, prior=p.prior * factor, score=p.score * factor)
         out.append((memory_id, p))
     return sorted(out, key=lambda item: (-item[1].score, item[0]))
+
+
+def _hits(explained: list[ExplainedHit]) -> list[MemoryHit]:
+    return [MemoryHit(hit.memory, hit.parts.score) for hit in explained]
 
 
 def _no_check() -> None:

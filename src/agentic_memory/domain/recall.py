@@ -21,6 +21,8 @@ BLOCK_LIMIT = 1200
 MAX_MEMORIES = 5
 QUERY_LIMIT = 400
 SHORT_UTTERANCE_WORDS = 6  # "yes, the second one": the agent's last question says what it is about
+EMBED_CONTEXT = 120
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 _WORD = re.compile(r"[^\W_]+")
 _LABELS = frozenset({"agent", "caller", "user", "assistant"})  # speaker labels of transcript memories
 
@@ -37,18 +39,34 @@ def text_of(content: Any) -> str:
 
 def query(messages: Sequence[Any]) -> str:
     """The caller's latest utterance; when it is short, the agent's turn before it too. Empty: no recall."""
-    latest, before = "", ""
-    for i in range(len(messages) - 1, -1, -1):
-        message = messages[i]
-        if isinstance(message, dict) and message.get("role") == "user":
-            latest = text_of(message.get("content")).strip()
-            previous = messages[i - 1] if i > 0 else None
-            if isinstance(previous, dict) and previous.get("role") == "assistant":
-                before = text_of(previous.get("content")).strip()
-            break
+    latest, before = _latest(messages)
     if latest and len(latest.split()) < SHORT_UTTERANCE_WORDS and before:
         latest = f"{before[-200:]} {latest}"
     return latest[-QUERY_LIMIT:]
+
+
+def embedding_query(messages: Sequence[Any]) -> str:
+    """`query` as the model embeds it: with only the agent's last sentence (its question, at most
+    EMBED_CONTEXT characters) before a short utterance. The embedding's CPU grows with its tokens (~0.3 ms
+    each here, on top of ~4 ms a call: bench/PERF_NOTES.md, item 30), and the 200 characters the keyword
+    search gets would triple the cost of a "yes, that one" turn; the keywords keep the whole context."""
+    latest, before = _latest(messages)
+    if latest and len(latest.split()) < SHORT_UTTERANCE_WORDS and before:
+        question = _SENTENCE_END.split(before.rstrip())[-1]
+        latest = f"{question[-EMBED_CONTEXT:].lstrip()} {latest}"
+    return latest[-QUERY_LIMIT:]
+
+
+def _latest(messages: Sequence[Any]) -> tuple[str, str]:
+    """(the caller's latest utterance, the agent's turn just before it), "" where there is none."""
+    for i in range(len(messages) - 1, -1, -1):
+        message = messages[i]
+        if isinstance(message, dict) and message.get("role") == "user":
+            previous = messages[i - 1] if i > 0 else None
+            before = text_of(previous.get("content")).strip() \
+                if isinstance(previous, dict) and previous.get("role") == "assistant" else ""
+            return text_of(message.get("content")).strip(), before
+    return "", ""
 
 
 # ElevenLabs resends the whole conversation every turn: the same system prompt and agent turns, and mostly

@@ -38,6 +38,11 @@ CANDIDATES = 10  # searched; the block keeps the best MAX_MEMORIES the model doe
 # memory scored 0.02-0.10, while memories answering the utterance scored 0.2-1.9 (a 6-fact caller, the
 # packaged model). Below it, nothing is injected rather than five unrelated lines.
 MIN_SCORE = 0.15
+# A keyword-only ranking has no dense part, so its scores run lower, and every memory it returns shares a
+# word with the utterance: at 0.15 it dropped answers it had in its top 5 (voice-dev questions, keywords
+# only: 64 of 108 injected at 0.15, 74 at 0.05, 77 in the top 5; small talk 1.8 lines per utterance at 0.15,
+# 2.4 at 0.05, where the full ranking at 0.15 injects 4.0: bench/PERF_NOTES.md, item 31).
+KEYWORD_MIN_SCORE = 0.05
 # Lookups at once. More than the cores on purpose: concurrent lookups meet in the BatchingEmbedder, which
 # embeds them in one model call (two calls at most run at once), so a few threads here cost little CPU
 # and save the queueing that 2 threads cost at 8 concurrent calls (bench/proxy.py on a loaded machine:
@@ -119,6 +124,10 @@ class KeywordEngine(Protocol):
     def recall_keywords(self, caller_id: str, query: str, *, limit: int, type: MemoryType | None = None,
                         checkpoint: Callable[[], None] | None = None) -> list[MemoryHit]: ...
 
+    def recall_staged(self, caller_id: str, query: str, *, limit: int, vector: Callable[[], Any],
+                      on_keywords: Callable[[list[MemoryHit]], None],
+                      checkpoint: Callable[[], None] | None = None) -> list[MemoryHit]: ...
+
 
 Hits = list[tuple[Any, str]]  # (created_at, text), best first
 
@@ -181,7 +190,8 @@ class Recaller:
         # The embedder is saturated, or earlier lookups are stuck in the store: do not queue behind them.
         dense = self._keywords is None or not (self._full >= FULL_SLOTS or self._stuck)
         partial = Partial()
-        future = self.pool().submit(self._lookup, owner, text, deadline, dense, partial)
+        future = self.pool().submit(self._lookup, owner, text, deadline, dense, partial,
+                                    recall.embedding_query(messages))
         if dense:
             self._count(future, "_full")
         waiting = asyncio.wrap_future(future)
@@ -221,31 +231,39 @@ class Recaller:
             hits = self._with_earlier(hits, conversation)
         return self._result(hits, messages, started, status)
 
-    def _lookup(self, owner: str, text: str, deadline: float, dense: bool, partial: Partial) -> Hits | None:
-        """On a recall thread, one hop from the loop: the profile read, then (with a batcher) the query's
-        embedding started while the keyword ranking runs, then the full ranking with its vector. The keyword
-        ranking is left in `partial` for the loop, which takes it if the deadline comes first."""
+    def _lookup(self, owner: str, text: str, deadline: float, dense: bool, partial: Partial,
+                embed: str) -> Hits | None:
+        """On a recall thread, one hop from the loop: the profile read, then (with a batcher) the embedding of
+        `embed` (the query with less context) started while the keyword ranking runs, then the full ranking
+        with its vector. The keyword ranking is left in `partial` for the loop, which takes it if the
+        deadline comes first."""
         checkpoint = _checkpoint(deadline)
         checkpoint()
         profile = self.store.caller(owner)  # one primary-key read: skips the embedding for new callers
         if profile is None or profile.memory_count == 0:
             return None
         # The embedding starts now (`prepare` never blocks); None when the engine embeds inside `recall`
-        pending = self.engine.prepare(text) if dense and self._keywords is not None else None
+        pending = self.engine.prepare(embed) if dense and self._keywords is not None else None
         try:
-            if self._keywords is not None and (pending is not None or not dense):
+            if self._keywords is not None and pending is not None:
+                def vector() -> Any:
+                    try:
+                        return pending.result(timeout=_left(deadline))
+                    except FutureTimeout:
+                        raise Expired from None
+
+                # One keyword search for both rankings: the keyword one goes to `partial` while the
+                # embedding finishes, then the full one is ranked with its vector.
+                hits = self._keywords.recall_staged(
+                    owner, text, limit=CANDIDATES, vector=vector, checkpoint=checkpoint,
+                    on_keywords=lambda found: partial.found(_kept(found, owner, KEYWORD_MIN_SCORE)))
+            elif self._keywords is not None and not dense:
                 partial.found(_kept(self._keywords.recall_keywords(owner, text, limit=CANDIDATES,
-                                                                   checkpoint=checkpoint), owner))
-                if pending is None:
-                    partial.status = "keywords"
-                    return partial.hits
-            vector = None
-            if pending is not None:
-                try:
-                    vector = pending.result(timeout=_left(deadline))
-                except FutureTimeout:
-                    raise Expired from None
-            hits = self.engine.recall(owner, text, limit=CANDIDATES, type=None, checkpoint=checkpoint, vector=vector)
+                                                                   checkpoint=checkpoint), owner, KEYWORD_MIN_SCORE))
+                partial.status = "keywords"
+                return partial.hits
+            else:
+                hits = self.engine.recall(owner, text, limit=CANDIDATES, type=None, checkpoint=checkpoint)
             partial.status = "ok"
             return _kept(hits, owner)
         finally:
@@ -338,9 +356,9 @@ def _resolve(ready: asyncio.Future[None]) -> None:
         ready.set_result(None)
 
 
-def _kept(hits: list[MemoryHit], owner: str) -> Hits:
+def _kept(hits: list[MemoryHit], owner: str, floor: float = MIN_SCORE) -> Hits:
     return [(hit.memory.created_at, hit.memory.text) for hit in hits
-            if hit.memory.caller_id == owner and hit.score >= MIN_SCORE]
+            if hit.memory.caller_id == owner and hit.score >= floor]
 
 
 def _retrieved(waiting: asyncio.Future[Any]) -> None:
