@@ -60,11 +60,14 @@ def create_app(deps: Deps, *, probe_timeout_secs: float = PROBE_TIMEOUT_SECS,
     from agentic_memory.http.dashboard.routes import include_dashboard
     from agentic_memory.http.proxy import MAX_BYTES as PROXY_MAX_BYTES
     from agentic_memory.http.proxy import PATH as PROXY_PATH
-    from agentic_memory.http.proxy import proxy_router
+    from agentic_memory.http.proxy import ChatCompletions, Proxy, proxy_router
 
-    app.include_router(proxy_router(deps))
+    proxy = Proxy(deps)
+    app.include_router(proxy_router(deps, proxy))
     limits[PROXY_PATH] = PROXY_MAX_BYTES
     app.add_middleware(RequestMiddleware, limits=limits, default_limit=deps.settings.max_request_bytes)
     include_dashboard(app, deps)  # /dashboard, over the same admin services
     include_admin(app, deps)  # the admin API, /metrics, and the request-latency layer outside everything
+    # Outside all of ours: POST /v1/chat/completions answered without the layers above (bench/PERF_NOTES.md, 50)
+    app.add_middleware(ChatCompletions, proxy=proxy, metrics=deps.metrics)
     return app

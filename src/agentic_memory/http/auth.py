@@ -8,6 +8,8 @@ from fastapi import Request
 
 from agentic_memory.errors import Unauthorized
 
+UNAUTHORIZED = "missing or invalid workspace key (X-Workspace-Key or Authorization: Bearer)"
+
 
 def presented_key(request: Request) -> str:
     key = request.headers.get("x-workspace-key")
@@ -36,4 +38,4 @@ class WorkspaceKey:
 
     async def __call__(self, request: Request) -> None:
         if self.required and not key_matches(presented_key(request), self.keys):
-            raise Unauthorized("missing or invalid workspace key (X-Workspace-Key or Authorization: Bearer)")
+            raise Unauthorized(UNAUTHORIZED)

@@ -25,6 +25,11 @@ def error_response(status: int, message: str, detail: object = None) -> JSONResp
 
 
 async def _ours(_: Request, exc: Exception) -> JSONResponse:
+    return known_error(exc)
+
+
+def known_error(exc: Exception) -> JSONResponse:
+    """The answer to one of our own errors (AgenticMemoryError); 500 for anything else."""
     if isinstance(exc, Unauthorized):
         return error_response(401, str(exc))
     if isinstance(exc, InvalidInput):

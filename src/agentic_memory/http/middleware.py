@@ -35,10 +35,7 @@ class RequestMiddleware:
             await self.app(scope, receive, send)
             return
         headers = dict(scope.get("headers") or [])
-        incoming = headers.get(b"x-request-id", b"")
-        # A log correlation id, not a secret: no getrandom syscall per request (under load the loop lost the
-        # CPU there; bench/PERF_NOTES.md, proxy, session 20)
-        rid = incoming.decode() if _SAFE_ID.match(incoming) else f"{random.getrandbits(64):016x}"
+        rid = new_request_id(headers.get(b"x-request-id", b""))
         token = request_id.set(rid)
         fields: dict[str, object] = {}
         fields_token = access_fields.set(fields)
@@ -49,7 +46,7 @@ class RequestMiddleware:
         declared = headers.get(b"content-length", b"")
         if declared.isdigit() and int(declared) > limit:
             await _too_large(send, rid, limit, status)
-            _log(scope, status["code"], started, fields)
+            log_request(scope, status["code"], started, fields)
             access_fields.reset(fields_token)
             request_id.reset(token)
             return
@@ -85,22 +82,35 @@ class RequestMiddleware:
             if not status["sent"]:
                 await _too_large(send, rid, limit, status)
         finally:
-            _log(scope, status["code"], started, fields)
+            log_request(scope, status["code"], started, fields)
             access_fields.reset(fields_token)
             request_id.reset(token)
 
 
+def new_request_id(incoming: bytes) -> str:
+    """The client's X-Request-Id if it is a safe one, else a new id. A log correlation id, not a secret: no
+    getrandom syscall per request (under load the loop lost the CPU there; bench/PERF_NOTES.md, proxy,
+    session 20)."""
+    return incoming.decode() if _SAFE_ID.match(incoming) else f"{random.getrandbits(64):016x}"
+
+
 async def _too_large(send: Callable[[Message], Awaitable[None]], rid: str, limit: int,
                      status: dict[str, Any]) -> None:
-    body = json.dumps({"error": "request body too large", "detail": {"max_bytes": limit}}).encode()
     status["code"] = 413
     status["sent"] = True
+    await too_large(send, rid, limit)
+
+
+async def too_large(send: Callable[[Message], Awaitable[None]], rid: str, limit: int) -> None:
+    """The 413 every endpoint answers for a body over its limit (the connection is closed after it)."""
+    body = json.dumps({"error": "request body too large", "detail": {"max_bytes": limit}}).encode()
     await send({"type": "http.response.start", "status": 413, "headers": [
         (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
         (b"x-request-id", rid.encode()), (b"connection", b"close")]})
     await send({"type": "http.response.body", "body": body})
 
 
-def _log(scope: Scope, status: int, started: float, fields: dict[str, object]) -> None:
+def log_request(scope: Scope, status: int, started: float, fields: dict[str, object]) -> None:
+    """The request's one access-log line: the fields its route added, then method, path, status and ms."""
     log.info("request", extra={**fields, "method": scope.get("method"), "path": scope.get("path"),
                                "status": status, "ms": round((time.perf_counter() - started) * 1000, 2)})
