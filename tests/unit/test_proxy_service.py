@@ -25,8 +25,8 @@ NOW = 1_767_225_732.0
 WHEN = datetime(2026, 1, 14, tzinfo=UTC)
 
 
-def _store() -> InMemoryMemoryStore:
-    store = InMemoryMemoryStore()
+def _store(store: InMemoryMemoryStore | None = None) -> InMemoryMemoryStore:
+    store = store or InMemoryMemoryStore()
     embedder = HashEmbedder()
     texts = ["Caller's order number is A-48213.", "Caller prefers oat milk."]
     memories = [StoredMemory(Memory(id=f"m{i}", caller_id=CALLER, type="factual", text=text, conversation_id="c1",
@@ -241,3 +241,48 @@ def test_a_keyword_ranking_ready_before_it_is_asked_for_resolves_at_once():
         proxy._resolve(waiting)  # twice: harmless
 
     asyncio.run(run())
+
+
+class _LocalStore(InMemoryMemoryStore):
+    """A store that declares its reads safe on the event loop (as SQLite does), recording the threads they ran on."""
+
+    probe_inline = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.threads: set[str] = set()
+        self.fail = False
+
+    def keyword_search(self, *args: Any, **kwargs: Any) -> Any:
+        import threading
+
+        self.threads.add(threading.current_thread().name)
+        if self.fail:
+            raise OSError("disk gone")
+        return super().keyword_search(*args, **kwargs)
+
+
+def test_on_a_local_store_a_saturated_turn_is_ranked_on_keywords_on_the_event_loop(monkeypatch: pytest.MonkeyPatch):
+    import threading
+
+    store = _LocalStore()
+    _store(store)
+    store.threads.clear()
+    engine = LocalMemoryEngine(store, _SlowHash())
+    assert engine.probe_inline
+    recaller = Recaller(store, engine, budget_ms=1000, default_region="US")
+    monkeypatch.setattr(proxy, "FULL_SLOTS", 0)  # saturated: keywords only
+    turn = [*OPENING, {"role": "user", "content": "What is my order number?"}]
+    try:
+        found = asyncio.run(recaller.recall(CALLER, turn))
+        assert found.status == "keywords"
+        assert "A-48213" in found.block
+        assert store.threads == {threading.current_thread().name}  # the loop's own thread: no hop to the pool
+        assert recaller._pool is None
+        store.fail = True  # a failing store still only costs the memories
+        assert asyncio.run(recaller.recall(CALLER, [*turn, {"role": "user", "content": "And my milk?"}])).status \
+            == "error"
+        assert asyncio.run(recaller.recall("+14155550999", [{"role": "user", "content": "Hi"}])).status \
+            == "new_caller"
+    finally:
+        recaller.close()

@@ -9,6 +9,7 @@ Speed over completeness under load: a turn ranks the caller's memories on keywor
 embedded, and takes the full ranking only if it is done within DENSE_WAIT_MS; while FULL_SLOTS full
 rankings are in flight (or a lookup is stuck in the store) it does not embed at all. Keyword turns also
 get what full rankings found on the call's earlier turns. With several lookups stuck, turns skip recall.
+On a local store (`probe_inline`: SQLite) a keyword-only turn is ranked on the event loop itself.
 """
 
 from __future__ import annotations
@@ -142,6 +143,10 @@ class Recaller:
         self.default_region = default_region
         self.scope = scope
         self._keywords = engine if isinstance(engine, KeywordEngine) else None
+        # A store that answers without waiting on a network or another process (local SQLite, as for /health)
+        # ranks a keyword-only turn on the event loop: ~1 ms of work, where the hop to a recall thread and back
+        # took ~10 ms at 8 concurrent turns on 2 busy cores (bench/PERF_NOTES.md, item 60).
+        self._inline = self._keywords if getattr(engine, "probe_inline", False) is True else None
         self._pool: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
         self._stuck = 0  # lookups past their deadline and still running
@@ -189,6 +194,8 @@ class Recaller:
         conversation = (owner, _conversation_id(messages))
         # The embedder is saturated, or earlier lookups are stuck in the store: do not queue behind them.
         dense = self._keywords is None or not (self._full >= FULL_SLOTS or self._stuck)
+        if not dense and self._inline is not None and not self._stuck:
+            return self._keywords_inline(self._inline, owner, text, messages, conversation, started)
         partial = Partial()
         future = self.pool().submit(self._lookup, owner, text, deadline, dense, partial,
                                     recall.embedding_query(messages))
@@ -230,6 +237,20 @@ class Recaller:
         else:
             hits = self._with_earlier(hits, conversation)
         return self._result(hits, messages, started, status)
+
+    def _keywords_inline(self, keywords: KeywordEngine, owner: str, text: str, messages: Sequence[Any],
+                         conversation: tuple[str, str], started: float) -> Recall:
+        """A keyword-only turn, on the event loop (only for a `probe_inline` store, and never while a lookup is
+        stuck in it: then turns go through the pool, whose deadline can give them up)."""
+        try:
+            profile = self.store.caller(owner)
+            if profile is None or profile.memory_count == 0:
+                return Recall("", 0, "new_caller", _ms(started))
+            hits = _kept(keywords.recall_keywords(owner, text, limit=CANDIDATES), owner, KEYWORD_MIN_SCORE)
+        except Exception as exc:  # noqa: BLE001 - memory must never break the reply: forward unenriched
+            log.warning("proxy recall failed", extra={"error": exc.__class__.__name__})
+            return Recall("", 0, "error", _ms(started))
+        return self._result(self._with_earlier(hits, conversation), messages, started, "keywords")
 
     def _lookup(self, owner: str, text: str, deadline: float, dense: bool, partial: Partial,
                 embed: str) -> Hits | None:
