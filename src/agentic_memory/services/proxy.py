@@ -30,7 +30,7 @@ from agentic_memory.domain import caller_token, recall
 from agentic_memory.domain.models import MemoryHit, MemoryType
 from agentic_memory.domain.phone import identify_caller
 from agentic_memory.domain.scope import Scope, owner_key
-from agentic_memory.ports import MemoryEngine, MemoryStore
+from agentic_memory.ports import Embedder, MemoryEngine, MemoryStore
 
 log = logging.getLogger(__name__)
 CANDIDATES = 10  # searched; the block keeps the best MAX_MEMORIES the model does not have yet
@@ -142,6 +142,9 @@ class Recaller:
         self.default_region = default_region
         self.scope = scope
         self._keywords = engine if isinstance(engine, KeywordEngine) else None
+        # A local engine may carry a cheaper model for queries (bootstrap.py: int8, one core), run inline
+        # below rather than handed to the engine's shared batcher.
+        self._query_embedder: Embedder | None = getattr(engine, "query_embedder", None) if self._keywords else None
         self._pool: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
         self._stuck = 0  # lookups past their deadline and still running
@@ -233,25 +236,25 @@ class Recaller:
 
     def _lookup(self, owner: str, text: str, deadline: float, dense: bool, partial: Partial,
                 embed: str) -> Hits | None:
-        """On a recall thread, one hop from the loop: the profile read, then (with a batcher) the embedding of
-        `embed` (the query with less context) started while the keyword ranking runs, then the full ranking
-        with its vector. The keyword ranking is left in `partial` for the loop, which takes it if the
-        deadline comes first."""
+        """On a recall thread, one hop from the loop: the profile read, then the keyword ranking, left in
+        `partial` for the loop (which takes it if the deadline comes first), then the full ranking with the
+        vector of `embed` (the query with less context): embedded here by the engine's query model if it has
+        one, else started in its batcher before the keyword ranking and waited for after it."""
         checkpoint = _checkpoint(deadline)
         checkpoint()
         profile = self.store.caller(owner)  # one primary-key read: skips the embedding for new callers
         if profile is None or profile.memory_count == 0:
             return None
-        # The embedding starts now (`prepare` never blocks); None when the engine embeds inside `recall`
-        pending = self.engine.prepare(embed) if dense and self._keywords is not None else None
+        pending: Future[Any] | None = None
+        vector: Callable[[], Any] | None = None
+        if dense and self._keywords is not None:
+            if self._query_embedder is not None:
+                vector = _embedded(self._query_embedder, embed, checkpoint)
+            else:  # `prepare` never blocks; None when the engine embeds inside `recall`
+                pending = self.engine.prepare(embed)
+                vector = None if pending is None else _awaited(pending, deadline)
         try:
-            if self._keywords is not None and pending is not None:
-                def vector() -> Any:
-                    try:
-                        return pending.result(timeout=_left(deadline))
-                    except FutureTimeout:
-                        raise Expired from None
-
+            if self._keywords is not None and vector is not None:
                 # One keyword search for both rankings: the keyword one goes to `partial` while the
                 # embedding finishes, then the full one is ranked with its vector.
                 hits = self._keywords.recall_staged(
@@ -365,6 +368,27 @@ def _retrieved(waiting: asyncio.Future[Any]) -> None:
     """Marks the outcome of a lookup nobody awaited any more as seen (no "never retrieved" warnings)."""
     if not waiting.cancelled():
         waiting.exception()
+
+
+def _awaited(pending: Future[Any], deadline: float) -> Callable[[], Any]:
+    """The vector the batcher is computing, waited for until `deadline`."""
+    def vector() -> Any:
+        try:
+            return pending.result(timeout=_left(deadline))
+        except FutureTimeout:
+            raise Expired from None
+
+    return vector
+
+
+def _embedded(embedder: Embedder, text: str, checkpoint: Callable[[], None]) -> Callable[[], Any]:
+    """The vector computed here, on the recall thread, when asked for: once the keyword ranking is in `partial`,
+    which it does not delay."""
+    def vector() -> Any:
+        checkpoint()
+        return embedder.embed([text])[0]
+
+    return vector
 
 
 def _left(deadline: float) -> float:
