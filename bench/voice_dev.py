@@ -369,14 +369,15 @@ def proxy_table(ranked: dict[str, Any]) -> str:
         return f"Proxy rankings: skipped ({ranked['skipped']})."
     lines = ["The same questions ranked as the memory proxy ranks a turn (`bench/voice_dev.py` `proxy_rankings`): "
              "with the query embedding (`ok` turns) and on keywords, recency and priors alone (`keywords` turns, "
-             "while the embedder is busy). Injected: an expected memory among what the proxy would inject.", "",
+             "while the embedder is busy); `full int8`: the query embedded by the proxy's own int8 query model, as a "
+             "proxy turn has it. Injected: an expected memory among what the proxy would inject.", "",
              "| ranking | half A | half B | held-out (mean) | all |", "|---|---:|---:|---:|---:|"]
     for name, m in ranked.items():
         if name != "by_kind":
             lines.append(f"| {name.replace('_', ' ')} | {m.get('A', '–')} | {m.get('B', '–')} | **{m['held_out']}** | "
                          f"{m['passed']} / {m['total']} |")
-    lines += ["", "| question kind | injected, full | injected, full (int8 query) | injected, keywords only | questions |",
-              "|---|---:|---:|---:|---:|"]
+    lines += ["", "| question kind | injected, full | injected, full (int8 query) | injected, keywords only "
+              "| questions |", "|---|---:|---:|---:|---:|"]
     for kind, m in ranked["by_kind"].items():
         lines.append(f"| {kind} | {m['full_injected']} | {m.get('full_int8_injected', '–')} | {m['keywords_injected']} "
                      f"| {m['total']} |")

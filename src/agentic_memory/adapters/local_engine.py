@@ -39,8 +39,8 @@ class LocalMemoryEngine:
                  query_embedder: Embedder | None = None) -> None:
         self.store = store
         self.embedder = embedder
-        # The memory proxy's query model (services/proxy.py), run inline on one core: an int8 copy of
-        # `embedder`'s model, whose vectors rank the fp32-embedded memories as well. None: `embedder`'s.
+        # The memory proxy's query model (services/proxy.py runs it on its recall thread): bootstrap.py gives an
+        # int8 copy of `embedder`'s model on one core, half the CPU per query. None: the proxy uses `embedder`.
         self.query_embedder = query_embedder
         self.weights = weights or FusionWeights()
 

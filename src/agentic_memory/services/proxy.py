@@ -5,8 +5,10 @@ deadline; past it, or on any error, the request goes on unenriched. A retrieval 
 deadline is cancelled before it starts, and one already running stops at its next step (before the
 embedding, the dense search, the keyword search), so an abandoned lookup does not keep a core busy.
 
-Speed over completeness under load: a turn ranks the caller's memories on keywords while its query is
-embedded, and takes the full ranking only if it is done within DENSE_WAIT_MS; while FULL_SLOTS full
+Speed over completeness under load: a turn ranks the caller's memories on keywords, then embeds its query
+(with the engine's own query model, on the recall thread, if it has one: bootstrap.py gives the local engine
+an int8 copy of its model on one core; else in the engine's shared batcher, started before the keywords), and
+takes the full ranking only if it is done within DENSE_WAIT_MS; while FULL_SLOTS full
 rankings are in flight (or a lookup is stuck in the store) it does not embed at all. Keyword turns also
 get what full rankings found on the call's earlier turns. With several lookups stuck, turns skip recall.
 """
@@ -43,10 +45,10 @@ MIN_SCORE = 0.15
 # only: 64 of 108 injected at 0.15, 74 at 0.05, 77 in the top 5; small talk 1.8 lines per utterance at 0.15,
 # 2.4 at 0.05, where the full ranking at 0.15 injects 4.0: bench/PERF_NOTES.md, item 31).
 KEYWORD_MIN_SCORE = 0.05
-# Lookups at once. More than the cores on purpose: concurrent lookups meet in the BatchingEmbedder, which
-# embeds them in one model call (two calls at most run at once), so a few threads here cost little CPU
-# and save the queueing that 2 threads cost at 8 concurrent calls (bench/proxy.py on a loaded machine:
-# retrieval p50 220 ms with 2 threads, 81 ms with 8).
+# Lookups at once. More than the cores on purpose: at most FULL_SLOTS of them embed (on one core each with
+# the query model, or batched in the BatchingEmbedder), so a few threads here cost little CPU and save the
+# queueing that 2 threads cost at 8 concurrent calls (bench/proxy.py on a loaded machine: retrieval p50
+# 220 ms with 2 threads, 81 ms with 8).
 RECALL_THREADS = 8
 STUCK_LIMIT = RECALL_THREADS // 2
 # ElevenLabs calls the LLM again, with the same latest utterance, after every tool result (and when a turn
