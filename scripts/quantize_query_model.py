@@ -52,9 +52,10 @@ which redistributes the upstream files unchanged (model.safetensors sha256
 
 Modifications: the weights were converted to ONNX (opset 17) by scripts/export_model.py in
 the agentic-memory repository, with mean pooling and L2 normalisation added inside the graph
-(model.onnx of the parent folder, sha256 {fp32_sha}), then the MatMul weights and the word-embedding
-table were quantised to uint8 per channel with onnxruntime dynamic quantisation by
-scripts/quantize_query_model.py. tokenizer.json is the upstream file, unmodified.
+(model.onnx of the parent folder, sha256
+{fp32_sha}), then the MatMul weights and the
+word-embedding table were quantised to uint8 per channel with onnxruntime dynamic quantisation
+by scripts/quantize_query_model.py. tokenizer.json is the upstream file, unmodified.
 
 Original work: sentence-transformers/all-MiniLM-L6-v2 by the sentence-transformers authors
 (https://www.sbert.net), fine-tuned from nreimers/MiniLM-L6-H384-uncased (MiniLM, Microsoft Research).
