@@ -318,25 +318,36 @@ def proxy_rankings(data_dir: Path, workspace_key: str, hmac_key: str, dev: DevSe
     """Every question as the memory proxy ranks it, with the query embedding (its `ok` turns) and without it
     (its `keywords` turns, when the embedder is busy): is an expected memory among what it would inject
     (score >= MIN_SCORE, or KEYWORD_MIN_SCORE for keywords; at most MAX_MEMORIES of its CANDIDATES), and in
-    the plain top k as `/retrieve` has it. In process, on the server's database (read only: the questions
-    write nothing)."""
+    the plain top k as `/retrieve` has it. `full_int8`: the full ranking with the query embedded by the
+    proxy's own query model (the int8 copy, bootstrap.py), as a proxy turn has it; `full`: by the fp32 model
+    that embedded the memories. In process, on the server's database (read only: the questions write nothing)."""
     from agentic_memory.bootstrap import build
     from agentic_memory.config import load_settings
     from agentic_memory.domain.recall import MAX_MEMORIES
     from agentic_memory.services.proxy import CANDIDATES, KEYWORD_MIN_SCORE, MIN_SCORE
 
     settings = load_settings({"AGENTIC_MEMORY_DATA_DIR": str(data_dir), "ELEVENLABS_WORKSPACE_KEY": workspace_key,
-                              "ELEVENLABS_HMAC_KEY": hmac_key, "AGENTIC_MEMORY_LOG_LEVEL": "WARNING"}, env_file=None)
+                              "ELEVENLABS_HMAC_KEY": hmac_key, "AGENTIC_MEMORY_LOG_LEVEL": "WARNING",
+                              # the proxy on (never called here): the composition root adds its query model
+                              "AGENTIC_MEMORY_UPSTREAM_URL": "http://127.0.0.1:9/v1"}, env_file=None)
     deps = build(settings, with_worker=False)
     try:
         engine = deps.engine
         keywords = getattr(engine, "recall_keywords", None)
         if keywords is None:
             return {"skipped": "the engine has no keyword-only ranking"}
+        query_model = getattr(engine, "query_embedder", None)
+        rankings: list[tuple[str, Callable[..., Any], float]] = [("full", engine.recall, MIN_SCORE)]
+        if query_model is not None:
+            def int8(caller: str, query: str, **kw: Any) -> Any:
+                return engine.recall(caller, query, vector=query_model.embed([query])[0], **kw)
+
+            rankings.append(("full_int8", int8, MIN_SCORE))
+        rankings.append(("keywords", keywords, KEYWORD_MIN_SCORE))
         rows: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for q in dev.questions:
             half, k = dev.callers[q["caller"]].half, q.get("k", 5)
-            for name, rank, floor in (("full", engine.recall, MIN_SCORE), ("keywords", keywords, KEYWORD_MIN_SCORE)):
+            for name, rank, floor in rankings:
                 hits = rank(q["caller"], q["query"], limit=max(CANDIDATES, k), type=None)
                 injected = [h.memory.text for h in hits if h.score >= floor][:MAX_MEMORIES]
                 rows[f"{name}_injected"].append({"half": half, "ok": check_question(q, injected),
@@ -348,7 +359,7 @@ def proxy_rankings(data_dir: Path, workspace_key: str, hmac_key: str, dev: DevSe
     out = summarise(rows)["measures"]
     kinds = sorted({r["kind"] for r in rows["full_injected"]})
     out["by_kind"] = {kind: {name: sum(r["ok"] for r in rows[name] if r["kind"] == kind)
-                             for name in ("full_injected", "keywords_injected")}
+                             for name in ("full_injected", "full_int8_injected", "keywords_injected") if name in rows}
                       | {"total": sum(1 for r in rows["full_injected"] if r["kind"] == kind)} for kind in kinds}
     return out
 
@@ -358,15 +369,18 @@ def proxy_table(ranked: dict[str, Any]) -> str:
         return f"Proxy rankings: skipped ({ranked['skipped']})."
     lines = ["The same questions ranked as the memory proxy ranks a turn (`bench/voice_dev.py` `proxy_rankings`): "
              "with the query embedding (`ok` turns) and on keywords, recency and priors alone (`keywords` turns, "
-             "while the embedder is busy). Injected: an expected memory among what the proxy would inject.", "",
+             "while the embedder is busy); `full int8`: the query embedded by the proxy's own int8 query model, as a "
+             "proxy turn has it. Injected: an expected memory among what the proxy would inject.", "",
              "| ranking | half A | half B | held-out (mean) | all |", "|---|---:|---:|---:|---:|"]
     for name, m in ranked.items():
         if name != "by_kind":
             lines.append(f"| {name.replace('_', ' ')} | {m.get('A', '–')} | {m.get('B', '–')} | **{m['held_out']}** | "
                          f"{m['passed']} / {m['total']} |")
-    lines += ["", "| question kind | injected, full | injected, keywords only | questions |", "|---|---:|---:|---:|"]
+    lines += ["", "| question kind | injected, full | injected, full (int8 query) | injected, keywords only "
+              "| questions |", "|---|---:|---:|---:|---:|"]
     for kind, m in ranked["by_kind"].items():
-        lines.append(f"| {kind} | {m['full_injected']} | {m['keywords_injected']} | {m['total']} |")
+        lines.append(f"| {kind} | {m['full_injected']} | {m.get('full_int8_injected', '–')} | {m['keywords_injected']} "
+                     f"| {m['total']} |")
     return "\n".join(lines)
 
 

@@ -66,12 +66,13 @@ class Deps:
     backups: BackupArchives | None = None
     metrics: Metrics = field(default_factory=Metrics)
     engine: MemoryEngine = None  # type: ignore[assignment]  # set in __post_init__: the local engine unless given
+    query_embedder: Embedder | None = None  # the local engine's model for the memory proxy's queries, if any
 
     def __post_init__(self) -> None:
         if cast("MemoryEngine | None", self.engine) is None:
             if self.embedder is None:
                 raise ConfigurationError("the local memory engine needs an embedder")
-            self.engine = local_engine(self.store, self.embedder)
+            self.engine = local_engine(self.store, self.embedder, query_embedder=self.query_embedder)
 
     def admin_deps(self) -> AdminDeps:
         from agentic_memory.services.admin import AdminDeps
@@ -334,10 +335,10 @@ def copy_to_mem0(settings: Settings, *, on_total: Callable[[int], None] = lambda
         database.close()
 
 
-def local_engine(store: MemoryStore, embedder: Embedder) -> MemoryEngine:
+def local_engine(store: MemoryStore, embedder: Embedder, *, query_embedder: Embedder | None = None) -> MemoryEngine:
     from agentic_memory.adapters.local_engine import LocalMemoryEngine
 
-    return LocalMemoryEngine(store, embedder)
+    return LocalMemoryEngine(store, embedder, query_embedder=query_embedder)
 
 
 def _local_embedder(settings: Settings, *, lazy: bool = False) -> Embedder:
@@ -354,6 +355,21 @@ def _local_embedder(settings: Settings, *, lazy: bool = False) -> Embedder:
         return BatchingEmbedder(OnnxEmbedder(threads=settings.embed_threads or cores))
 
     # Lazy: a Lambda container that only greets callers (/client-data) never loads the model.
+    return LazyEmbedder(load, dim=MINILM_DIM) if lazy else load()
+
+
+def _query_embedder(*, lazy: bool = False) -> Embedder:
+    """The memory proxy's query model: the int8 copy of the packaged model on one core, run inline on the
+    proxy's recall thread. Half the CPU of the shared all-core batcher for one utterance, and its vectors
+    rank the fp32-embedded memories as well (bench/PERF_NOTES.md, items 55-59)."""
+    from agentic_memory.adapters.embeddings import MINILM_DIM
+    from agentic_memory.adapters.embeddings.lazy import LazyEmbedder
+
+    def load() -> Embedder:
+        from agentic_memory.adapters.embeddings.onnx import QUERY_MODEL_DIR, OnnxEmbedder
+
+        return OnnxEmbedder(QUERY_MODEL_DIR, threads=1)
+
     return LazyEmbedder(load, dim=MINILM_DIM) if lazy else load()
 
 
@@ -421,8 +437,11 @@ def build(settings: Settings, *, embedder: Embedder | None = None, with_worker: 
     try:
         (database.prepare or database.migrate)()
         queue = _queue(settings, database, blobs)
+        query_embedder: Embedder | None = None
         if engine_name == "local":
-            # Mem0 embeds on its side: no model loaded
+            # Mem0 embeds on its side: no model loaded. The proxy's query model only with the packaged one.
+            if embedder is None and settings.upstream_url:
+                query_embedder = _query_embedder(lazy=lazy_embedder)
             embedder = embedder or _local_embedder(settings, lazy=lazy_embedder)
     except BaseException:
         database.close()
@@ -440,7 +459,8 @@ def build(settings: Settings, *, embedder: Embedder | None = None, with_worker: 
     deps = Deps(settings=settings, store=database.store, queue=queue, blobs=blobs,
                 embedder=None if embedder is None else TimedEmbedder(embedder, metrics), clock=clock,
                 audio=_audio(settings), closers=closers, admin=database.admin, backups=database.backups,
-                metrics=metrics, engine=engine)  # type: ignore[arg-type]  # None: Deps builds the local engine
+                metrics=metrics, engine=engine,  # type: ignore[arg-type]  # None: Deps builds the local engine
+                query_embedder=None if query_embedder is None else TimedEmbedder(query_embedder, metrics))
     if queue is not database.queue:
         deps.closers.append(getattr(queue, "close", lambda: None))
     if with_worker:

@@ -95,3 +95,23 @@ def test_cli_migrate_says_when_the_database_does_not_answer(tmp_path, monkeypatc
         "AGENTIC_MEMORY_DATA_DIR": str(tmp_path / "data")})
     assert result.exit_code == 3
     assert "Database unavailable" in result.output
+
+
+def test_the_proxy_gets_the_int8_query_model_only_when_it_is_on_and_the_model_is_the_packaged_one(tmp_path):
+    settings = make_settings(tmp_path / "data", upstream_url="http://127.0.0.1:9/v1")
+    deps = build(settings, with_worker=False, lazy_embedder=True)
+    try:
+        query_model = deps.engine.query_embedder
+        assert query_model is not None
+        assert query_model.embed(["What is my order number?"]).shape == (1, 384)
+        # The query went to the int8 copy: the fp32 model (memories, /retrieve) is still not loaded.
+        assert query_model.inner.loaded
+        assert not deps.embedder.inner.loaded
+    finally:
+        deps.close()
+    for deps in (build(make_settings(tmp_path / "off"), with_worker=False, lazy_embedder=True),
+                 _build(tmp_path / "fake", upstream_url="http://127.0.0.1:9/v1")):
+        try:
+            assert deps.engine.query_embedder is None
+        finally:
+            deps.close()

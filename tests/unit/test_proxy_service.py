@@ -228,6 +228,71 @@ def test_past_the_full_ranking_wait_the_keyword_ranking_answers_as_soon_as_it_is
         recaller.close()
 
 
+def _with_query_model(store: InMemoryMemoryStore, shared: HashEmbedder, query: HashEmbedder) -> LocalMemoryEngine:
+    from agentic_memory.adapters.embeddings.batching import BatchingEmbedder
+
+    return LocalMemoryEngine(store, BatchingEmbedder(shared), query_embedder=query)
+
+
+def test_an_engine_with_a_query_model_embeds_the_turn_with_it_and_not_in_the_shared_batcher():
+    store = _store()
+    shared, query = _SlowHash(), _SlowHash()
+    recaller = Recaller(store, _with_query_model(store, shared, query), budget_ms=1000, default_region="US",
+                        dense_wait_ms=800)
+    try:
+        found = asyncio.run(recaller.recall(CALLER, [*OPENING, {"role": "user", "content": "My order number?"}]))
+        assert found.status == "ok"
+        assert "A-48213" in found.block
+        assert (query.calls, shared.calls) == (1, 0)
+        with pytest.MonkeyPatch.context() as patch:  # no full ranking: no embedding at all
+            patch.setattr(proxy, "FULL_SLOTS", 0)
+            assert asyncio.run(recaller.recall(CALLER, [{"role": "user", "content": "Order number?"}])).status \
+                == "keywords"
+        assert (query.calls, shared.calls) == (1, 0)
+    finally:
+        recaller.close()
+
+
+def test_a_slow_query_model_does_not_delay_the_keyword_ranking():
+    store = _store()
+    query = _SlowHash()
+    query.delay = 0.3
+    recaller = Recaller(store, _with_query_model(store, _SlowHash(), query), budget_ms=2000, default_region="US",
+                        dense_wait_ms=30)
+    turn = [*OPENING, {"role": "user", "content": "What is my order number again?"}]
+    try:
+        started = time.monotonic()
+        first = asyncio.run(recaller.recall(CALLER, turn))
+        assert time.monotonic() - started < 0.25  # the keyword ranking was handed over before the embedding
+        assert first.status == "keywords_late"
+        assert "A-48213" in first.block
+        time.sleep(0.5)  # the full ranking finishes, for the next turns of this call
+        assert asyncio.run(recaller.recall(CALLER, turn)).status == "repeat"
+        assert query.calls == 1
+    finally:
+        recaller.close()
+
+
+def test_a_query_model_is_not_run_past_the_deadline(monkeypatch: pytest.MonkeyPatch):
+    store = _store()
+    query = _SlowHash()
+    slow_keywords = store.keyword_search
+
+    def keyword_search(*args: Any, **kwargs: Any) -> Any:
+        time.sleep(0.25)  # the deadline passes during the keyword search
+        return slow_keywords(*args, **kwargs)
+
+    monkeypatch.setattr(store, "keyword_search", keyword_search)
+    recaller = Recaller(store, _with_query_model(store, _SlowHash(), query), budget_ms=100, default_region="US")
+    try:
+        found = asyncio.run(recaller.recall(CALLER, [{"role": "user", "content": "What is my order number again?"}]))
+        assert found.status == "timeout"
+        time.sleep(0.3)  # the lookup reaches its checkpoint before the embedding and stops there
+        assert query.calls == 0
+    finally:
+        recaller.close()
+
+
 def test_a_keyword_ranking_ready_before_it_is_asked_for_resolves_at_once():
     async def run() -> None:
         partial = proxy.Partial()

@@ -35,9 +35,13 @@ CANDIDATES = 100
 
 
 class LocalMemoryEngine:
-    def __init__(self, store: MemoryStore, embedder: Embedder, *, weights: FusionWeights | None = None) -> None:
+    def __init__(self, store: MemoryStore, embedder: Embedder, *, weights: FusionWeights | None = None,
+                 query_embedder: Embedder | None = None) -> None:
         self.store = store
         self.embedder = embedder
+        # The memory proxy's query model (services/proxy.py runs it on its recall thread): bootstrap.py gives an
+        # int8 copy of `embedder`'s model on one core, half the CPU per query. None: the proxy uses `embedder`.
+        self.query_embedder = query_embedder
         self.weights = weights or FusionWeights()
 
     def remember(self, call: ProcessedCall, context: CallContext) -> Remembered:

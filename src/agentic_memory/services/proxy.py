@@ -5,8 +5,10 @@ deadline; past it, or on any error, the request goes on unenriched. A retrieval 
 deadline is cancelled before it starts, and one already running stops at its next step (before the
 embedding, the dense search, the keyword search), so an abandoned lookup does not keep a core busy.
 
-Speed over completeness under load: a turn ranks the caller's memories on keywords while its query is
-embedded, and takes the full ranking only if it is done within DENSE_WAIT_MS; while FULL_SLOTS full
+Speed over completeness under load: a turn ranks the caller's memories on keywords, then embeds its query
+(with the engine's own query model, on the recall thread, if it has one: bootstrap.py gives the local engine
+an int8 copy of its model on one core; else in the engine's shared batcher, started before the keywords), and
+takes the full ranking only if it is done within DENSE_WAIT_MS; while FULL_SLOTS full
 rankings are in flight (or a lookup is stuck in the store) it does not embed at all. Keyword turns also
 get what full rankings found on the call's earlier turns. With several lookups stuck, turns skip recall.
 On a local store (`probe_inline`: SQLite) a keyword-only turn is ranked on the event loop itself.
@@ -31,7 +33,7 @@ from agentic_memory.domain import caller_token, recall
 from agentic_memory.domain.models import MemoryHit, MemoryType
 from agentic_memory.domain.phone import identify_caller
 from agentic_memory.domain.scope import Scope, owner_key
-from agentic_memory.ports import MemoryEngine, MemoryStore
+from agentic_memory.ports import Embedder, MemoryEngine, MemoryStore
 
 log = logging.getLogger(__name__)
 CANDIDATES = 10  # searched; the block keeps the best MAX_MEMORIES the model does not have yet
@@ -44,10 +46,10 @@ MIN_SCORE = 0.15
 # only: 64 of 108 injected at 0.15, 74 at 0.05, 77 in the top 5; small talk 1.8 lines per utterance at 0.15,
 # 2.4 at 0.05, where the full ranking at 0.15 injects 4.0: bench/PERF_NOTES.md, item 31).
 KEYWORD_MIN_SCORE = 0.05
-# Lookups at once. More than the cores on purpose: concurrent lookups meet in the BatchingEmbedder, which
-# embeds them in one model call (two calls at most run at once), so a few threads here cost little CPU
-# and save the queueing that 2 threads cost at 8 concurrent calls (bench/proxy.py on a loaded machine:
-# retrieval p50 220 ms with 2 threads, 81 ms with 8).
+# Lookups at once. More than the cores on purpose: at most FULL_SLOTS of them embed (on one core each with
+# the query model, or batched in the BatchingEmbedder), so a few threads here cost little CPU and save the
+# queueing that 2 threads cost at 8 concurrent calls (bench/proxy.py on a loaded machine: retrieval p50
+# 220 ms with 2 threads, 81 ms with 8).
 RECALL_THREADS = 8
 STUCK_LIMIT = RECALL_THREADS // 2
 # ElevenLabs calls the LLM again, with the same latest utterance, after every tool result (and when a turn
@@ -147,6 +149,9 @@ class Recaller:
         # ranks a keyword-only turn on the event loop: ~1 ms of work, where the hop to a recall thread and back
         # took ~10 ms at 8 concurrent turns on 2 busy cores (bench/PERF_NOTES.md, item 60).
         self._inline = self._keywords if getattr(engine, "probe_inline", False) is True else None
+        # A local engine may carry a cheaper model for queries (bootstrap.py: int8, one core), run inline
+        # below rather than handed to the engine's shared batcher.
+        self._query_embedder: Embedder | None = getattr(engine, "query_embedder", None) if self._keywords else None
         self._pool: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
         self._stuck = 0  # lookups past their deadline and still running
@@ -254,25 +259,25 @@ class Recaller:
 
     def _lookup(self, owner: str, text: str, deadline: float, dense: bool, partial: Partial,
                 embed: str) -> Hits | None:
-        """On a recall thread, one hop from the loop: the profile read, then (with a batcher) the embedding of
-        `embed` (the query with less context) started while the keyword ranking runs, then the full ranking
-        with its vector. The keyword ranking is left in `partial` for the loop, which takes it if the
-        deadline comes first."""
+        """On a recall thread, one hop from the loop: the profile read, then the keyword ranking, left in
+        `partial` for the loop (which takes it if the deadline comes first), then the full ranking with the
+        vector of `embed` (the query with less context): embedded here by the engine's query model if it has
+        one, else started in its batcher before the keyword ranking and waited for after it."""
         checkpoint = _checkpoint(deadline)
         checkpoint()
         profile = self.store.caller(owner)  # one primary-key read: skips the embedding for new callers
         if profile is None or profile.memory_count == 0:
             return None
-        # The embedding starts now (`prepare` never blocks); None when the engine embeds inside `recall`
-        pending = self.engine.prepare(embed) if dense and self._keywords is not None else None
+        pending: Future[Any] | None = None
+        vector: Callable[[], Any] | None = None
+        if dense and self._keywords is not None:
+            if self._query_embedder is not None:
+                vector = _embedded(self._query_embedder, embed, checkpoint)
+            else:  # `prepare` never blocks; None when the engine embeds inside `recall`
+                pending = self.engine.prepare(embed)
+                vector = None if pending is None else _awaited(pending, deadline)
         try:
-            if self._keywords is not None and pending is not None:
-                def vector() -> Any:
-                    try:
-                        return pending.result(timeout=_left(deadline))
-                    except FutureTimeout:
-                        raise Expired from None
-
+            if self._keywords is not None and vector is not None:
                 # One keyword search for both rankings: the keyword one goes to `partial` while the
                 # embedding finishes, then the full one is ranked with its vector.
                 hits = self._keywords.recall_staged(
@@ -386,6 +391,27 @@ def _retrieved(waiting: asyncio.Future[Any]) -> None:
     """Marks the outcome of a lookup nobody awaited any more as seen (no "never retrieved" warnings)."""
     if not waiting.cancelled():
         waiting.exception()
+
+
+def _awaited(pending: Future[Any], deadline: float) -> Callable[[], Any]:
+    """The vector the batcher is computing, waited for until `deadline`."""
+    def vector() -> Any:
+        try:
+            return pending.result(timeout=_left(deadline))
+        except FutureTimeout:
+            raise Expired from None
+
+    return vector
+
+
+def _embedded(embedder: Embedder, text: str, checkpoint: Callable[[], None]) -> Callable[[], Any]:
+    """The vector computed here, on the recall thread, when asked for: once the keyword ranking is in `partial`,
+    which it does not delay."""
+    def vector() -> Any:
+        checkpoint()
+        return embedder.embed([text])[0]
+
+    return vector
 
 
 def _left(deadline: float) -> float:

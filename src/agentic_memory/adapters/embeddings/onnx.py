@@ -23,6 +23,8 @@ import numpy as np
 from agentic_memory.errors import EmbeddingError
 
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "minilm"
+# The same model with int8 weights, for the memory proxy's queries (scripts/quantize_query_model.py).
+QUERY_MODEL_DIR = Path(__file__).resolve().parent / "minilm" / "int8"
 MODEL_FILE = "model.onnx"
 TOKENIZER_FILE = "tokenizer.json"
 CHECKSUMS_FILE = "SHA256SUMS"
