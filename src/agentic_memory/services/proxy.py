@@ -21,6 +21,7 @@ import functools
 import hashlib
 import hmac
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -60,8 +61,11 @@ CACHE_ENTRIES = 2048
 # Full rankings (query embedding + dense search) in flight at once. Past it a turn does not queue behind the
 # others (an embedding is the costliest step of a turn; a slow store holds a thread each): it is
 # ranked on keywords, recency and its call's earlier hits alone. Counted from the submit, on the loop, so a
-# burst of turns cannot all start one before the first is seen.
-FULL_SLOTS = 2
+# burst of turns cannot all start one before the first is seen. Each embeds on one core (the query model), and
+# one core is left to the event loop (the relay, keyword-only turns): on 2 cores one full ranking at a time
+# halved what recall added at 8 concurrent turns, and still ranked as many turns in full as two did with the
+# fp32 batcher (bench/PERF_NOTES.md, items 59 and 61).
+FULL_SLOTS = max(1, len(os.sched_getaffinity(0)) - 1) if hasattr(os, "sched_getaffinity") else 1
 # How long a turn waits for the full ranking (embedding + keywords) once the keyword one is in, counted from
 # its arrival. Under load the full ranking is what makes the tail (bench/PERF_NOTES.md, proxy), so past
 # this the turn goes on with keywords, recency and its call's earlier hits (the hard budget stays the cap
