@@ -59,9 +59,19 @@ def requirements() -> list[Requirement]:
     return [req for req in map(Requirement, listed) if req.name not in SERVER_ONLY]
 
 
+# The memory proxy's int8 query model (23 MB): the proxy needs `serve`, never Lambda.
+SERVER_ONLY_PATHS = ("adapters/embeddings/minilm/int8",)
+
+
 def copy_project(target: Path) -> None:
-    shutil.copytree(ROOT / "src" / "agentic_memory", target / "agentic_memory",
-                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    source = ROOT / "src" / "agentic_memory"
+    compiled = shutil.ignore_patterns("__pycache__", "*.pyc")
+
+    def ignore(folder: str, names: list[str]) -> set[str]:
+        here = Path(folder).relative_to(source)
+        return set(compiled(folder, names)) | {n for n in names if (here / n).as_posix() in SERVER_ONLY_PATHS}
+
+    shutil.copytree(source, target / "agentic_memory", ignore=ignore)
 
 
 def build_for_lambda(target: Path, python_version: str) -> None:
