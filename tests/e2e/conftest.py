@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from agentic_memory.bootstrap import Deps
+from agentic_memory.fake_llm import FakeLLM
 from tests.conftest import backend_deps
 
 
@@ -17,6 +18,15 @@ from tests.conftest import backend_deps
 def deps(request: pytest.FixtureRequest, tmp_path: Path, embedder: Any) -> Iterator[Deps]:
     with backend_deps(request, tmp_path, embedder) as built:
         yield built
+
+
+@pytest.fixture(scope="module")
+def llm() -> Iterator[FakeLLM]:
+    """A fake OpenAI-compatible upstream on 127.0.0.1 for the memory proxy's tests (one per test module)."""
+    fake = FakeLLM()
+    fake.start()
+    yield fake
+    fake.stop()
 
 
 def inbox_body_sizes(deps: Deps, conversation_id: str) -> dict[str, int]:

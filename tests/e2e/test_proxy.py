@@ -30,14 +30,6 @@ END_CALL = {"type": "function", "function": {"name": "end_call", "description": 
 
 
 @pytest.fixture(scope="module")
-def llm() -> Iterator[FakeLLM]:
-    fake = FakeLLM()
-    fake.start()
-    yield fake
-    fake.stop()
-
-
-@pytest.fixture(scope="module")
 def server(llm: FakeLLM, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     data_dir: Path = tmp_path_factory.mktemp("proxy") / "data"
     running = Server(data_dir, env={"AGENTIC_MEMORY_UPSTREAM_URL": llm.url,

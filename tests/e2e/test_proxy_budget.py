@@ -80,14 +80,6 @@ def _close_http() -> Iterator[None]:
 
 
 @pytest.fixture
-def llm() -> Iterator[FakeLLM]:
-    fake = FakeLLM()
-    fake.start()
-    yield fake
-    fake.stop()
-
-
-@pytest.fixture
 def served(tmp_path: Path, llm: FakeLLM) -> Iterator[tuple[str, Deps]]:
     settings = make_settings(tmp_path / "data", upstream_url=llm.url, proxy_budget_ms=BUDGET_MS)
     deps = build(settings, embedder=SlowEmbedder(), with_worker=False)

@@ -30,14 +30,6 @@ TURN = {"model": "fake", "stream": True, "messages": [{"role": "system", "conten
 UNAUTHORIZED = b'{"error":"missing or invalid workspace key (X-Workspace-Key or Authorization: Bearer)"}'
 
 
-@pytest.fixture(scope="module")
-def llm() -> Iterator[FakeLLM]:
-    fake = FakeLLM()
-    fake.start()
-    yield fake
-    fake.stop()
-
-
 @pytest.fixture
 def logs() -> Iterator[io.StringIO]:
     """The process's JSON log lines while the test runs (the handlers before it are put back)."""

@@ -12,10 +12,14 @@ UNAUTHORIZED = "missing or invalid workspace key (X-Workspace-Key or Authorizati
 
 
 def presented_key(request: Request) -> str:
-    key = request.headers.get("x-workspace-key")
-    if key:
-        return key
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    return key_from_headers(request.headers.get("x-workspace-key"), request.headers.get("authorization"))
+
+
+def key_from_headers(workspace_key: str | None, authorization: str | None) -> str:
+    """The key a request presents: X-Workspace-Key, else an `Authorization: Bearer` token (first of each)."""
+    if workspace_key:
+        return workspace_key
+    scheme, _, token = (authorization or "").partition(" ")
     return token.strip() if scheme.lower() == "bearer" else ""
 
 

@@ -22,7 +22,7 @@ from fastapi.responses import JSONResponse, Response
 from agentic_memory.bootstrap import Deps
 from agentic_memory.domain import caller_token, recall
 from agentic_memory.errors import AgenticMemoryError, InvalidInput
-from agentic_memory.http.auth import UNAUTHORIZED, WorkspaceKey, key_matches
+from agentic_memory.http.auth import UNAUTHORIZED, WorkspaceKey, key_from_headers, key_matches
 from agentic_memory.http.errors import error_response, install_error_handlers, known_error
 from agentic_memory.http.middleware import ASGIApp, RequestMiddleware, Scope, log_request, new_request_id, too_large
 from agentic_memory.logs import access_fields, annotate, request_id
@@ -380,7 +380,7 @@ class ChatCompletions:
         fields_token = access_fields.set(fields)
         answer = Answer(send, rid)
         try:
-            await self.proxy.serve(receive, answer, declared=declared, presented=_presented(key, authorization))
+            await self.proxy.serve(receive, answer, declared=declared, presented=key_from_headers(key, authorization))
         except AgenticMemoryError as exc:  # InvalidInput: a 400, as the route's exception handler answered
             if answer.started:
                 raise
@@ -391,14 +391,6 @@ class ChatCompletions:
                 self.metrics.observe_request(PATH, "POST", answer.status, time.perf_counter() - started)
             access_fields.reset(fields_token)
             request_id.reset(rid_token)
-
-
-def _presented(key: str | None, authorization: str | None) -> str:
-    """The workspace key presented, read as `auth.presented_key` reads it from a Request."""
-    if key:
-        return key
-    scheme, _, token = (authorization or "").partition(" ")
-    return token.strip() if scheme.lower() == "bearer" else ""
 
 
 def proxy_router(deps: Deps, proxy: Proxy) -> APIRouter:
