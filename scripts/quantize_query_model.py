@@ -22,12 +22,14 @@ The output folder receives ``model.onnx``, ``tokenizer.json`` (the fp32 folder's
 from __future__ import annotations
 
 import argparse
-import hashlib
 import os
 import shutil
 import sys
 import tempfile
 from pathlib import Path
+
+# Beside this script (its folder is on sys.path when it runs): the packaged model's attribution and the checksum.
+from export_model import ATTRIBUTION, sha256
 
 os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
 
@@ -57,23 +59,7 @@ the agentic-memory repository, with mean pooling and L2 normalisation added insi
 word-embedding table were quantised to uint8 per channel with onnxruntime dynamic quantisation
 by scripts/quantize_query_model.py. tokenizer.json is the upstream file, unmodified.
 
-Original work: sentence-transformers/all-MiniLM-L6-v2 by the sentence-transformers authors
-(https://www.sbert.net), fine-tuned from nreimers/MiniLM-L6-H384-uncased (MiniLM, Microsoft Research).
-
-Licensed under the Apache License, Version 2.0 (the "License"); you may not use these files
-except in compliance with the License. You may obtain a copy of the License at
-
-    http://www.apache.org/licenses/LICENSE-2.0
-
-Unless required by applicable law or agreed to in writing, software distributed under the
-License is distributed on an "AS IS" BASIS, WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND,
-either express or implied. See the License for the specific language governing permissions
-and limitations under the License.
-"""
-
-
-def sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+""" + ATTRIBUTION
 
 
 def verified_source(src: Path) -> None:
